@@ -1,0 +1,39 @@
+"""A deterministic, instant generator for tests of everything around the model.
+
+The text depends only on the request (prompt, seed, completion index), never on batching.
+Judge prompts (they contain the rubric's "additive 5-point" wording) get a short justification
+and a `Score:` derived from a hash, so parse rates and pair building can be exercised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from srlm.engines.base import Completion, GenerationRequest
+
+
+class FakeGenerator:
+    def __init__(self, model_dir: str = "fake"):
+        self.model_id = f"fake:{model_dir}"
+
+    def _text(self, request: GenerationRequest, index: int) -> str:
+        prompt = request.messages[-1][1]
+        key = f"{self.model_id}|{prompt}|{request.seed}|{index}|{request.temperature}"
+        digest = int(hashlib.sha256(key.encode()).hexdigest(), 16)
+        if "additive 5-point" in prompt:
+            return f"The response is partly relevant.\nScore: {digest % 6}"
+        words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
+        n = 3 + digest % 12
+        return " ".join(words[(digest >> (3 * i)) % len(words)] for i in range(n)) + "."
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        out = []
+        for request in requests:
+            for index in range(request.n):
+                text = self._text(request, index)
+                words = text.split()[: request.max_new_tokens]
+                finish = "length" if len(text.split()) > request.max_new_tokens else "stop"
+                out.append(Completion(request.request_id, index, " ".join(words),
+                                      len(words), finish))
+        return out

@@ -1,0 +1,173 @@
+"""One pandera (polars) model per artifact of the self-rewarding loop.
+
+Every artifact is validated on write (before the atomic rename) and on read. Models are strict:
+an extra column is as much an error as a missing one, so two builds of one artifact always have
+the same shape. `SCHEMAS` maps the name stored in `_manifest.json` to the model; bump
+`SCHEMA_VERSION` when a model changes in a way old artifacts would not pass.
+
+`validate(frame, name, where)` raises `ArtifactSchemaError` with one line naming the artifact,
+each failing column and the offending rows.
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from srlm.errors import SrlmError
+
+SCHEMA_VERSION = 1
+
+# A DPO/judge score is the paper's additive 0-5 points (means of samples are fractional).
+SCORE_MIN, SCORE_MAX = 0.0, 5.0
+
+
+class _Strict(pa.DataFrameModel):
+    class Config:
+        strict = True
+        coerce = False
+
+
+class SeedIFT(_Strict):
+    """`seed/ift`: instruction-following examples (first turn, best human reply)."""
+
+    example_id: str = pa.Field(unique=True)
+    prompt: str = pa.Field(str_length={"min_value": 1})
+    response: str = pa.Field(str_length={"min_value": 1})
+    source: str
+
+
+class SeedEFT(_Strict):
+    """`seed/eft`, `seed/eft_eval`: judge examples built from ranked human replies."""
+
+    example_id: str = pa.Field(unique=True)
+    group_id: str
+    prompt: str = pa.Field(str_length={"min_value": 1})
+    response: str = pa.Field(str_length={"min_value": 1})
+    human_rank: int = pa.Field(ge=0)
+    target_score: int = pa.Field(ge=SCORE_MIN, le=SCORE_MAX)
+    judge_input: str = pa.Field(str_length={"min_value": 1})
+    judge_target: str = pa.Field(str_length={"min_value": 1})
+    source: str
+
+
+class Prompts(_Strict):
+    """`<iter>/prompts`: self-instructed prompts."""
+
+    prompt_id: str = pa.Field(unique=True)
+    prompt: str = pa.Field(str_length={"min_value": 1})
+    iteration: str
+    generator: str
+    fewshot_ids: list[str]
+
+
+class Candidates(_Strict):
+    """`<iter>/candidates`: N sampled responses per prompt."""
+
+    prompt_id: str
+    candidate_id: str = pa.Field(unique=True)
+    prompt: str
+    response: str
+    model: str
+    seed: int
+    n_tokens: int = pa.Field(ge=0)
+    finish_reason: str = pa.Field(isin=["stop", "length"])
+
+
+class Judgments(_Strict):
+    """`<iter>/judgments`: K judge samples per candidate; score null = unparsed."""
+
+    prompt_id: str
+    candidate_id: str
+    sample: int = pa.Field(ge=0)
+    judge_text: str
+    score: float = pa.Field(ge=SCORE_MIN, le=SCORE_MAX, nullable=True)
+
+
+class CandidateScores(_Strict):
+    """`<iter>/judgments` aggregated: mean of parsed samples per candidate."""
+
+    prompt_id: str
+    candidate_id: str = pa.Field(unique=True)
+    mean_score: float = pa.Field(ge=SCORE_MIN, le=SCORE_MAX, nullable=True)
+    n_parsed: int = pa.Field(ge=0)
+
+
+class Pairs(_Strict):
+    """`<iter>/pairs`: DPO preference pairs (chosen = best mean score, rejected = worst)."""
+
+    prompt_id: str = pa.Field(unique=True)
+    prompt: str
+    chosen: str
+    rejected: str
+    chosen_score: float = pa.Field(ge=SCORE_MIN, le=SCORE_MAX)
+    rejected_score: float = pa.Field(ge=SCORE_MIN, le=SCORE_MAX)
+    margin: float = pa.Field(gt=0, le=SCORE_MAX)
+
+
+class JudgeOutputs(_Strict):
+    """`eval/<m>/judge_*`: a model's judgments of EFT-eval examples, one row per sample."""
+
+    example_id: str
+    group_id: str
+    human_rank: int = pa.Field(ge=0)
+    target_score: int = pa.Field(ge=SCORE_MIN, le=SCORE_MAX)
+    sample: int = pa.Field(ge=0)
+    judge_text: str
+    score: float = pa.Field(ge=SCORE_MIN, le=SCORE_MAX, nullable=True)
+
+
+SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
+    "seed_ift": SeedIFT,
+    "seed_eft": SeedEFT,
+    "prompts": Prompts,
+    "candidates": Candidates,
+    "judgments": Judgments,
+    "candidate_scores": CandidateScores,
+    "pairs": Pairs,
+    "judge_outputs": JudgeOutputs,
+}
+
+
+class ArtifactSchemaError(SrlmError):
+    """A frame that does not match its artifact schema; the message names columns and rows."""
+
+
+def _describe(failures: pl.DataFrame, max_rows: int = 5) -> list[str]:
+    parts = []
+    for (column, check), group in failures.group_by(["column", "check"], maintain_order=True):
+        rows = [i for i in group["index"].to_list() if i is not None]
+        if check == "column_in_dataframe":
+            parts.append(f"missing column '{group['failure_case'][0]}'")
+        elif check == "column_in_schema":
+            parts.append(f"unexpected column '{group['failure_case'][0]}'")
+        elif str(check).startswith("dtype("):
+            parts.append(f"column '{column}' has type {group['failure_case'][0]}, expected {check}")
+        elif rows:
+            shown = ", ".join(str(r) for r in rows[:max_rows])
+            more = f" and {len(rows) - max_rows} more" if len(rows) > max_rows else ""
+            values = ", ".join(str(v) for v in group["failure_case"].to_list()[:max_rows])
+            parts.append(
+                f"column '{column}' fails {check} at rows [{shown}{more}] (values: {values})"
+            )
+        else:
+            parts.append(f"column '{column}' fails {check}")
+    return parts
+
+
+def validate(frame: pl.DataFrame, name: str, where: str = "frame") -> pl.DataFrame:
+    """Validate `frame` against schema `name`; raise `ArtifactSchemaError` naming the problems."""
+    try:
+        model = SCHEMAS[name]
+    except KeyError:
+        raise ArtifactSchemaError(
+            f"{where}: unknown schema '{name}' (known: {', '.join(sorted(SCHEMAS))})"
+        ) from None
+    try:
+        return model.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        problems = _describe(err.failure_cases)
+        message = f"{where}: schema {name} failed: " + "; ".join(problems)
+        raise ArtifactSchemaError(message) from None
+    except pa.errors.SchemaError as err:  # non-lazy paths (e.g. strictness) raise this
+        raise ArtifactSchemaError(f"{where}: schema {name} failed: {err}".splitlines()[0]) from None

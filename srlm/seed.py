@@ -1,0 +1,210 @@
+"""Seed datasets: IFT (instruction following) and EFT (judge training / held-out eval).
+
+Pure functions on the reply frames of `srlm.seed_sources`:
+- `build_ift`: one example per prompt, its best human reply (rank 0, else highest quality);
+- `build_eft`: every ranked reply of prompts with >=2 ranked replies becomes a judge example:
+  input = the paper's judge prompt filled with (prompt, reply); target = a short justification
+  + `Score: N`, N from the human labels (`target_scores`);
+- `decontaminate`: drop prompts that occur in an evaluation set (whitespace/case-normalised).
+Sampling is by whole prompt groups with a seeded shuffle, so sizes are reproducible and a
+group's replies stay together (the judge metrics compare replies within a group).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterable
+
+import polars as pl
+
+from srlm.judge import render_judge_prompt
+from srlm.seed_sources import content_id, normalize_text
+
+# Templated justifications, one per score, phrased along the rubric's additive criteria.
+JUSTIFICATIONS = {
+    0: "The response does not address the user's question: it is irrelevant, empty or "
+    "unhelpful, so no criterion is met.",
+    1: "The response is related to the question and gives some information, but it is "
+    "largely incomplete, off-target or wrong, so only the first point is earned.",
+    2: "The response addresses part of the question but leaves important parts unresolved or "
+    "contains errors, earning the first two points.",
+    3: "The response answers the basic elements of the question in a useful way, but it lacks "
+    "completeness, accuracy or organisation expected of a strong AI Assistant answer.",
+    4: "The response is written from an AI Assistant's perspective and addresses the question "
+    "directly and comprehensively; it is well organised and helpful, with slight room for "
+    "improvement.",
+    5: "The response is impeccably tailored to the question, accurate, complete and concise, "
+    "reflecting expert knowledge without extraneous information.",
+}
+
+
+def target_scores(replies: pl.DataFrame) -> pl.Series:
+    """Human labels -> 0-5 judge targets, one per reply row.
+
+    With a human quality label (0-1) on every reply of the group, score = round(5 * quality):
+    the label's scale maps onto the rubric's points. Otherwise ranks are spread evenly from 5
+    (best) down to 1 (worst) within the group, so a two-reply group gives 5 and 1 rather than
+    the 5-vs-4 targets that teach a judge to give everything 4 or 5.
+    """
+    all_quality = pl.col("quality").is_not_null().all().over("group_id")
+    from_quality = (pl.col("quality") * 5 + 0.5).floor()
+    worst = pl.col("rank").max().over("group_id")
+    spread = 5 - (4 * pl.col("rank") / pl.when(worst > 0).then(worst).otherwise(1)).round(0)
+    expr = pl.when(all_quality).then(from_quality).otherwise(spread).clip(0, 5).cast(pl.Int64)
+    return replies.select(target_score=expr).to_series()
+
+
+def judge_target(score: int) -> str:
+    """The EFT training target: a short justification, then `Score: N` on its own line."""
+    return f"{JUSTIFICATIONS[score]}\nScore: {score}"
+
+
+def filter_lengths(
+    replies: pl.DataFrame, min_prompt: int, max_prompt: int, max_response: int
+) -> tuple[pl.DataFrame, Counter]:
+    """Drop replies whose prompt or response is outside the configured character limits."""
+    prompt_len = pl.col("prompt").str.len_chars()
+    reasons = (
+        pl.when(prompt_len < min_prompt)
+        .then(pl.lit("prompt_too_short"))
+        .when(prompt_len > max_prompt)
+        .then(pl.lit("prompt_too_long"))
+        .when(pl.col("response").str.len_chars() > max_response)
+        .then(pl.lit("response_too_long"))
+    )
+    tagged = replies.with_columns(_reason=reasons)
+    dropped = tagged.filter(pl.col("_reason").is_not_null())["_reason"]
+    drops = Counter(dict(dropped.value_counts().iter_rows()))
+    return tagged.filter(pl.col("_reason").is_null()).drop("_reason"), drops
+
+
+def dedupe_groups(replies: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Keep each prompt's replies from the first source that has it; count later duplicates."""
+    first = replies.group_by("group_id", maintain_order=True).agg(_first=pl.col("source").first())
+    tagged = replies.join(first, on="group_id", how="left", maintain_order="left")
+    kept = tagged.filter(pl.col("source") == pl.col("_first")).drop("_first")
+    duplicate = tagged.filter(pl.col("source") != pl.col("_first"))["group_id"].n_unique()
+    kept = kept.unique(subset=["group_id", "response"], keep="first", maintain_order=True)
+    return kept, duplicate
+
+
+def decontaminate(replies: pl.DataFrame, eval_prompts: Iterable[str]) -> tuple[pl.DataFrame, int]:
+    """Drop every reply whose prompt occurs in an evaluation set; return rows and groups dropped."""
+    banned = {content_id(normalize_text(p)) for p in eval_prompts}
+    hit = pl.col("group_id").is_in(list(banned))
+    return replies.filter(~hit), replies.filter(hit)["group_id"].n_unique()
+
+
+def sample_groups(frame: pl.DataFrame, max_rows: int, seed: int) -> pl.DataFrame:
+    """Whole groups in a seeded random order while the row total stays within `max_rows`."""
+    sizes = dict(frame.group_by("group_id").len().iter_rows())
+    order = sorted(sizes)
+    random.Random(seed).shuffle(order)
+    chosen, total = [], 0
+    for group in order:
+        if total + sizes[group] > max_rows:
+            continue
+        chosen.append(group)
+        total += sizes[group]
+    rank = {g: i for i, g in enumerate(chosen)}
+    picked = frame.filter(pl.col("group_id").is_in(chosen))
+    return picked.with_columns(_o=pl.col("group_id").replace_strict(rank, default=None)).sort(
+        "_o", "human_rank" if "human_rank" in frame.columns else "group_id"
+    ).drop("_o")
+
+
+def build_ift(replies: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:
+    """One (prompt, best human reply) example per group, `size` groups at most."""
+    best = (
+        replies.sort(
+            "group_id", pl.col("rank").fill_null(1 << 30), pl.col("quality").fill_null(-1.0),
+            descending=[False, False, True],
+        )
+        .group_by("group_id", maintain_order=True)
+        .first()
+    )
+    sampled = sample_groups(best, size, seed)
+    ids = [content_id(p, r) for p, r in zip(sampled["prompt"], sampled["response"], strict=True)]
+    return sampled.select(
+        example_id=pl.Series(ids, dtype=pl.Utf8), prompt="prompt", response="response",
+        source="source",
+    )
+
+
+def ranked_groups(replies: pl.DataFrame) -> pl.DataFrame:
+    """Replies of groups with >=2 distinct human ranks, ranks renumbered 0..k-1 densely."""
+    ranked = replies.filter(pl.col("rank").is_not_null())
+    distinct = pl.col("rank").n_unique().over("group_id")
+    ranked = ranked.filter(distinct >= 2)
+    return ranked.with_columns(
+        rank=(pl.col("rank").rank(method="dense").over("group_id") - 1).cast(pl.Int64)
+    )
+
+
+def build_eft(replies: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:
+    """Judge examples from ranked groups (module docstring), at most `size` rows."""
+    ranked = ranked_groups(replies)
+    ranked = ranked.with_columns(target_score=target_scores(ranked)).rename({"rank": "human_rank"})
+    sampled = sample_groups(ranked, size, seed)
+    rows = [
+        {
+            "example_id": content_id(r["prompt"], r["response"]),
+            "group_id": r["group_id"],
+            "prompt": r["prompt"],
+            "response": r["response"],
+            "human_rank": r["human_rank"],
+            "target_score": r["target_score"],
+            "judge_input": render_judge_prompt(r["prompt"], r["response"]),
+            "judge_target": judge_target(r["target_score"]),
+            "source": r["source"],
+        }
+        for r in sampled.iter_rows(named=True)
+    ]
+    schema = {
+        "example_id": pl.Utf8, "group_id": pl.Utf8, "prompt": pl.Utf8, "response": pl.Utf8,
+        "human_rank": pl.Int64, "target_score": pl.Int64, "judge_input": pl.Utf8,
+        "judge_target": pl.Utf8, "source": pl.Utf8,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def score_histogram(eft: pl.DataFrame) -> dict[str, int]:
+    """Count of EFT targets per score 0..5 (all six keys, zeros included)."""
+    counts = dict(eft["target_score"].value_counts().iter_rows()) if eft.height else {}
+    return {str(s): int(counts.get(s, 0)) for s in range(6)}
+
+
+def build_seed_sets(
+    train: pl.DataFrame, held_out: pl.DataFrame, eval_prompts: Iterable[str], cfg
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict]:
+    """IFT, EFT and EFT-eval from reply frames (`cfg` is a `SeedConfig`), plus statistics.
+
+    Training replies are decontaminated against the held-out prompts and `eval_prompts`
+    before anything is sampled from them.
+    """
+    stats: dict = {"replies_read": train.height, "eval_replies_read": held_out.height}
+    train, stats["duplicate_prompts"] = dedupe_groups(train)
+    train, length_drops = filter_lengths(
+        train, cfg.min_prompt_chars, cfg.max_prompt_chars, cfg.max_response_chars
+    )
+    held_out, eval_length_drops = filter_lengths(
+        held_out, cfg.min_prompt_chars, cfg.max_prompt_chars, cfg.max_response_chars
+    )
+    banned = list(eval_prompts) + held_out["prompt"].to_list()
+    train, stats["decontaminated_prompts"] = decontaminate(train, banned)
+    ift = build_ift(train, cfg.ift_size, cfg.seed)
+    eft = build_eft(train, cfg.eft_size, cfg.seed)
+    eft_eval = build_eft(held_out, cfg.eft_eval_size, cfg.seed)
+    stats.update(
+        dropped_by_length=dict(length_drops),
+        eval_dropped_by_length=dict(eval_length_drops),
+        ift=ift.height,
+        eft=eft.height,
+        eft_groups=eft["group_id"].n_unique(),
+        eft_eval=eft_eval.height,
+        eft_eval_groups=eft_eval["group_id"].n_unique(),
+        eft_target_histogram=score_histogram(eft),
+        eft_eval_target_histogram=score_histogram(eft_eval),
+    )
+    return ift, eft, eft_eval, stats

@@ -1,0 +1,196 @@
+"""Training glue: our configs -> TRL configs, train, save a plain safetensors model.
+
+`train_sft(base_dir, ift, eft, cfg, out_dir)` fine-tunes M0 on IFT + EFT as one
+prompt-completion conversational dataset, so TRL computes the loss on the answers only
+(the judge prompt and the user's instruction are context, not targets). LoRA adapters, when
+enabled, are merged before saving: every model directory srlm writes is a plain model that
+the next stage (or vLLM) loads without peft.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+import torch
+from transformers import TrainerCallback
+
+from srlm.hardware import device, resolve_precision
+
+log = logging.getLogger(__name__)
+
+
+class LossLog(TrainerCallback):
+    """Keeps every logged training step (loss, learning rate, grad norm) for the DVC plot."""
+
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "loss" in logs:
+            self.rows.append(
+                {
+                    "step": state.global_step,
+                    "epoch": round(state.epoch or 0.0, 4),
+                    "loss": logs["loss"],
+                    "learning_rate": logs.get("learning_rate"),
+                    "grad_norm": logs.get("grad_norm"),
+                }
+            )
+
+    def write_csv(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fields = ["step", "epoch", "loss", "learning_rate", "grad_norm"]
+        with open(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+
+def completion_loss(model, inputs: dict, num_items_in_batch=None):
+    """Mean next-token loss over labelled positions, projecting only those through the LM head.
+
+    TRL's fused LM head scores every position when Triton is absent (CPUs), and judge prompts
+    are ~80% context, so most of that work is thrown away. Selecting the labelled positions
+    before the vocabulary projection gives the same loss for a fraction of the compute.
+    """
+    import torch.nn.functional as F
+
+    core = model.get_base_model() if hasattr(model, "get_base_model") else model
+    hidden = core.base_model(
+        input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"), use_cache=False
+    ).last_hidden_state[:, :-1]
+    labels = inputs["labels"][:, 1:]
+    mask = labels != -100
+    logits = core.get_output_embeddings()(hidden[mask]).float()
+    total = F.cross_entropy(logits, labels[mask], reduction="sum")
+    count = num_items_in_batch if num_items_in_batch is not None else mask.sum()
+    return total / torch.as_tensor(count, device=total.device).clamp(min=1)
+
+
+def sft_trainer_class():
+    """TRL's SFTTrainer with `completion_loss` (same loss, no per-token entropy metrics)."""
+    from trl import SFTTrainer
+
+    class CompletionSFTTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            loss = completion_loss(model, inputs, num_items_in_batch)
+            return (loss, None) if return_outputs else loss
+
+    return CompletionSFTTrainer
+
+
+def sft_records(ift: pl.DataFrame, eft: pl.DataFrame) -> list[dict]:
+    """IFT (prompt -> response) and EFT (judge prompt -> justification + score) as chat pairs."""
+
+    def pair(prompt: str, completion: str) -> dict:
+        return {
+            "prompt": [{"role": "user", "content": prompt}],
+            "completion": [{"role": "assistant", "content": completion}],
+        }
+
+    records = [pair(p, r) for p, r in ift.select("prompt", "response").iter_rows()]
+    records += [pair(p, t) for p, t in eft.select("judge_input", "judge_target").iter_rows()]
+    return records
+
+
+def peft_config(lora):
+    """A peft LoraConfig from our `LoraConfig`, or None when LoRA is off."""
+    if not lora.enabled:
+        return None
+    from peft import LoraConfig as PeftLoraConfig
+
+    return PeftLoraConfig(
+        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+        target_modules=lora.target_modules, task_type="CAUSAL_LM",
+    )
+
+
+def common_training_args(cfg, precision: str, work_dir: str) -> dict:
+    """TrainingArguments shared by SFT and DPO: no checkpoints, no hub, no reporters."""
+    return {
+        "output_dir": work_dir,
+        "num_train_epochs": cfg.epochs,
+        "learning_rate": cfg.learning_rate,
+        "lr_scheduler_type": cfg.lr_scheduler,
+        "per_device_train_batch_size": cfg.batch_size,
+        "gradient_accumulation_steps": cfg.grad_accum,
+        "logging_steps": cfg.logging_steps,
+        "seed": cfg.seed,
+        "data_seed": cfg.seed,
+        "bf16": precision == "bf16",
+        # On a CPU, Trainer refuses bf16 autocast unless told it is a CPU run.
+        "use_cpu": device() == "cpu",
+        "save_strategy": "no",
+        "report_to": "none",
+        "dataloader_num_workers": 0,
+        "disable_tqdm": False,
+        # Similar lengths share a batch: IFT answers are short, judge prompts long, and padding
+        # a short example to a judge prompt's length wastes most of a CPU step.
+        "train_sampling_strategy": "group_by_length",
+    }
+
+
+def save_plain_model(trainer, out_dir: str | Path) -> None:
+    """Save the trained model without adapters, plus its tokenizer, as safetensors."""
+    model = trainer.model
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    model.save_pretrained(out_dir, safe_serialization=True)
+    trainer.processing_class.save_pretrained(out_dir)
+
+
+def train_sft(base_dir: str | Path, ift: pl.DataFrame, eft: pl.DataFrame, cfg,
+              out_dir: str | Path, loss_csv: str | Path | None = None) -> dict:
+    """SFT of the model in `base_dir` on IFT + EFT (`cfg`: `SFTConfig`); returns metrics."""
+    import datasets
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig
+
+    precision = resolve_precision(cfg.precision)
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(base_dir)  # fp32 master weights
+    dataset = datasets.Dataset.from_list(sft_records(ift, eft))
+    losses = LossLog()
+    with tempfile.TemporaryDirectory(prefix="srlm-sft-") as work:
+        args = SFTConfig(
+            **common_training_args(cfg, precision, work),
+            max_length=cfg.max_length,
+            completion_only_loss=True,
+            packing=False,
+            # 135M parameters fit easily; recomputing activations only costs time here.
+            gradient_checkpointing=False,
+        )
+        trainer = sft_trainer_class()(
+            model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+            peft_config=peft_config(cfg.lora), callbacks=[losses],
+        )
+        tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
+        started = time.perf_counter()
+        result = trainer.train()
+        seconds = time.perf_counter() - started
+        save_plain_model(trainer, out_dir)
+    if loss_csv is not None:
+        losses.write_csv(loss_csv)
+    trained_tokens = tokens * cfg.epochs
+    return {
+        "examples": len(dataset),
+        "ift_examples": ift.height,
+        "eft_examples": eft.height,
+        "precision": precision,
+        "lora": cfg.lora.enabled,
+        "train_loss": round(result.training_loss, 4),
+        "first_loss": losses.rows[0]["loss"] if losses.rows else None,
+        "last_loss": losses.rows[-1]["loss"] if losses.rows else None,
+        "steps": result.global_step,
+        "train_tokens": int(trained_tokens),
+        "seconds": round(seconds, 1),
+        "tokens_per_second": round(trained_tokens / seconds, 1) if seconds else None,
+    }

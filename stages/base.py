@@ -1,0 +1,28 @@
+"""Stage `base`: import the base model M0 as safetensors + tokenizer + chat template.
+
+    python stages/base.py --params params.yaml --out data/models/m0
+"""
+
+import argparse
+
+from srlm.base_model import import_base_model
+from srlm.config import load_params
+from srlm.io import atomic_directory, write_metrics
+from srlm.runtime import run_stage
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", required=True, help="model directory to write")
+    parser.add_argument("--metrics", help="JSON summary of the imported model")
+    args = parser.parse_args()
+    cfg = load_params(args.params).base
+    with atomic_directory(args.out) as tmp:
+        summary = import_base_model(cfg.model, tmp, cfg.gguf_file, cfg.revision)
+    if args.metrics:
+        write_metrics(args.metrics, summary)
+
+
+if __name__ == "__main__":
+    run_stage(main)

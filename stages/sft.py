@@ -1,0 +1,35 @@
+"""Stage `sft`: M0 + seed IFT + EFT -> M1 (TRL SFTTrainer, loss on the answers only).
+
+    python stages/sft.py --params params.yaml --base data/models/m0 --ift data/seed/ift \
+        --eft data/seed/eft --out data/models/m1 --metrics metrics/m1/sft.json \
+        --loss metrics/m1/sft_loss.csv
+"""
+
+import argparse
+
+from srlm.config import load_params
+from srlm.io import atomic_directory, read_artifact, write_metrics
+from srlm.runtime import run_stage
+from srlm.training import train_sft
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--base", required=True, help="model directory to start from (M0)")
+    parser.add_argument("--ift", required=True)
+    parser.add_argument("--eft", required=True)
+    parser.add_argument("--out", required=True, help="model directory to write (M1)")
+    parser.add_argument("--metrics", required=True)
+    parser.add_argument("--loss", required=True, help="CSV of the loss per logged step")
+    args = parser.parse_args()
+    cfg = load_params(args.params).sft
+    ift = read_artifact(args.ift, "seed_ift")
+    eft = read_artifact(args.eft, "seed_eft")
+    with atomic_directory(args.out) as tmp:
+        metrics = train_sft(args.base, ift, eft, cfg, tmp, loss_csv=args.loss)
+    write_metrics(args.metrics, metrics)
+
+
+if __name__ == "__main__":
+    run_stage(main)
