@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import shutil
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -87,6 +86,8 @@ def fingerprint(params: Any, inputs: Iterable[str | Path] = (), **extra: Any) ->
 
 
 def _manifest(frame: pl.DataFrame, schema: str, fp: str, meta: dict | None) -> dict:
+    # No timestamps: the same inputs must give the same bytes, or DVC would rerun every
+    # downstream stage after a no-op rebuild. Timings go to the stage's metrics instead.
     return {
         "schema": schema,
         "schema_version": SCHEMA_VERSION,
@@ -94,7 +95,6 @@ def _manifest(frame: pl.DataFrame, schema: str, fp: str, meta: dict | None) -> d
         "columns": {name: str(dtype) for name, dtype in frame.schema.items()},
         "fingerprint": fp,
         "versions": library_versions(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **(meta or {}),
     }
 

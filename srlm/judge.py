@@ -16,8 +16,8 @@ import polars as pl
 
 JUDGE_PROMPT_FILE = "judge.txt"
 
-# The label: a word-bounded "score", optional markdown emphasis, a colon, optional emphasis.
-_LABEL = re.compile(r"\bscore[\s*_]*:[\s*_]*", re.IGNORECASE)
+# The label: "score" not inside a longer word, optional emphasis, a colon, optional emphasis.
+_LABEL = re.compile(r"(?<![a-z0-9])score[\s*_]*:[\s*_]*", re.IGNORECASE)
 _NUMBER = re.compile(r"(\d+(?:\.\d+)?)(?![\d])")
 _VARIABLES = re.compile(r"\{(instruction|response)\}")
 

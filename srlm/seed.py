@@ -184,6 +184,9 @@ def build_seed_sets(
     before anything is sampled from them.
     """
     stats: dict = {"replies_read": train.height, "eval_replies_read": held_out.height}
+    # Every held-out prompt is banned from training, including ones the filters below drop.
+    banned = list(eval_prompts) + held_out["prompt"].to_list()
+    train, stats["decontaminated_prompts"] = decontaminate(train, banned)
     train, stats["duplicate_prompts"] = dedupe_groups(train)
     train, length_drops = filter_lengths(
         train, cfg.min_prompt_chars, cfg.max_prompt_chars, cfg.max_response_chars
@@ -191,8 +194,6 @@ def build_seed_sets(
     held_out, eval_length_drops = filter_lengths(
         held_out, cfg.min_prompt_chars, cfg.max_prompt_chars, cfg.max_response_chars
     )
-    banned = list(eval_prompts) + held_out["prompt"].to_list()
-    train, stats["decontaminated_prompts"] = decontaminate(train, banned)
     ift = build_ift(train, cfg.ift_size, cfg.seed)
     eft = build_eft(train, cfg.eft_size, cfg.seed)
     eft_eval = build_eft(held_out, cfg.eft_eval_size, cfg.seed)

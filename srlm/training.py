@@ -166,7 +166,7 @@ def train_sft(base_dir: str | Path, ift: pl.DataFrame, eft: pl.DataFrame, cfg,
             completion_only_loss=True,
             packing=False,
             # 135M parameters fit easily; recomputing activations only costs time here.
-            gradient_checkpointing=False,
+            activation_checkpointing=False,
         )
         trainer = sft_trainer_class()(
             model=model, args=args, train_dataset=dataset, processing_class=tokenizer,

@@ -1,0 +1,64 @@
+import pytest
+
+from srlm.config import ConfigError, Params, load_params
+from tests.conftest import ROOT
+
+
+def write(tmp_path, text):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_repository_params_load_and_match_types():
+    params = load_params(ROOT / "params.yaml")
+    assert isinstance(params, Params)
+    assert params.sft.learning_rate == pytest.approx(1e-4)
+    assert isinstance(params.sft.epochs, float)  # `1` in YAML becomes 1.0
+    assert params.base.model == "smollm2-gguf"
+
+
+def test_missing_groups_take_defaults(tmp_path):
+    params = load_params(write(tmp_path, "sft:\n  batch_size: 2\n"))
+    assert params.sft.batch_size == 2
+    assert params.seed == Params().seed
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("sft:\n  learnig_rate: 0.1\n", "sft.learnig_rate"),
+        ("sft:\n  lora:\n    rank: 4\n", "sft.lora.rank"),
+        ("bogus_group: {}\n", "bogus_group"),
+    ],
+)
+def test_unknown_keys_are_errors_naming_the_key(tmp_path, text, key):
+    with pytest.raises(ConfigError, match=rf"unknown key '{key}'"):
+        load_params(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("sft:\n  batch_size: eight\n", "sft.batch_size: expected int"),
+        ("sft:\n  lora:\n    enabled: 3\n", "sft.lora.enabled: expected bool"),
+        ("seed:\n  ift_size: true\n", "seed.ift_size: expected int, got bool"),
+        ("sft: 3\n", "sft: expected a mapping"),
+    ],
+)
+def test_wrong_types_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_params(write(tmp_path, text))
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="no such params file"):
+        load_params(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(write(tmp_path, "sft: [unclosed\n"))
+
+
+def test_configs_are_frozen():
+    params = Params()
+    with pytest.raises(AttributeError):
+        params.sft.batch_size = 3

@@ -1,0 +1,71 @@
+"""dvc.yaml lists, for each stage, exactly the srlm modules and prompt files its script uses."""
+
+import ast
+import re
+from pathlib import Path
+
+import yaml
+
+from srlm.config import Params
+from tests.conftest import ROOT
+
+# Prompt files read by a module: a stage importing the module depends on the file too.
+PROMPT_FILES = {"srlm/judge.py": {"srlm/prompts/judge.txt"}}
+
+
+def srlm_imports(path: Path, seen: set[str] | None = None) -> set[str]:
+    """Transitive srlm module files imported by `path` (lazy imports in functions included)."""
+    seen = set() if seen is None else seen
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        for name in names:
+            if name != "srlm" and not name.startswith("srlm."):
+                continue
+            module = Path(*name.split("."))
+            for candidate in (module.with_suffix(".py"), module / "__init__.py"):
+                if (ROOT / candidate).is_file() and str(candidate) not in seen:
+                    seen.add(str(candidate))
+                    srlm_imports(ROOT / candidate, seen)
+    if any(m.startswith("srlm/") for m in seen):
+        seen.add("srlm/__init__.py")
+    return seen
+
+
+def stages():
+    return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+
+def test_each_stage_depends_on_exactly_the_code_it_uses():
+    for name, stage in stages().items():
+        script = re.search(r"python (stages/\S+\.py)", stage["cmd"]).group(1)
+        deps = set(stage["deps"])
+        assert script in deps, f"{name}: its script {script} is not a dep"
+        modules = srlm_imports(ROOT / script)
+        expected = modules | {f for m in modules for f in PROMPT_FILES.get(m, ())}
+        listed = {d for d in deps if d.startswith("srlm/") and not d.startswith("srlm/seed_data/")}
+        assert listed == expected, (
+            f"{name}: missing {sorted(expected - listed)}, extra {sorted(listed - expected)}"
+        )
+
+
+def test_deps_exist_and_params_groups_are_known():
+    groups = set(Params.__dataclass_fields__)
+    for name, stage in stages().items():
+        for dep in stage["deps"]:
+            if not dep.startswith("data/"):
+                assert (ROOT / dep).exists(), f"{name}: dep {dep} does not exist"
+        for group in stage.get("params", []):
+            assert group in groups, f"{name}: params group {group} is not in srlm.config.Params"
+
+
+def test_stage_outputs_feed_the_next_stage():
+    all_stages = stages()
+    produced = {out for s in all_stages.values() for out in s.get("outs", [])}
+    for name, stage in all_stages.items():
+        for dep in stage["deps"]:
+            if dep.startswith("data/"):
+                assert dep in produced, f"{name}: {dep} is read but no stage writes it"

@@ -1,0 +1,175 @@
+import json
+
+import polars as pl
+import pytest
+
+from srlm.io import (
+    ArtifactError,
+    ShardWriter,
+    atomic_directory,
+    fingerprint,
+    read_artifact,
+    read_manifest,
+    write_artifact,
+)
+from srlm.schemas import SCHEMAS, ArtifactSchemaError, validate
+
+
+def eft_frame(n=3, **overrides):
+    data = {
+        "example_id": [f"e{i}" for i in range(n)],
+        "group_id": ["g"] * n,
+        "prompt": ["What is 2+2?"] * n,
+        "response": [f"answer {i}" for i in range(n)],
+        "human_rank": list(range(n)),
+        "target_score": [5, 3, 1][:n],
+        "judge_input": ["judge this"] * n,
+        "judge_target": ["ok\nScore: 5"] * n,
+        "source": ["test"] * n,
+    }
+    data.update(overrides)
+    return pl.DataFrame(data)
+
+
+def judgments_frame():
+    return pl.DataFrame(
+        {
+            "prompt_id": ["p1", "p1", "p1"],
+            "candidate_id": ["c1", "c1", "c2"],
+            "sample": [0, 1, 0],
+            "judge_text": ["Score: 4", "garbled", "Score: 2"],
+            "score": [4.0, None, 2.0],
+        }
+    )
+
+
+def test_every_artifact_has_a_schema():
+    assert {"seed_ift", "seed_eft", "prompts", "candidates", "judgments", "candidate_scores",
+            "pairs", "judge_outputs"} <= set(SCHEMAS)
+
+
+def test_valid_frames_pass():
+    validate(eft_frame(), "seed_eft")
+    validate(judgments_frame(), "judgments")  # null score = unparsed is allowed
+    validate(
+        pl.DataFrame({"prompt_id": ["p"], "prompt": ["x"], "iteration": ["m2"],
+                      "generator": ["m1"], "fewshot_ids": [["a", "b"]]}),
+        "prompts",
+    )
+
+
+def test_missing_column_is_named():
+    with pytest.raises(ArtifactSchemaError, match="missing column 'target_score'"):
+        validate(eft_frame().drop("target_score"), "seed_eft", where="data/seed/eft")
+
+
+def test_wrong_type_is_named():
+    frame = eft_frame().with_columns(pl.col("human_rank").cast(pl.Utf8))
+    with pytest.raises(ArtifactSchemaError, match="column 'human_rank' has type String"):
+        validate(frame, "seed_eft")
+
+
+def test_null_where_not_allowed_names_column_and_rows():
+    frame = eft_frame(response=["a", None, "c"])
+    with pytest.raises(ArtifactSchemaError, match=r"column 'response' fails not_nullable at rows \[1\]"):
+        validate(frame, "seed_eft")
+
+
+def test_out_of_range_score_names_column_and_rows():
+    frame = judgments_frame().with_columns(score=pl.Series([4.0, 7.0, -1.0]))
+    with pytest.raises(ArtifactSchemaError) as err:
+        validate(frame, "judgments", where="data/m2/judgments")
+    message = str(err.value)
+    assert message.startswith("data/m2/judgments: schema judgments failed")
+    assert "column 'score'" in message and "rows [1]" in message and "rows [2]" in message
+    assert "\n" not in message
+
+
+def test_extra_column_is_rejected():
+    with pytest.raises(ArtifactSchemaError, match="unexpected column 'extra'"):
+        validate(eft_frame().with_columns(extra=pl.lit(1)), "seed_eft")
+
+
+def test_round_trip_and_manifest(tmp_path):
+    frame = eft_frame()
+    out = write_artifact(frame, tmp_path / "eft", "seed_eft", fingerprint({"a": 1}))
+    back = read_artifact(out, "seed_eft")
+    assert back.equals(frame)
+    manifest = read_manifest(out)
+    assert manifest["rows"] == 3 and manifest["schema"] == "seed_eft"
+    assert manifest["fingerprint"] == fingerprint({"a": 1})
+    assert {"srlm", "polars", "pyarrow"} <= set(manifest["versions"])
+    assert manifest["columns"]["human_rank"] == "Int64"
+
+
+def test_many_shards(tmp_path):
+    frame = eft_frame()
+    out = write_artifact(frame, tmp_path / "eft", "seed_eft", "fp", rows_per_shard=1)
+    assert len(list(out.glob("part-*.parquet"))) == 3
+    assert read_artifact(out).equals(frame)
+
+
+def test_failed_write_keeps_the_existing_artifact(tmp_path):
+    target = tmp_path / "eft"
+    write_artifact(eft_frame(), target, "seed_eft", "old")
+    with pytest.raises(ArtifactSchemaError):
+        write_artifact(eft_frame().drop("prompt"), target, "seed_eft", "new")
+    assert read_manifest(target)["fingerprint"] == "old"
+    with pytest.raises(RuntimeError), atomic_directory(target) as tmp:
+        (tmp / "half-written").write_text("x")
+        raise RuntimeError("crash mid-write")
+    assert read_artifact(target).height == 3
+    assert not list(tmp_path.glob("eft.tmp-*"))
+
+
+def test_read_errors_name_the_path(tmp_path):
+    with pytest.raises(ArtifactError, match="no such artifact"):
+        read_artifact(tmp_path / "missing")
+    write_artifact(eft_frame(), tmp_path / "eft", "seed_eft", "fp")
+    with pytest.raises(ArtifactError, match="is a 'seed_eft' artifact, expected 'pairs'"):
+        read_artifact(tmp_path / "eft", "pairs")
+    (tmp_path / "half").mkdir()
+    with pytest.raises(ArtifactError, match="not a finished artifact"):
+        read_artifact(tmp_path / "half")
+
+
+def test_tampered_artifact_fails_validation_on_read(tmp_path):
+    out = write_artifact(eft_frame(), tmp_path / "eft", "seed_eft", "fp")
+    eft_frame(target_score=[5, 9, 1]).write_parquet(out / "part-00000.parquet")
+    with pytest.raises(ArtifactSchemaError, match="target_score"):
+        read_artifact(out)
+
+
+def test_shard_writer_resumes_and_discards_stale_shards(tmp_path):
+    target = tmp_path / "judgments"
+    frame = judgments_frame()
+    writer = ShardWriter(target, "judgments", "fp1")
+    writer.write(0, frame.head(2))
+    # a crash here: shard 1 never written, no manifest
+    resumed = ShardWriter(target, "judgments", "fp1")
+    assert resumed.done(0) and not resumed.done(1)
+    resumed.write(1, frame.tail(1))
+    assert resumed.finish(2).equals(frame)
+    assert read_artifact(target).equals(frame)
+    # a params change: the same directory under a new fingerprint starts empty
+    changed = ShardWriter(target, "judgments", "fp2")
+    assert not changed.done(0)
+    with pytest.raises(ArtifactError, match="never written"):
+        changed.finish(1)
+
+
+def test_shard_writer_validates_each_shard(tmp_path):
+    writer = ShardWriter(tmp_path / "j", "judgments", "fp")
+    with pytest.raises(ArtifactSchemaError, match="shard 0"):
+        writer.write(0, judgments_frame().with_columns(score=pl.lit(6.0)))
+    assert not writer.done(0)
+
+
+def test_fingerprint_depends_on_params_and_inputs(tmp_path):
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps({"a": 1}) + "\n")
+    first = fingerprint({"x": 1}, inputs=[data])
+    assert first == fingerprint({"x": 1}, inputs=[data])
+    assert first != fingerprint({"x": 2}, inputs=[data])
+    data.write_text(json.dumps({"a": 2}) + "\n")
+    assert first != fingerprint({"x": 1}, inputs=[data])

@@ -1,0 +1,124 @@
+"""The stage scripts as DVC runs them: real files in, artifacts and metrics out."""
+
+import json
+
+import pytest
+
+from srlm.io import read_artifact, read_manifest
+from tests.conftest import ROOT, run_stage, shared_file
+
+EMBEDDED = ROOT / "srlm" / "seed_data"
+
+
+def params_file(tmp_path, text=""):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def seed_args(tmp_path, *sources, eval_source=str(EMBEDDED / "eval.trees.jsonl"), extra=()):
+    args = ["--params", params_file(tmp_path, "seed:\n  ift_size: 10\n  eft_size: 12\n")]
+    for source in sources:
+        args += ["--source", str(source)]
+    args += ["--eval-source", eval_source, *extra]
+    for name in ("ift", "eft", "eft-eval"):
+        args += [f"--{name}", str(tmp_path / "seed" / name)]
+    return args + ["--metrics", str(tmp_path / "seed.json")]
+
+
+def test_seed_stage_builds_three_valid_artifacts(tmp_path):
+    result = run_stage("seed", *seed_args(tmp_path, EMBEDDED / "train.trees.jsonl"))
+    assert result.returncode == 0, result.stderr
+    ift = read_artifact(tmp_path / "seed" / "ift", "seed_ift")
+    eft = read_artifact(tmp_path / "seed" / "eft", "seed_eft")
+    eft_eval = read_artifact(tmp_path / "seed" / "eft-eval", "seed_eft")
+    assert ift.height == 10 and 9 <= eft.height <= 12 and eft_eval.height == 60
+    stats = json.loads((tmp_path / "seed.json").read_text())
+    assert stats["ift"] == 10 and stats["decontaminated_prompts"] == 0
+    # rebuilding from the same inputs gives the same artifact bytes (so DVC reruns nothing)
+    before = (tmp_path / "seed" / "eft" / "part-00000.parquet").read_bytes()
+    assert run_stage("seed", *seed_args(tmp_path, EMBEDDED / "train.trees.jsonl")).returncode == 0
+    assert (tmp_path / "seed" / "eft" / "part-00000.parquet").read_bytes() == before
+
+
+def test_seed_stage_decontaminates_real_data(tmp_path):
+    validation = str(shared_file("oasst", "oasst1_en_validation.messages.jsonl"))
+    trees = shared_file("oasst", "oasst_2023-03_en_100.trees.jsonl")
+    alpaca = shared_file("alpaca_eval", "gpt4_1106_preview.model_outputs.json")
+    result = run_stage("seed", *seed_args(tmp_path, trees, eval_source=validation,
+                                          extra=["--decontaminate", str(alpaca)]))
+    assert result.returncode == 0, result.stderr
+    stats = json.loads((tmp_path / "seed.json").read_text())
+    assert stats["decontaminated_prompts"] == 6
+    assert stats["decontamination_prompts"] == 805
+    assert stats["dropped_on_read"] == {"prompt_synthetic": 5}
+
+
+def test_bad_seed_file_is_one_clear_line_and_keeps_built_artifacts(tmp_path):
+    good = run_stage("seed", *seed_args(tmp_path, EMBEDDED / "train.trees.jsonl"))
+    assert good.returncode == 0
+    fingerprint = read_manifest(tmp_path / "seed" / "ift")["fingerprint"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text((EMBEDDED / "train.trees.jsonl").read_text().splitlines()[0] + "\n{oops\n")
+    result = run_stage("seed", *seed_args(tmp_path, bad))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {bad}:2: malformed JSON (Expecting property name enclosed in double quotes)"
+    )
+    assert "Traceback" not in result.stderr
+    assert read_manifest(tmp_path / "seed" / "ift")["fingerprint"] == fingerprint
+
+
+def test_bad_params_are_one_clear_line(tmp_path):
+    args = seed_args(tmp_path, EMBEDDED / "train.trees.jsonl")
+    args[1] = params_file(tmp_path, "seed:\n  ift_sizes: 3\n")
+    result = run_stage("seed", *args)
+    assert result.returncode == 1
+    assert "unknown key 'seed.ift_sizes'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sft_and_judge_format_stages(tmp_path, tiny_model_dir):
+    assert run_stage("seed", *seed_args(tmp_path, EMBEDDED / "train.trees.jsonl")).returncode == 0
+    params = params_file(tmp_path, (
+        "sft:\n  batch_size: 4\n  precision: fp32\n  max_length: 256\n"
+        "engine:\n  backend: fake\n"
+        "judge_format:\n  n_prompts: 20\n"
+    ))
+    result = run_stage("sft", "--params", params, "--base", str(tiny_model_dir),
+                       "--ift", str(tmp_path / "seed" / "ift"), "--eft", str(tmp_path / "seed" / "eft"),
+                       "--out", str(tmp_path / "m1"), "--metrics", str(tmp_path / "sft.json"),
+                       "--loss", str(tmp_path / "loss.csv"))
+    assert result.returncode == 0, result.stderr
+    sft = json.loads((tmp_path / "sft.json").read_text())
+    assert sft["examples"] == sft["ift_examples"] + sft["eft_examples"] and sft["steps"] > 0
+    assert (tmp_path / "m1" / "model.safetensors").is_file()
+    result = run_stage("judge_format", "--params", params, "--model", str(tmp_path / "m1"),
+                       "--eft-eval", str(tmp_path / "seed" / "eft-eval"),
+                       "--out", str(tmp_path / "jf"), "--metrics", str(tmp_path / "jf.json"))
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "jf.json").read_text())
+    outputs = read_artifact(tmp_path / "jf", "judge_outputs")
+    assert metrics["n"] == outputs.height == 20
+    assert metrics["parsed"] == outputs["score"].is_not_null().sum()
+    assert sum(metrics["score_histogram"].values()) == 20
+
+
+def test_missing_input_artifact_is_one_clear_line(tmp_path):
+    result = run_stage("sft", "--params", params_file(tmp_path), "--base", "m0",
+                       "--ift", str(tmp_path / "nope"), "--eft", str(tmp_path / "nope"),
+                       "--out", str(tmp_path / "m1"), "--metrics", str(tmp_path / "m.json"),
+                       "--loss", str(tmp_path / "l.csv"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: {tmp_path / 'nope'}: no such artifact (build it with `dvc repro`)"
+    assert not (tmp_path / "m1").exists()
+
+
+@pytest.mark.parametrize("model, message", [
+    ("no/such/dir", "no such model directory"),
+    ("params.yaml", "must be a model directory, not a file"),
+])
+def test_base_stage_rejects_bad_models(tmp_path, model, message):
+    params = params_file(tmp_path, f"base:\n  model: {model}\n")
+    result = run_stage("base", "--params", params, "--out", str(tmp_path / "m0"), cwd=ROOT)
+    assert result.returncode == 1 and message in result.stderr
+    assert "Traceback" not in result.stderr
