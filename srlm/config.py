@@ -100,12 +100,88 @@ class JudgeFormatConfig:
 
 
 @dataclass(frozen=True)
+class PromptsConfig:
+    """Stage `prompts@<iter>`: self-instruct new prompts with the iteration's base model."""
+
+    n_generate: int = 48        # generations asked for (before filtering)
+    n_keep: int = 24            # at most this many prompts are kept
+    fewshot_seed: int = 6       # few-shot examples from the IFT prompts (paper: 6)
+    fewshot_generated: int = 2  # ...plus this many accepted generated ones (paper: 2)
+    temperature: float = 1.0
+    top_p: float = 0.9
+    max_new_tokens: int = 64
+    min_words: int = 4
+    max_words: int = 80
+    max_rouge_l: float = 0.7    # near-duplicate threshold against every known prompt
+    banned_keywords: tuple[str, ...] = (
+        "image", "images", "graph", "graphs", "picture", "pictures", "file", "files",
+        "map", "maps", "draw", "plot", "go to", "video", "audio",
+    )
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class CandidatesConfig:
+    """Stage `candidates@<iter>`: N sampled responses per prompt."""
+
+    n: int = 4
+    temperature: float = 0.7
+    top_p: float = 0.9
+    max_new_tokens: int = 192
+    shard_size: int = 8         # prompts per resumable shard
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """Stage `judgments@<iter>`: K judge samples per candidate with the paper's prompt."""
+
+    samples: int = 3
+    temperature: float = 0.7
+    top_p: float = 1.0
+    max_new_tokens: int = 128
+    shard_size: int = 16       # candidates per resumable shard
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DPOConfig:
+    """Stage `dpo@<iter>`: DPO from the iteration's base model (also the reference)."""
+
+    beta: float = 0.1
+    epochs: float = 1.0
+    learning_rate: float = 5e-6
+    lr_scheduler: str = "linear"
+    batch_size: int = 4
+    grad_accum: int = 1
+    max_length: int = 768
+    precision: str = "auto"
+    logging_steps: int = 1
+    seed: int = 0
+    lora: LoraConfig = field(default_factory=LoraConfig)
+
+
+@dataclass(frozen=True)
+class IterationSpec:
+    """One self-rewarding iteration: which model it starts from."""
+
+    base: str
+
+
+@dataclass(frozen=True)
 class Params:
     base: BaseModelConfig = field(default_factory=BaseModelConfig)
     seed: SeedConfig = field(default_factory=SeedConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     judge_format: JudgeFormatConfig = field(default_factory=JudgeFormatConfig)
+    prompts: PromptsConfig = field(default_factory=PromptsConfig)
+    candidates: CandidatesConfig = field(default_factory=CandidatesConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    dpo: DPOConfig = field(default_factory=DPOConfig)
+    iterations: dict[str, IterationSpec] = field(
+        default_factory=lambda: {"m2": IterationSpec("m1"), "m3": IterationSpec("m2")}
+    )
 
 
 def _convert(value: Any, annotation: Any, key: str) -> Any:
@@ -128,6 +204,11 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
             except ConfigError as err:
                 errors.append(str(err))
         raise ConfigError(errors[0])
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+        (_, item_type) = typing.get_args(annotation)
+        return {str(k): _convert(v, item_type, f"{key}.{k}") for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{key}: expected a list, got {type(value).__name__} {value!r}")

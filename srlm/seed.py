@@ -18,8 +18,8 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from srlm.ids import content_id, normalize_text
 from srlm.judge import render_judge_prompt
-from srlm.seed_sources import content_id, normalize_text
 
 # Templated justifications, one per score, phrased along the rubric's additive criteria.
 JUSTIFICATIONS = {

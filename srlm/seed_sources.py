@@ -15,7 +15,6 @@ reason (non-English, empty, deleted, failed review, synthetic, no replies). Stru
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from typing import Any
 import polars as pl
 
 from srlm.errors import SrlmError
+from srlm.ids import content_id, normalize_text
 
 REPLY_COLUMNS = {
     "group_id": pl.Utf8,
@@ -41,17 +41,6 @@ _SCORE_KEYS = ("score", "quality_score", "quality")
 
 class SeedFormatError(SrlmError):
     """Unreadable seed input; the message names the file (and line, for jsonl)."""
-
-
-def normalize_text(text: str) -> str:
-    """Whitespace-normalised, case-folded text: the key for decontamination and dedup."""
-    return " ".join(text.split()).casefold()
-
-
-def content_id(*parts: str) -> str:
-    """A stable 16-hex-digit id from text parts (same content -> same id across builds)."""
-    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8"))
-    return digest.hexdigest()[:16]
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:

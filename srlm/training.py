@@ -24,28 +24,28 @@ from srlm.hardware import device, resolve_precision
 log = logging.getLogger(__name__)
 
 
-class LossLog(TrainerCallback):
-    """Keeps every logged training step (loss, learning rate, grad norm) for the DVC plot."""
+SFT_LOG_FIELDS = ("loss", "learning_rate", "grad_norm")
+DPO_LOG_FIELDS = ("loss", "learning_rate", "grad_norm", "rewards/chosen", "rewards/rejected",
+                  "rewards/accuracies", "rewards/margins")
 
-    def __init__(self):
+
+class LossLog(TrainerCallback):
+    """Keeps every logged training step (`fields` of the trainer's logs) for the DVC plot."""
+
+    def __init__(self, fields: tuple[str, ...] = SFT_LOG_FIELDS):
+        self.fields = fields
         self.rows: list[dict] = []
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs and "loss" in logs:
-            self.rows.append(
-                {
-                    "step": state.global_step,
-                    "epoch": round(state.epoch or 0.0, 4),
-                    "loss": logs["loss"],
-                    "learning_rate": logs.get("learning_rate"),
-                    "grad_norm": logs.get("grad_norm"),
-                }
-            )
+            row = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
+            row.update({name.replace("/", "_"): logs.get(name) for name in self.fields})
+            self.rows.append(row)
 
     def write_csv(self, path: str | Path) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fields = ["step", "epoch", "loss", "learning_rate", "grad_norm"]
+        fields = ["step", "epoch", *(name.replace("/", "_") for name in self.fields)]
         with open(path, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=fields)
             writer.writeheader()
@@ -130,9 +130,6 @@ def common_training_args(cfg, precision: str, work_dir: str) -> dict:
         "report_to": "none",
         "dataloader_num_workers": 0,
         "disable_tqdm": False,
-        # Similar lengths share a batch: IFT answers are short, judge prompts long, and padding
-        # a short example to a judge prompt's length wastes most of a CPU step.
-        "train_sampling_strategy": "group_by_length",
     }
 
 
@@ -164,6 +161,9 @@ def train_sft(base_dir: str | Path, ift: pl.DataFrame, eft: pl.DataFrame, cfg,
             **common_training_args(cfg, precision, work),
             max_length=cfg.max_length,
             completion_only_loss=True,
+            # Similar lengths share a batch: IFT answers are short, judge prompts long, and
+            # padding a short example to a judge prompt's length wastes most of a CPU step.
+            train_sampling_strategy="group_by_length",
             packing=False,
             # 135M parameters fit easily; recomputing activations only costs time here.
             activation_checkpointing=False,
@@ -193,4 +193,68 @@ def train_sft(base_dir: str | Path, ift: pl.DataFrame, eft: pl.DataFrame, cfg,
         "train_tokens": int(trained_tokens),
         "seconds": round(seconds, 1),
         "tokens_per_second": round(trained_tokens / seconds, 1) if seconds else None,
+    }
+
+
+def dpo_records(pairs: pl.DataFrame) -> list[dict]:
+    """Pairs as TRL's conversational preference format (prompt / chosen / rejected)."""
+    return [
+        {
+            "prompt": [{"role": "user", "content": prompt}],
+            "chosen": [{"role": "assistant", "content": chosen}],
+            "rejected": [{"role": "assistant", "content": rejected}],
+        }
+        for prompt, chosen, rejected in pairs.select("prompt", "chosen", "rejected").iter_rows()
+    ]
+
+
+def train_dpo(base_dir: str | Path, pairs: pl.DataFrame, cfg, out_dir: str | Path,
+              log_csv: str | Path | None = None) -> dict:
+    """DPO of the model in `base_dir` on `pairs` (`cfg`: `DPOConfig`); returns metrics.
+
+    The base model is both the starting policy and the frozen reference (its log-probs are
+    computed once up front). Dropout stays on, as in the paper's recipe.
+    """
+    import datasets
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    precision = resolve_precision(cfg.precision)
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    dataset = datasets.Dataset.from_list(dpo_records(pairs))
+    log = LossLog(DPO_LOG_FIELDS)
+    with tempfile.TemporaryDirectory(prefix="srlm-dpo-") as work:
+        args = DPOConfig(
+            **common_training_args(cfg, precision, work),
+            beta=cfg.beta,
+            max_length=cfg.max_length,
+            precompute_ref_log_probs=True,
+            disable_dropout=False,
+            activation_checkpointing=False,
+        )
+        trainer = DPOTrainer(model=model, args=args, train_dataset=dataset,
+                             processing_class=tokenizer, peft_config=peft_config(cfg.lora),
+                             callbacks=[log])
+        started = time.perf_counter()
+        result = trainer.train()
+        seconds = time.perf_counter() - started
+        save_plain_model(trainer, out_dir)
+    if log_csv is not None:
+        log.write_csv(log_csv)
+    last = log.rows[-1] if log.rows else {}
+    return {
+        "pairs": pairs.height,
+        "precision": precision,
+        "lora": cfg.lora.enabled,
+        "beta": cfg.beta,
+        "train_loss": round(result.training_loss, 4),
+        "first_loss": log.rows[0]["loss"] if log.rows else None,
+        "last_loss": last.get("loss"),
+        "last_reward_margin": last.get("rewards_margins"),
+        "last_reward_accuracy": last.get("rewards_accuracies"),
+        "steps": result.global_step,
+        "seconds": round(seconds, 1),
     }

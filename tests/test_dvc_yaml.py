@@ -10,7 +10,10 @@ from srlm.config import Params
 from tests.conftest import ROOT
 
 # Prompt files read by a module: a stage importing the module depends on the file too.
-PROMPT_FILES = {"srlm/judge.py": {"srlm/prompts/judge.txt"}}
+PROMPT_FILES = {
+    "srlm/judge.py": {"srlm/prompts/judge.txt"},
+    "srlm/selfinstruct.py": {"srlm/prompts/self_instruct.txt"},
+}
 
 
 def srlm_imports(path: Path, seen: set[str] | None = None) -> set[str]:
@@ -35,8 +38,28 @@ def srlm_imports(path: Path, seen: set[str] | None = None) -> set[str]:
     return seen
 
 
-def stages():
-    return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+def stages() -> dict[str, dict]:
+    """Every stage as DVC resolves it (foreach unrolled): cmd, deps, outs, params groups."""
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT)) as repo:
+        resolved = {}
+        for stage in repo.index.stages:
+            resolved[stage.addressing] = {
+                "cmd": stage.cmd,
+                "deps": [d.def_path for d in stage.deps if not hasattr(d, "params")],
+                "params": [p for d in stage.deps if hasattr(d, "params") for p in d.params],
+                "outs": [o.def_path for o in stage.outs if not (o.metric or o.plot)],
+            }
+    return resolved
+
+
+def test_the_loop_is_unrolled_per_iteration():
+    names = set(stages())
+    iterations = yaml.safe_load((ROOT / "params.yaml").read_text())["iterations"]
+    for key in iterations:
+        for step in ("prompts", "candidates", "judgments", "pairs", "dpo"):
+            assert f"{step}@{key}" in names
 
 
 def test_each_stage_depends_on_exactly_the_code_it_uses():
@@ -58,7 +81,7 @@ def test_deps_exist_and_params_groups_are_known():
         for dep in stage["deps"]:
             if not dep.startswith("data/"):
                 assert (ROOT / dep).exists(), f"{name}: dep {dep} does not exist"
-        for group in stage.get("params", []):
+        for group in stage["params"]:
             assert group in groups, f"{name}: params group {group} is not in srlm.config.Params"
 
 

@@ -13,6 +13,15 @@ from collections.abc import Sequence
 from srlm.engines.base import Completion, GenerationRequest
 
 
+_WORDS = (
+    "apple river stone cloud garden music paper window engine forest candle silver market "
+    "winter planet bridge coffee lantern ocean pencil rocket meadow castle thunder violin "
+    "harbor desert puzzle circuit feather glacier orchard compass ribbon canyon falcon marble "
+    "journey library quartz saddle timber velvet whistle anchor blossom cobalt dolphin ember "
+    "fossil granite horizon island jasmine kettle lemon mirror nectar oyster pepper quiver"
+).split()
+
+
 class FakeGenerator:
     def __init__(self, model_dir: str = "fake"):
         self.model_id = f"fake:{model_dir}"
@@ -23,9 +32,9 @@ class FakeGenerator:
         digest = int(hashlib.sha256(key.encode()).hexdigest(), 16)
         if "additive 5-point" in prompt:
             return f"The response is partly relevant.\nScore: {digest % 6}"
-        words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
-        n = 3 + digest % 12
-        return " ".join(words[(digest >> (3 * i)) % len(words)] for i in range(n)) + "."
+        n = 4 + digest % 12
+        body = " ".join(_WORDS[(digest >> (6 * i)) % len(_WORDS)] for i in range(n))
+        return body.capitalize() + "."
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         out = []

@@ -1,0 +1,150 @@
+"""Self-instruct: few-shot prompts that ask the model for a new instruction, and the filters.
+
+Few-shot examples are drawn with a seeded RNG: `n_seed` from the IFT prompts plus up to
+`n_generated` from prompts already accepted in this iteration (the paper: 6 + 2). Every
+candidate instruction passes through `filter_prompt`, which returns `(keep, reason)`; the
+reasons are counted by the stage. Near-duplicates are found with ROUGE-L (longest common
+subsequence of lower-cased word tokens) against every prompt known so far.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
+from importlib import resources
+
+from srlm.ids import content_id, normalize_text
+
+SELF_INSTRUCT_FILE = "self_instruct.txt"
+_WORD = re.compile(r"[a-z0-9]+")
+# Leading list markers and labels a model tends to add: "3.", "-", "Request:", quotes.
+_PREFIX = re.compile(
+    r"^\s*(?:\d+[.)]\s*|[-*•]\s*|(?:new\s+)?(?:request|task|question)\s*\d*\s*:\s*)",
+    re.IGNORECASE,
+)
+
+
+@cache
+def self_instruct_template() -> str:
+    """The self-instruct prompt (package data `srlm/prompts/self_instruct.txt`)."""
+    text = resources.files("srlm.prompts").joinpath(SELF_INSTRUCT_FILE).read_text("utf-8")
+    return text.removesuffix("\n")
+
+
+def render_fewshot(examples: Sequence[str]) -> str:
+    """The self-instruct prompt with numbered examples (newlines inside flattened)."""
+    lines = [f"{i}. {' '.join(text.split())}" for i, text in enumerate(examples, start=1)]
+    return self_instruct_template().replace("{examples}", "\n".join(lines))
+
+
+def pick_fewshot(seed_ids: Sequence[str], generated_ids: Sequence[str], n_seed: int,
+                 n_generated: int, rng: random.Random) -> list[str]:
+    """Ids of the few-shot examples: `n_seed` seed ids and up to `n_generated` generated ones."""
+    chosen = rng.sample(list(seed_ids), min(n_seed, len(seed_ids)))
+    chosen += rng.sample(list(generated_ids), min(n_generated, len(generated_ids)))
+    rng.shuffle(chosen)
+    return chosen
+
+
+def clean_instruction(text: str) -> str:
+    """The first paragraph of a generation, without list markers, labels or wrapping quotes."""
+    first = text.strip().split("\n\n")[0].strip()
+    first = _PREFIX.sub("", first, count=1).strip()
+    if len(first) >= 2 and first[0] == first[-1] and first[0] in "\"'":
+        first = first[1:-1].strip()
+    return " ".join(first.split())
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens, the unit of ROUGE-L here."""
+    return _WORD.findall(text.lower())
+
+
+def rouge_l(a: Sequence[str], b: Sequence[str]) -> float:
+    """ROUGE-L F1 of two token sequences (longest common subsequence, O(len(a)·len(b)))."""
+    if not a or not b:
+        return 0.0
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0]
+        for j, y in enumerate(b, start=1):
+            current.append(previous[j - 1] + 1 if x == y else max(previous[j], current[-1]))
+        previous = current
+    lcs = previous[-1]
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(a), lcs / len(b)
+    return 2 * precision * recall / (precision + recall)
+
+
+def filter_prompt(text: str, known: Iterable[list[str]], banned_phrases: Sequence[str],
+                  forbidden: set[str], cfg) -> tuple[bool, str]:
+    """(keep, reason) for a cleaned instruction; `cfg` is a `PromptsConfig`.
+
+    `known` are token lists of every prompt so far (seed and accepted), `forbidden` the
+    normalised texts of evaluation prompts, which must never become training prompts.
+    """
+    words = tokens(text)
+    if not words:
+        return False, "empty"
+    if len(words) < cfg.min_words:
+        return False, "too_short"
+    if len(words) > cfg.max_words:
+        return False, "too_long"
+    lowered = f" {' '.join(words)} "
+    if any(f" {phrase} " in lowered for phrase in banned_phrases):
+        return False, "banned_keyword"
+    if not text[0].isalnum() and text[0] not in "\"'(¿":
+        return False, "bad_start"
+    if normalize_text(text) in forbidden:
+        return False, "evaluation_prompt"
+    if any(rouge_l(words, other) >= cfg.max_rouge_l for other in known):
+        return False, "near_duplicate"
+    return True, "kept"
+
+
+def generate_prompts(
+    complete: Callable[[list[tuple[str, str, int]]], list[str]],
+    seed_prompts: dict[str, str],
+    forbidden: Iterable[str],
+    iteration: str,
+    cfg,
+    round_size: int = 16,
+) -> tuple[list[dict], Counter]:
+    """Self-instruct until `cfg.n_keep` prompts pass the filters or `cfg.n_generate` were tried.
+
+    `complete` takes `(request_id, prompt_text, seed)` triples and returns one completion per
+    triple (the stage wires it to an engine). `seed_prompts` maps IFT example ids to prompts.
+    Returns accepted rows (`prompt_id, prompt, fewshot_ids`) and counts of drop reasons.
+    """
+    rng = random.Random(f"{cfg.seed}:{iteration}")
+    known = [tokens(p) for p in seed_prompts.values()]
+    forbidden_set = {normalize_text(p) for p in forbidden}
+    banned = [" ".join(tokens(k)) for k in cfg.banned_keywords]
+    accepted: list[dict] = []
+    reasons: Counter = Counter()
+    tried = 0
+    while tried < cfg.n_generate and len(accepted) < cfg.n_keep:
+        batch = []
+        for _ in range(min(round_size, cfg.n_generate - tried)):
+            generated = {row["prompt_id"]: row["prompt"] for row in accepted}
+            ids = pick_fewshot(sorted(seed_prompts), sorted(generated), cfg.fewshot_seed,
+                               cfg.fewshot_generated, rng)
+            texts = [seed_prompts.get(i) or generated[i] for i in ids]
+            batch.append((f"{iteration}-{tried}", render_fewshot(texts), rng.randrange(2**31), ids))
+            tried += 1
+        outputs = complete([(rid, text, seed) for rid, text, seed, _ in batch])
+        for (_, _, _, ids), output in zip(batch, outputs, strict=True):
+            text = clean_instruction(output)
+            keep, reason = filter_prompt(text, known, banned, forbidden_set, cfg)
+            if keep and len(accepted) >= cfg.n_keep:
+                keep, reason = False, "over_quota"
+            reasons[reason] += 1
+            if keep:
+                known.append(tokens(text))
+                accepted.append({"prompt_id": content_id(normalize_text(text)), "prompt": text,
+                                 "fewshot_ids": ids})
+    return accepted, reasons

@@ -1,0 +1,75 @@
+"""Stage `candidates@<iter>`: N sampled responses per prompt from the iteration's base model.
+
+    python stages/candidates.py --params params.yaml --iteration m2 --model data/models/m1 \
+        --prompts data/m2/prompts --out data/m2/candidates --metrics metrics/m2/candidates.json
+
+Resumable: shards of `candidates.shard_size` prompts are written as they finish; rerun after
+a crash and finished shards are kept (a params change discards them).
+"""
+
+import argparse
+
+import polars as pl
+
+from srlm.config import as_dict, load_params
+from srlm.engines import make_generator
+from srlm.engines.base import user_request
+from srlm.generation import chunks, request_seed, run_sharded
+from srlm.ids import content_id
+from srlm.io import ShardWriter, fingerprint, read_artifact, write_metrics
+from srlm.runtime import run_stage
+
+SCHEMA = {"prompt_id": pl.Utf8, "candidate_id": pl.Utf8, "prompt": pl.Utf8, "response": pl.Utf8,
+          "model": pl.Utf8, "seed": pl.Int64, "n_tokens": pl.Int64, "finish_reason": pl.Utf8}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--iteration", required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--prompts", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--metrics", required=True)
+    args = parser.parse_args()
+    params = load_params(args.params)
+    cfg = params.candidates
+    prompts = read_artifact(args.prompts, "prompts").sort("prompt_id")
+    fp = fingerprint({"candidates": as_dict(cfg), "engine": as_dict(params.engine),
+                      "iteration": args.iteration}, inputs=[args.model, args.prompts])
+    writer = ShardWriter(args.out, "candidates", fp)
+    generator = None
+
+    def make_frame(rows):
+        nonlocal generator
+        generator = generator or make_generator(args.model, params.engine)
+        seeds = [request_seed(cfg.seed, args.iteration, pid) for pid, _ in rows]
+        requests = [
+            user_request(pid, prompt, n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p,
+                         max_new_tokens=cfg.max_new_tokens, seed=seed)
+            for (pid, prompt), seed in zip(rows, seeds, strict=True)
+        ]
+        by_id = {pid: (prompt, seed) for (pid, prompt), seed in zip(rows, seeds, strict=True)}
+        out = []
+        for c in generator.generate(requests):
+            prompt, seed = by_id[c.request_id]
+            out.append({"prompt_id": c.request_id,
+                        "candidate_id": content_id(c.request_id, args.iteration, str(c.index)),
+                        "prompt": prompt, "response": c.text, "model": args.model,
+                        "seed": seed, "n_tokens": c.n_tokens, "finish_reason": c.finish_reason})
+        return pl.DataFrame(out, schema=SCHEMA)
+
+    rows = list(prompts.select("prompt_id", "prompt").iter_rows())
+    frame = run_sharded(writer, chunks(rows, cfg.shard_size), make_frame, "candidates")
+    write_metrics(args.metrics, {
+        "prompts": prompts.height, "candidates": frame.height,
+        "per_prompt": cfg.n,
+        "empty_responses": int((frame["response"].str.len_chars() == 0).sum()),
+        "hit_max_new_tokens": int((frame["finish_reason"] == "length").sum()),
+        "mean_tokens": round(frame["n_tokens"].mean(), 2) if frame.height else None,
+        "mean_chars": round(frame["response"].str.len_chars().mean(), 1) if frame.height else None,
+    })
+
+
+if __name__ == "__main__":
+    run_stage(main)

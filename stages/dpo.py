@@ -1,0 +1,35 @@
+"""Stage `dpo@<iter>`: DPO on the iteration's pairs, from its base model -> the next model.
+
+    python stages/dpo.py --params params.yaml --base data/models/m1 --pairs data/m2/pairs \
+        --out data/models/m2 --metrics metrics/m2/dpo.json --log metrics/m2/dpo_log.csv
+"""
+
+import argparse
+
+from srlm.config import load_params
+from srlm.errors import SrlmError
+from srlm.io import atomic_directory, read_artifact, write_metrics
+from srlm.runtime import run_stage
+from srlm.training import train_dpo
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--base", required=True, help="policy start and reference model")
+    parser.add_argument("--pairs", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--metrics", required=True)
+    parser.add_argument("--log", required=True, help="CSV of loss and rewards per step")
+    args = parser.parse_args()
+    cfg = load_params(args.params).dpo
+    pairs = read_artifact(args.pairs, "pairs")
+    if pairs.height == 0:
+        raise SrlmError(f"{args.pairs}: no preference pairs to train on (see its pairs metrics)")
+    with atomic_directory(args.out) as tmp:
+        metrics = train_dpo(args.base, pairs, cfg, tmp, log_csv=args.log)
+    write_metrics(args.metrics, metrics)
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,80 @@
+"""Stage `judgments@<iter>`: the iteration's base model judges every candidate K times.
+
+    python stages/judgments.py --params params.yaml --iteration m2 --model data/models/m1 \
+        --candidates data/m2/candidates --out data/m2/judgments --scores data/m2/scores \
+        --metrics metrics/m2/judgments.json
+
+Uses the paper's judge prompt verbatim (srlm/prompts/judge.txt); each sample keeps the raw
+text and the parsed score (null when unparseable); a candidate's score is the mean of its
+parsed samples. Resumable like the candidates stage.
+"""
+
+import argparse
+
+import polars as pl
+
+from srlm.config import as_dict, load_params
+from srlm.engines import make_generator
+from srlm.engines.base import user_request
+from srlm.evaluation import score_histogram
+from srlm.generation import chunks, request_seed, run_sharded
+from srlm.io import ShardWriter, fingerprint, read_artifact, write_artifact, write_metrics
+from srlm.judge import aggregate_scores, parse_score, render_judge_prompt
+from srlm.runtime import run_stage
+
+SCHEMA = {"prompt_id": pl.Utf8, "candidate_id": pl.Utf8, "sample": pl.Int64,
+          "judge_text": pl.Utf8, "score": pl.Float64}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--iteration", required=True)
+    parser.add_argument("--model", required=True, help="the judge: the iteration's base model")
+    parser.add_argument("--candidates", required=True)
+    parser.add_argument("--out", required=True, help="one row per judge sample")
+    parser.add_argument("--scores", required=True, help="one row per candidate (mean score)")
+    parser.add_argument("--metrics", required=True)
+    args = parser.parse_args()
+    params = load_params(args.params)
+    cfg = params.judge
+    candidates = read_artifact(args.candidates, "candidates").sort("candidate_id")
+    fp = fingerprint({"judge": as_dict(cfg), "engine": as_dict(params.engine),
+                      "iteration": args.iteration}, inputs=[args.model, args.candidates])
+    writer = ShardWriter(args.out, "judgments", fp)
+    generator = None
+
+    def make_frame(rows):
+        nonlocal generator
+        generator = generator or make_generator(args.model, params.engine)
+        requests = [
+            user_request(cid, render_judge_prompt(prompt, response), n=cfg.samples,
+                         temperature=cfg.temperature, top_p=cfg.top_p,
+                         max_new_tokens=cfg.max_new_tokens,
+                         seed=request_seed(cfg.seed, args.iteration, cid))
+            for cid, _, prompt, response in rows
+        ]
+        prompt_of = {cid: pid for cid, pid, _, _ in rows}
+        return pl.DataFrame(
+            [{"prompt_id": prompt_of[c.request_id], "candidate_id": c.request_id,
+              "sample": c.index, "judge_text": c.text, "score": parse_score(c.text)}
+             for c in generator.generate(requests)],
+            schema=SCHEMA,
+        )
+
+    rows = list(candidates.select("candidate_id", "prompt_id", "prompt", "response").iter_rows())
+    judgments = run_sharded(writer, chunks(rows, cfg.shard_size), make_frame, "judgments")
+    scores = aggregate_scores(judgments)
+    write_artifact(scores, args.scores, "candidate_scores", fp)
+    parsed = judgments["score"].is_not_null().sum()
+    write_metrics(args.metrics, {
+        "candidates": scores.height, "samples": judgments.height,
+        "parse_rate": round(parsed / judgments.height, 4) if judgments.height else None,
+        "candidates_unscored": int(scores["mean_score"].is_null().sum()),
+        "score_histogram": score_histogram(judgments["score"]),
+        "mean_score": round(judgments["score"].mean(), 4) if parsed else None,
+    })
+
+
+if __name__ == "__main__":
+    run_stage(main)

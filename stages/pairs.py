@@ -1,0 +1,38 @@
+"""Stage `pairs@<iter>`: (best, worst) candidate per prompt by mean self-judged score.
+
+    python stages/pairs.py --params params.yaml --candidates data/m2/candidates \
+        --scores data/m2/scores --out data/m2/pairs --metrics metrics/m2/pairs.json
+"""
+
+import argparse
+import logging
+
+from srlm.io import fingerprint, read_artifact, write_artifact, write_metrics
+from srlm.pairs import build_pairs, pair_statistics
+from srlm.runtime import run_stage
+
+log = logging.getLogger("stages.pairs")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--candidates", required=True)
+    parser.add_argument("--scores", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--metrics", required=True)
+    args = parser.parse_args()
+    candidates = read_artifact(args.candidates, "candidates")
+    scores = read_artifact(args.scores, "candidate_scores")
+    scored = candidates.select("prompt_id", "candidate_id", "prompt", "response").join(
+        scores.select("candidate_id", "mean_score"), on="candidate_id", how="left"
+    )
+    pairs, drops = build_pairs(scored)
+    write_artifact(pairs, args.out, "pairs", fingerprint({}, inputs=[args.candidates, args.scores]))
+    stats = pair_statistics(pairs, drops)
+    write_metrics(args.metrics, stats)
+    log.info("%d pairs from %d prompts; dropped %s", stats["pairs"], stats["prompts"], drops)
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,69 @@
+"""Stage `prompts@<iter>`: the iteration's base model writes new prompts (self-instruct).
+
+    python stages/prompts.py --params params.yaml --iteration m2 --model data/models/m1 \
+        --ift data/seed/ift --eft-eval data/seed/eft_eval --out data/m2/prompts \
+        --metrics metrics/m2/prompts.json
+"""
+
+import argparse
+import logging
+
+import polars as pl
+
+from srlm.config import as_dict, load_params
+from srlm.engines import make_generator
+from srlm.engines.base import user_request
+from srlm.io import fingerprint, read_artifact, write_artifact, write_metrics
+from srlm.runtime import run_stage
+from srlm.selfinstruct import generate_prompts
+
+log = logging.getLogger("stages.prompts")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--iteration", required=True)
+    parser.add_argument("--model", required=True, help="the iteration's base model")
+    parser.add_argument("--ift", required=True, help="seed IFT: few-shot examples")
+    parser.add_argument("--eft-eval", required=True, help="evaluation prompts to keep out")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--metrics", required=True)
+    args = parser.parse_args()
+    params = load_params(args.params)
+    cfg = params.prompts
+    ift = read_artifact(args.ift, "seed_ift")
+    forbidden = read_artifact(args.eft_eval, "seed_eft")["prompt"].unique().to_list()
+    generator = make_generator(args.model, params.engine)
+
+    def complete(batch):
+        requests = [user_request(rid, text, max_new_tokens=cfg.max_new_tokens,
+                                 temperature=cfg.temperature, top_p=cfg.top_p, seed=seed)
+                    for rid, text, seed in batch]
+        return [c.text for c in generator.generate(requests)]
+
+    seed_prompts = dict(ift.select("example_id", "prompt").iter_rows())
+    rows, reasons = generate_prompts(complete, seed_prompts, forbidden, args.iteration, cfg,
+                                     round_size=params.engine.batch_size)
+    frame = pl.DataFrame(
+        [{**r, "iteration": args.iteration, "generator": args.model} for r in rows],
+        schema={"prompt_id": pl.Utf8, "prompt": pl.Utf8, "fewshot_ids": pl.List(pl.Utf8),
+                "iteration": pl.Utf8, "generator": pl.Utf8},
+    ).select("prompt_id", "prompt", "iteration", "generator", "fewshot_ids")
+    fp = fingerprint({"prompts": as_dict(cfg), "engine": as_dict(params.engine),
+                      "iteration": args.iteration}, inputs=[args.model, args.ift, args.eft_eval])
+    write_artifact(frame, args.out, "prompts", fp)
+    tried = sum(reasons.values())
+    write_metrics(args.metrics, {
+        "generated": tried, "kept": frame.height,
+        "keep_rate": round(frame.height / tried, 4) if tried else None,
+        "dropped": {k: v for k, v in sorted(reasons.items()) if k != "kept"},
+        "mean_words": round(frame["prompt"].str.split(" ").list.len().mean(), 2)
+        if frame.height else None,
+    })
+    log.info("%s: kept %d of %d generated prompts; dropped %s", args.iteration, frame.height,
+             tried, {k: v for k, v in reasons.items() if k != "kept"})
+
+
+if __name__ == "__main__":
+    run_stage(main)
