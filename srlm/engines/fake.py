@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 from srlm.engines.base import Completion, GenerationRequest
 
-
 _WORDS = (
     "apple river stone cloud garden music paper window engine forest candle silver market "
     "winter planet bridge coffee lantern ocean pencil rocket meadow castle thunder violin "
