@@ -1,0 +1,73 @@
+import io
+
+import polars as pl
+
+from srlm.pairs import build_pairs, pair_statistics
+from srlm.schemas import validate
+
+
+def scored(rows):
+    return pl.DataFrame(rows, schema={"prompt_id": pl.Utf8, "candidate_id": pl.Utf8,
+                                      "prompt": pl.Utf8, "response": pl.Utf8,
+                                      "mean_score": pl.Float64}, orient="row")
+
+
+EXAMPLE = scored([
+    ("p1", "c1", "P1", "good", 4.5),
+    ("p1", "c2", "P1", "bad", 1.0),
+    ("p1", "c3", "P1", "unscored", None),
+    ("p1", "c4", "P1", "middle", 3.0),
+    ("p2", "c1", "P2", "same", 3.0),
+    ("p2", "c2", "P2", "same too", 3.0),
+    ("p3", "c1", "P3", "alone", 5.0),
+    ("p4", "c1", "P4", "x", None),
+    ("p4", "c2", "P4", "y", None),
+    ("p5", "c1", "P5", "only scored", 2.0),
+    ("p5", "c2", "P5", "not scored", None),
+    ("p6", "c9", "P6", "top b", 5.0),
+    ("p6", "c1", "P6", "top a", 5.0),
+    ("p6", "c5", "P6", "low b", 0.0),
+    ("p6", "c2", "P6", "low a", 0.0),
+])
+
+
+def test_pairs_and_drop_reasons():
+    pairs, drops = build_pairs(EXAMPLE)
+    validate(pairs, "pairs")
+    assert drops == {"single_candidate": 1, "all_unparsed": 1, "one_scored": 1, "tie": 1}
+    assert pairs.to_dicts() == [
+        {"prompt_id": "p1", "prompt": "P1", "chosen": "good", "rejected": "bad",
+         "chosen_score": 4.5, "rejected_score": 1.0, "margin": 3.5},
+        # equal scores at the top or bottom: the lowest candidate_id wins, every time
+        {"prompt_id": "p6", "prompt": "P6", "chosen": "top a", "rejected": "low a",
+         "chosen_score": 5.0, "rejected_score": 0.0, "margin": 5.0},
+    ]
+
+
+def test_same_input_gives_same_bytes_whatever_the_row_order():
+    def as_bytes(frame):
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer)
+        return buffer.getvalue()
+
+    first, _ = build_pairs(EXAMPLE)
+    shuffled, drops = build_pairs(EXAMPLE.sample(fraction=1.0, shuffle=True, seed=3))
+    assert as_bytes(first) == as_bytes(shuffled)
+    assert drops["tie"] == 1
+
+
+def test_a_response_claiming_a_score_does_not_matter():
+    # scores come from the judge only; a response text saying "Score: 5" is just text
+    frame = scored([("p", "a", "P", "Great. Score: 5", 1.0), ("p", "b", "P", "Fine.", 4.0)])
+    pairs, _ = build_pairs(frame)
+    assert pairs["chosen"].to_list() == ["Fine."]
+
+
+def test_statistics():
+    pairs, drops = build_pairs(EXAMPLE)
+    stats = pair_statistics(pairs, drops)
+    assert stats["prompts"] == 6 and stats["pairs"] == 2
+    assert stats["yield"] == round(2 / 6, 4)
+    assert stats["mean_margin"] == 4.25
+    empty, no_drops = build_pairs(EXAMPLE.head(0))
+    assert empty.height == 0 and pair_statistics(empty, no_drops)["yield"] is None

@@ -1,0 +1,96 @@
+"""Long stages resume after a crash and never mix in shards from another configuration."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import polars as pl
+import pytest
+
+from srlm.generation import chunks, run_sharded
+from srlm.io import ShardWriter, read_artifact, write_artifact
+from tests.conftest import ROOT
+
+
+def frame_for(items):
+    return pl.DataFrame({"prompt_id": [f"p{i}" for i in items],
+                         "candidate_id": [f"c{i}" for i in items],
+                         "sample": [0] * len(items), "judge_text": ["Score: 3"] * len(items),
+                         "score": [3.0] * len(items)})
+
+
+def test_run_sharded_resumes_where_it_stopped(tmp_path):
+    shards = chunks(list(range(10)), 3)
+    calls = []
+
+    def crashing(items):
+        calls.append(items[0])
+        if items[0] == 6:
+            raise KeyboardInterrupt  # killed while building the third shard
+        return frame_for(items)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp"), shards, crashing, "test")
+    calls.clear()
+    resumed = run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp"), shards, frame_for_log(calls), "t")
+    assert calls == [6, 9]  # only the unfinished shards were built again
+    clean = run_sharded(ShardWriter(tmp_path / "b", "judgments", "fp"), shards, frame_for, "t")
+    assert resumed.equals(clean)
+    for name in ("part-00000.parquet", "part-00003.parquet", "_manifest.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def frame_for_log(calls):
+    def build(items):
+        calls.append(items[0])
+        return frame_for(items)
+    return build
+
+
+def test_params_change_discards_stale_shards(tmp_path):
+    shards = chunks(list(range(6)), 2)
+    run_sharded(ShardWriter(tmp_path / "a", "judgments", "old"), shards, frame_for, "t")
+    calls = []
+    run_sharded(ShardWriter(tmp_path / "a", "judgments", "new"), shards, frame_for_log(calls), "t")
+    assert calls == [0, 2, 4]
+    assert json.loads((tmp_path / "a" / "_manifest.json").read_text())["fingerprint"] == "new"
+
+
+def candidates_cmd(tmp_path, model, out, params):
+    return [sys.executable, str(ROOT / "stages" / "candidates.py"), "--params", str(params),
+            "--iteration", "m2", "--model", str(model), "--prompts", str(tmp_path / "prompts"),
+            "--out", str(out), "--metrics", str(tmp_path / f"{out.name}.json")]
+
+
+def test_kill_9_and_rerun_gives_the_uninterrupted_artifact(tmp_path, tiny_model_dir):
+    prompts = pl.DataFrame({
+        "prompt_id": [f"p{i:02d}" for i in range(12)],
+        "prompt": [f"Tell me something about the number {i}." for i in range(12)],
+        "iteration": ["m2"] * 12, "generator": ["m1"] * 12, "fewshot_ids": [["s"]] * 12,
+    })
+    write_artifact(prompts, tmp_path / "prompts", "prompts", "fp")
+    params = tmp_path / "params.yaml"
+    params.write_text("engine:\n  precision: fp32\n  batch_size: 2\n"
+                      "candidates:\n  n: 2\n  max_new_tokens: 24\n  shard_size: 1\n")
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(candidates_cmd(tmp_path, tiny_model_dir, killed, params),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (killed / "part-00002.parquet").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    written = len(list(killed.glob("part-*.parquet")))
+    assert 3 <= written < 12, "the kill should land mid-run"
+    assert not (killed / "_manifest.json").exists()
+    subprocess.run(candidates_cmd(tmp_path, tiny_model_dir, killed, params), check=True,
+                   capture_output=True)
+    clean = tmp_path / "clean"
+    subprocess.run(candidates_cmd(tmp_path, tiny_model_dir, clean, params), check=True,
+                   capture_output=True)
+    assert read_artifact(killed).equals(read_artifact(clean))
+    for part in sorted(clean.iterdir()):
+        assert (killed / part.name).read_bytes() == part.read_bytes(), part.name
+    assert not list(killed.glob("*.tmp"))

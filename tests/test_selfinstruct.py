@@ -1,0 +1,104 @@
+from collections import Counter
+
+import pytest
+
+from srlm.config import PromptsConfig
+from srlm.selfinstruct import (
+    clean_instruction,
+    filter_prompt,
+    generate_prompts,
+    pick_fewshot,
+    render_fewshot,
+    rouge_l,
+    tokens,
+)
+
+CFG = PromptsConfig()
+BANNED = [" ".join(tokens(k)) for k in CFG.banned_keywords]
+
+
+def keep(text, known=(), forbidden=frozenset()):
+    return filter_prompt(text, [tokens(k) for k in known], BANNED, set(forbidden), CFG)
+
+
+def test_rouge_l():
+    assert rouge_l(tokens("the cat sat on the mat"), tokens("the cat sat on the mat")) == 1.0
+    assert rouge_l(tokens("a b c d"), tokens("x y z")) == 0.0
+    # LCS "a c d" of 4 and 3 tokens: P=3/4, R=3/3
+    assert rouge_l(tokens("a b c d"), tokens("a c d")) == pytest.approx(2 * 0.75 / 1.75)
+    assert rouge_l([], tokens("a")) == 0.0
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("", "empty"),
+    ("Why?", "too_short"),
+    ("word " * 81, "too_long"),
+    ("Draw a cat riding a bicycle please", "banned_keyword"),
+    ("Describe this image of a sunset for me", "banned_keyword"),
+    ("Please go to the store and buy milk", "banned_keyword"),
+    ("... and then what happens next in the story", "bad_start"),
+    ("How do I bake sourdough bread at home?", "kept"),
+    ("Explain how a map function works in Python", "banned_keyword"),
+])
+def test_filters(text, reason):
+    assert keep(text)[1] == reason
+
+
+def test_near_duplicates_and_evaluation_prompts_are_dropped():
+    known = ["How do I bake sourdough bread at home?"]
+    assert keep("How can I bake sourdough bread at home?", known) == (False, "near_duplicate")
+    assert keep("What causes the northern lights to appear?", known) == (True, "kept")
+    forbidden = {"what causes the northern lights to appear?"}
+    assert keep("What causes the   Northern lights to appear?", forbidden=forbidden) == (
+        False, "evaluation_prompt")
+
+
+@pytest.mark.parametrize("raw, clean", [
+    ("9. Write a limerick about tea.\n\n10. Another", "Write a limerick about tea."),
+    ("Request: Summarize the causes of inflation.", "Summarize the causes of inflation."),
+    ('"How do tides work?"', "How do tides work?"),
+    ("- List three uses of vinegar.", "List three uses of vinegar."),
+])
+def test_clean_instruction(raw, clean):
+    assert clean_instruction(raw) == clean
+
+
+def test_fewshot_prompt_and_sampling():
+    import random
+
+    text = render_fewshot(["First\nexample", "Second"])
+    assert "1. First example\n2. Second" in text and "{examples}" not in text
+    ids = pick_fewshot([f"s{i}" for i in range(10)], ["g1", "g2", "g3"], 6, 2, random.Random(0))
+    assert len(ids) == 8 and sum(i.startswith("g") for i in ids) == 2
+    assert pick_fewshot(["s1"], [], 6, 2, random.Random(0)) == ["s1"]
+
+
+def test_generate_prompts_counts_every_attempt():
+    seed = {f"s{i}": f"Seed question number {i} about topic {i}?" for i in range(8)}
+    replies = iter(["Tell me a fun fact about octopuses.", "Draw me a horse.",
+                    "Tell me a fun fact about octopuses!", "What is the tallest mountain in Africa?",
+                    "How do vaccines work?", "Why?"] * 3)
+
+    def complete(batch):
+        assert all(isinstance(seed_value, int) for _, _, seed_value in batch)
+        return [next(replies) for _ in batch]
+
+    cfg = PromptsConfig(n_generate=6, n_keep=10)
+    rows, reasons = generate_prompts(complete, seed, ["How do vaccines work?"], "m2", cfg,
+                                     round_size=4)
+    assert [r["prompt"] for r in rows] == ["Tell me a fun fact about octopuses.",
+                                          "What is the tallest mountain in Africa?"]
+    assert reasons == Counter({"kept": 2, "banned_keyword": 1, "near_duplicate": 1,
+                               "evaluation_prompt": 1, "too_short": 1})
+    assert all(len(r["fewshot_ids"]) == 6 for r in rows[:1])
+
+
+def test_generate_prompts_stops_at_quota():
+    def complete(batch):
+        return [f"Explain topic number {rid} in simple words" for rid, _, _ in batch]
+
+    cfg = PromptsConfig(n_generate=20, n_keep=3, max_rouge_l=1.01)
+    rows, reasons = generate_prompts(complete, {"s": "Seed prompt here please"}, [], "m2", cfg,
+                                     round_size=5)
+    assert len(rows) == 3 and reasons["kept"] == 3 and reasons["over_quota"] == 2
+    assert sum(reasons.values()) == 5  # stopped after the first round
