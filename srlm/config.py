@@ -103,8 +103,8 @@ class JudgeFormatConfig:
 class PromptsConfig:
     """Stage `prompts@<iter>`: self-instruct new prompts with the iteration's base model."""
 
-    n_generate: int = 48        # generations asked for (before filtering)
-    n_keep: int = 24            # at most this many prompts are kept
+    n_generate: int = 40        # generations asked for (before filtering)
+    n_keep: int = 16            # at most this many prompts are kept
     fewshot_seed: int = 6       # few-shot examples from the IFT prompts (paper: 6)
     fewshot_generated: int = 2  # ...plus this many accepted generated ones (paper: 2)
     temperature: float = 1.0

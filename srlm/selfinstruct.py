@@ -22,9 +22,14 @@ SELF_INSTRUCT_FILE = "self_instruct.txt"
 _WORD = re.compile(r"[a-z0-9]+")
 # Leading list markers and labels a model tends to add: "3.", "-", "Request:", quotes.
 _PREFIX = re.compile(
-    r"^\s*(?:\d+[.)]\s*|[-*•]\s*|(?:new\s+)?(?:request|task|question)\s*\d*\s*:\s*)",
+    r"^\s*(?:\d+[.)]\s*|[-*•]\s*|(?:(?:one|a|my)\s+)?(?:new\s+)?"
+    r"(?:request|task|question|prompt)\s*\d*\s*:\s*)",
     re.IGNORECASE,
 )
+# A small model often continues the numbered list it was shown: "... ? 2. Why ...".
+_NEXT_ITEM = re.compile(r"\s+\d+[.)]\s+(?=[A-Z])")
+# Talk about the task instead of a task: words of our own instruction leaking back.
+_META = re.compile(r"\b(?:request|requests|response|responses|ai assistant)\b", re.IGNORECASE)
 
 
 @cache
@@ -53,6 +58,7 @@ def clean_instruction(text: str) -> str:
     """The first paragraph of a generation, without list markers, labels or wrapping quotes."""
     first = text.strip().split("\n\n")[0].strip()
     first = _PREFIX.sub("", first, count=1).strip()
+    first = _NEXT_ITEM.split(first, maxsplit=1)[0].strip()
     if len(first) >= 2 and first[0] == first[-1] and first[0] in "\"'":
         first = first[1:-1].strip()
     return " ".join(first.split())
@@ -99,6 +105,10 @@ def filter_prompt(text: str, known: Iterable[list[str]], banned_phrases: Sequenc
         return False, "banned_keyword"
     if not text[0].isalnum() and text[0] not in "\"'(¿":
         return False, "bad_start"
+    if text.endswith(":"):
+        return False, "incomplete"
+    if _META.search(text):
+        return False, "meta_text"
     if normalize_text(text) in forbidden:
         return False, "evaluation_prompt"
     if any(rouge_l(words, other) >= cfg.max_rouge_l for other in known):

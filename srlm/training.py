@@ -133,6 +133,25 @@ def common_training_args(cfg, precision: str, work_dir: str) -> dict:
     }
 
 
+def load_for_training(base_dir: str | Path):
+    """(model, tokenizer) to train from `base_dir`: fp32 master weights, a pad token set."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return AutoModelForCausalLM.from_pretrained(base_dir), tokenizer
+
+
+def train_and_save(trainer, out_dir: str | Path) -> tuple[object, float]:
+    """Run `trainer`, save the plain model to `out_dir`; (train result, seconds)."""
+    started = time.perf_counter()
+    result = trainer.train()
+    seconds = time.perf_counter() - started
+    save_plain_model(trainer, out_dir)
+    return result, seconds
+
+
 def save_plain_model(trainer, out_dir: str | Path) -> None:
     """Save the trained model without adapters, plus its tokenizer, as safetensors."""
     model = trainer.model
@@ -146,14 +165,10 @@ def train_sft(base_dir: str | Path, ift: pl.DataFrame, eft: pl.DataFrame, cfg,
               out_dir: str | Path, loss_csv: str | Path | None = None) -> dict:
     """SFT of the model in `base_dir` on IFT + EFT (`cfg`: `SFTConfig`); returns metrics."""
     import datasets
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig
 
     precision = resolve_precision(cfg.precision)
-    tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(base_dir)  # fp32 master weights
+    model, tokenizer = load_for_training(base_dir)
     dataset = datasets.Dataset.from_list(sft_records(ift, eft))
     losses = LossLog()
     with tempfile.TemporaryDirectory(prefix="srlm-sft-") as work:
@@ -173,10 +188,7 @@ def train_sft(base_dir: str | Path, ift: pl.DataFrame, eft: pl.DataFrame, cfg,
             peft_config=peft_config(cfg.lora), callbacks=[losses],
         )
         tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
-        started = time.perf_counter()
-        result = trainer.train()
-        seconds = time.perf_counter() - started
-        save_plain_model(trainer, out_dir)
+        result, seconds = train_and_save(trainer, out_dir)
     if loss_csv is not None:
         losses.write_csv(loss_csv)
     trained_tokens = tokens * cfg.epochs
@@ -216,14 +228,10 @@ def train_dpo(base_dir: str | Path, pairs: pl.DataFrame, cfg, out_dir: str | Pat
     computed once up front). Dropout stays on, as in the paper's recipe.
     """
     import datasets
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
     precision = resolve_precision(cfg.precision)
-    tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    model, tokenizer = load_for_training(base_dir)
     dataset = datasets.Dataset.from_list(dpo_records(pairs))
     log = LossLog(DPO_LOG_FIELDS)
     with tempfile.TemporaryDirectory(prefix="srlm-dpo-") as work:
@@ -238,10 +246,7 @@ def train_dpo(base_dir: str | Path, pairs: pl.DataFrame, cfg, out_dir: str | Pat
         trainer = DPOTrainer(model=model, args=args, train_dataset=dataset,
                              processing_class=tokenizer, peft_config=peft_config(cfg.lora),
                              callbacks=[log])
-        started = time.perf_counter()
-        result = trainer.train()
-        seconds = time.perf_counter() - started
-        save_plain_model(trainer, out_dir)
+        result, seconds = train_and_save(trainer, out_dir)
     if log_csv is not None:
         log.write_csv(log_csv)
     last = log.rows[-1] if log.rows else {}

@@ -8,6 +8,7 @@ a crash and finished shards are kept (a params change discards them).
 """
 
 import argparse
+from functools import cache
 
 import polars as pl
 
@@ -38,11 +39,10 @@ def main() -> None:
     fp = fingerprint({"candidates": as_dict(cfg), "engine": as_dict(params.engine),
                       "iteration": args.iteration}, inputs=[args.model, args.prompts])
     writer = ShardWriter(args.out, "candidates", fp)
-    generator = None
+    # Loaded on first use: a rerun whose shards are all done never loads the model.
+    generator = cache(lambda: make_generator(args.model, params.engine))
 
     def make_frame(rows):
-        nonlocal generator
-        generator = generator or make_generator(args.model, params.engine)
         seeds = [request_seed(cfg.seed, args.iteration, pid) for pid, _ in rows]
         requests = [
             user_request(pid, prompt, n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p,
@@ -51,7 +51,7 @@ def main() -> None:
         ]
         by_id = {pid: (prompt, seed) for (pid, prompt), seed in zip(rows, seeds, strict=True)}
         out = []
-        for c in generator.generate(requests):
+        for c in generator().generate(requests):
             prompt, seed = by_id[c.request_id]
             out.append({"prompt_id": c.request_id,
                         "candidate_id": content_id(c.request_id, args.iteration, str(c.index)),

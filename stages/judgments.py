@@ -10,6 +10,7 @@ parsed samples. Resumable like the candidates stage.
 """
 
 import argparse
+from functools import cache
 
 import polars as pl
 
@@ -42,11 +43,10 @@ def main() -> None:
     fp = fingerprint({"judge": as_dict(cfg), "engine": as_dict(params.engine),
                       "iteration": args.iteration}, inputs=[args.model, args.candidates])
     writer = ShardWriter(args.out, "judgments", fp)
-    generator = None
+    # Loaded on first use: a rerun whose shards are all done never loads the model.
+    generator = cache(lambda: make_generator(args.model, params.engine))
 
     def make_frame(rows):
-        nonlocal generator
-        generator = generator or make_generator(args.model, params.engine)
         requests = [
             user_request(cid, render_judge_prompt(prompt, response), n=cfg.samples,
                          temperature=cfg.temperature, top_p=cfg.top_p,
@@ -58,7 +58,7 @@ def main() -> None:
         return pl.DataFrame(
             [{"prompt_id": prompt_of[c.request_id], "candidate_id": c.request_id,
               "sample": c.index, "judge_text": c.text, "score": parse_score(c.text)}
-             for c in generator.generate(requests)],
+             for c in generator().generate(requests)],
             schema=SCHEMA,
         )
 

@@ -62,3 +62,17 @@ def test_configs_are_frozen():
     params = Params()
     with pytest.raises(AttributeError):
         params.sft.batch_size = 3
+
+
+def test_paper_profile_is_valid_and_differs_only_in_values():
+    import yaml
+
+    paper = load_params(ROOT / "profiles" / "paper.yaml")
+    assert paper.seed.ift_size == 3200 and paper.dpo.learning_rate == pytest.approx(1e-6)
+    assert paper.engine.backend == "vllm"
+    default = yaml.safe_load((ROOT / "params.yaml").read_text())
+    profile = yaml.safe_load((ROOT / "profiles" / "paper.yaml").read_text())
+    assert set(default) == set(profile)
+    for group in default:
+        if isinstance(default[group], dict):
+            assert set(default[group]) == set(profile[group]), group

@@ -102,3 +102,19 @@ def test_generate_prompts_stops_at_quota():
                                      round_size=5)
     assert len(rows) == 3 and reasons["kept"] == 3 and reasons["over_quota"] == 2
     assert sum(reasons.values()) == 5  # stopped after the first round
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("Here is a possible example to use:", "incomplete"),
+    ("The request is how to answer a logical argument", "meta_text"),
+    ("Your response is off-topic and should be shorter", "meta_text"),
+    ("What is the difference between a major and a minor chord?", "kept"),
+])
+def test_small_model_failure_modes_are_filtered(text, reason):
+    assert keep(text)[1] == reason
+
+
+def test_numbered_list_continuations_are_cut():
+    raw = "What's an emergency fund? 2. Why does the moon show one face? 3. How"
+    assert clean_instruction(raw) == "What's an emergency fund?"
+    assert clean_instruction("One new request: Write a SQL query.") == "Write a SQL query."

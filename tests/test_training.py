@@ -55,3 +55,63 @@ def test_sft_trains_and_saves_a_plain_model(tiny_model_dir, tmp_path, lora):
     lines = (tmp_path / "loss.csv").read_text().splitlines()
     assert lines[0] == "step,epoch,loss,learning_rate,grad_norm" and len(lines) == 7
     assert (out / "tokenizer.json").is_file() and (out / "model.safetensors").is_file()
+
+
+def completion_logprob(model, tokenizer, prompt, answer):
+    """Sum of log-probs of the assistant answer tokens given the chat-formatted prompt."""
+    user = [{"role": "user", "content": prompt}]
+    prompt_ids = tokenizer.apply_chat_template(user, add_generation_prompt=True,
+                                               return_dict=True)["input_ids"]
+    full = tokenizer.apply_chat_template(user + [{"role": "assistant", "content": answer}],
+                                         return_dict=True)["input_ids"]
+    ids = torch.tensor([full])
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits[0, :-1].float()
+    targets = ids[0, 1:]
+    logps = torch.log_softmax(logits, -1).gather(1, targets[:, None])[:, 0]
+    return logps[len(prompt_ids) - 1:].sum().item()
+
+
+def dpo_loss(policy, reference, tokenizer, pairs, beta):
+    """Mean DPO loss of `policy` against `reference` on the pairs (ln 2 when they are equal)."""
+    losses = []
+    for prompt, chosen, rejected in pairs.select("prompt", "chosen", "rejected").iter_rows():
+        margin = (completion_logprob(policy, tokenizer, prompt, chosen)
+                  - completion_logprob(reference, tokenizer, prompt, chosen)
+                  - completion_logprob(policy, tokenizer, prompt, rejected)
+                  + completion_logprob(reference, tokenizer, prompt, rejected))
+        losses.append(-torch.nn.functional.logsigmoid(torch.tensor(beta * margin)).item())
+    return sum(losses) / len(losses)
+
+
+def test_dpo_really_trains(tiny_model_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    from srlm.config import DPOConfig
+    from srlm.training import train_dpo
+
+    pairs = pl.DataFrame({
+        "prompt_id": ["a", "b", "c", "d"],
+        "prompt": ["Name a fruit.", "Say hello.", "What is 2+2?", "Pick a colour."],
+        "chosen": ["An apple.", "Hello there!", "It is 4.", "Blue."],
+        "rejected": ["A rock.", "Go away.", "It is 5.", "Loud."],
+        "chosen_score": [5.0, 4.0, 5.0, 4.0], "rejected_score": [1.0, 1.0, 2.0, 2.0],
+        "margin": [4.0, 3.0, 3.0, 2.0],
+    })
+    cfg = DPOConfig(beta=0.1, epochs=4, learning_rate=2e-3, batch_size=2, max_length=128,
+                    precision="fp32")
+    metrics = train_dpo(tiny_model_dir, pairs, cfg, tmp_path / "m2", log_csv=tmp_path / "log.csv")
+    reference = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    policy = AutoModelForCausalLM.from_pretrained(tmp_path / "m2").eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    before = dpo_loss(reference, reference, tokenizer, pairs, cfg.beta)
+    after = dpo_loss(policy, reference, tokenizer, pairs, cfg.beta)
+    assert before == pytest.approx(0.6931, abs=1e-3)
+    assert after < before - 0.01, (before, after)
+    changed = [k for k, v in reference.state_dict().items()
+               if not torch.equal(v, policy.state_dict()[k])]
+    assert changed
+    assert metrics["steps"] == 8 and metrics["pairs"] == 4
+    header = (tmp_path / "log.csv").read_text().splitlines()[0]
+    assert header == ("step,epoch,loss,learning_rate,grad_norm,rewards_chosen,rewards_rejected,"
+                      "rewards_accuracies,rewards_margins")

@@ -1,0 +1,45 @@
+"""vLLM engine checks; they need a CUDA GPU and the `gpu` extra (`pytest -m gpu`)."""
+
+import pytest
+
+from srlm.config import EngineConfig
+from srlm.engines import make_generator
+from srlm.engines.base import user_request
+from srlm.judge import parse_score, render_judge_prompt
+
+pytestmark = pytest.mark.gpu
+
+
+@pytest.fixture(scope="module")
+def vllm_generator(tiny_model_dir):
+    pytest.importorskip("vllm")
+    config = EngineConfig(backend="vllm", precision="bf16", gpu_memory_utilization=0.3,
+                          max_model_len=2048)
+    return make_generator(str(tiny_model_dir), config)
+
+
+def test_vllm_returns_n_completions_in_request_order(vllm_generator):
+    requests = [user_request(f"r{i}", f"Say something about {i}.", n=3, max_new_tokens=12,
+                             temperature=0.7, top_p=0.9, seed=i) for i in range(5)]
+    out = vllm_generator.generate(requests)
+    assert [(c.request_id, c.index) for c in out] == [(f"r{i}", j) for i in range(5)
+                                                      for j in range(3)]
+    assert all(0 < c.n_tokens <= 12 and c.finish_reason in ("stop", "length") for c in out)
+
+
+def test_vllm_seeded_requests_do_not_depend_on_batch(vllm_generator):
+    target = user_request("t", "Tell me about rivers.", n=2, max_new_tokens=16,
+                          temperature=0.7, top_p=0.9, seed=11)
+    others = [user_request(f"o{i}", "Other " * (i + 1), max_new_tokens=16, temperature=0.7,
+                           seed=i) for i in range(6)]
+    alone = [c.text for c in vllm_generator.generate([target])]
+    mixed = [c.text for c in vllm_generator.generate(others + [target]) if c.request_id == "t"]
+    assert alone == mixed
+
+
+def test_vllm_judges_with_the_shared_rubric_prefix(vllm_generator):
+    requests = [user_request(f"j{i}", render_judge_prompt(f"Question {i}?", f"Answer {i}."),
+                             max_new_tokens=32, n=3, temperature=0.7, seed=i) for i in range(8)]
+    out = vllm_generator.generate(requests)
+    assert len(out) == 24
+    assert all(parse_score(c.text) is None or 0 <= parse_score(c.text) <= 5 for c in out)
