@@ -3,6 +3,8 @@
     srlm show data/seed/eft            schema, manifest and first rows of an artifact
     srlm validate data/seed/eft        validate every row; exit 1 with the violations
     srlm params                        the effective params (defaults filled in), checked
+    srlm diff data/m2/pairs data/m3/pairs              what changed between two artifacts
+    srlm diff data/m2/pairs --rev HEAD~1 --rev HEAD    one artifact at two git revisions
 
 The pipeline itself runs with `dvc repro`.
 """
@@ -12,16 +14,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import polars as pl
 
 from srlm import __version__
 from srlm.config import as_dict, load_params
 from srlm.errors import SrlmError
-from srlm.io import read_artifact, read_manifest
+from srlm.io import read_artifact, read_manifest, scan_artifact
 
 EXAMPLES = """examples:
+  srlm diff data/m2/pairs data/m3/pairs --limit 2
+  srlm diff data/m2/pairs --rev HEAD~1 --rev HEAD --json
   srlm show data/seed/eft --rows 3
+  srlm export data/m2/pairs --format hf --out m2_pairs
   srlm validate data/seed/ift && echo valid
   srlm params --file params.yaml
 """
@@ -42,6 +48,50 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     frame = read_artifact(args.path)  # raises with the violations
     print(f"{args.path}: valid ({frame.height} rows)")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from srlm.diff import diff_frames, format_report
+    from srlm.revisions import fetch_revision
+
+    revs = args.rev or []
+    if len(args.paths) == 2 and not revs:
+        before, after = args.paths
+        sources = [(before, Path(before)), (after, Path(after))]
+    elif len(args.paths) == 1 and len(revs) in (1, 2):
+        revs = revs if len(revs) == 2 else [revs[0], None]
+        sources = []
+        tmp = tempfile.mkdtemp(prefix="srlm-diff-")
+        for rev in revs:
+            label = f"{args.paths[0]}@{rev or 'workspace'}"
+            path = fetch_revision(args.paths[0], rev, tmp) if rev else Path(args.paths[0])
+            sources.append((label, path))
+    else:
+        raise SrlmError("give two artifact paths, or one path with one or two --rev")
+    (before, old_path), (after, new_path) = sources
+    old, old_manifest = scan_artifact(old_path)
+    new, new_manifest = scan_artifact(new_path)
+    if old_manifest["schema"] != new_manifest["schema"]:
+        raise SrlmError(f"{before} is a '{old_manifest['schema']}' artifact, {after} is a "
+                        f"'{new_manifest['schema']}' one: diff compares artifacts of one kind")
+    report = diff_frames(old, new, new_manifest["schema"], limit=args.limit)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(format_report(report, before, after))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from srlm.export import export_frame
+
+    frame = read_artifact(args.path)
+    kind = read_manifest(args.path)["schema"]
+    out = export_frame(frame, kind, args.out, args.format)
+    print(f"{args.path} ({kind}, {frame.height} rows) -> {out} [{args.format}]")
     return 0
 
 
@@ -68,6 +118,26 @@ def build_parser() -> argparse.ArgumentParser:
                               epilog="example: srlm validate data/seed/ift")
     validate.add_argument("path", help="artifact directory")
     validate.set_defaults(func=cmd_validate)
+    diff = sub.add_parser(
+        "diff", help="what changed inside an artifact between two builds or revisions",
+        epilog="examples:\n  srlm diff data/m2/pairs data/m3/pairs --limit 2\n"
+               "  srlm diff data/m2/pairs --rev HEAD~1 --rev HEAD --json\n"
+               "  srlm diff data/m2/pairs --rev HEAD~1     (against the workspace)",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    diff.add_argument("paths", nargs="+", help="two artifact directories, or one with --rev")
+    diff.add_argument("--rev", action="append", help="git revision (give one or two)")
+    diff.add_argument("--json", action="store_true", help="machine-readable report")
+    diff.add_argument("--limit", type=int, default=0, help="example rows to print per change")
+    diff.set_defaults(func=cmd_diff)
+    export = sub.add_parser(
+        "export", help="write an artifact as parquet, JSON lines or a datasets directory",
+        epilog="examples:\n  srlm export data/m2/pairs --format hf --out m2_pairs\n"
+               "  srlm export data/seed/ift --format jsonl --out ift.jsonl",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    export.add_argument("path", help="artifact directory")
+    export.add_argument("--format", choices=["parquet", "jsonl", "hf"], default="parquet")
+    export.add_argument("--out", required=True, help="file (parquet, jsonl) or directory (hf)")
+    export.set_defaults(func=cmd_export)
     params = sub.add_parser("params", help="print the checked params with defaults filled in",
                             epilog="example: srlm params --file params.yaml")
     params.add_argument("--file", default="params.yaml")

@@ -191,6 +191,17 @@ def read_artifact(directory: str | Path, schema: str | None = None) -> pl.DataFr
     return validate(frame, manifest["schema"], where=str(directory))
 
 
+def scan_artifact(directory: str | Path) -> tuple[pl.LazyFrame, dict]:
+    """A lazy scan of a finished artifact and its manifest (no row validation: for large
+    read-only analyses such as `srlm diff`; use `read_artifact` to validate)."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    shards = sorted(directory.glob("part-*.parquet"))
+    if not shards:
+        raise ArtifactError(f"{directory}: manifest present but no part-*.parquet shards")
+    return pl.scan_parquet(shards), manifest
+
+
 class ShardWriter:
     """Resumable shard-by-shard writing of one artifact (see the module docstring)."""
 

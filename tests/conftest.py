@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 
+# Tests never touch a model or dataset hub; set before huggingface_hub is first imported.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 OASST = SHARED_DATA / "oasst"
