@@ -1,6 +1,6 @@
 """Sharing artifacts through DVC remotes: push from one clone, pull into a fresh one.
 
-Runs a small real pipeline (base, seed, sft with a tiny model), pushes every artifact, models
+Runs the whole pipeline on a tiny model with the fake engine, pushes every artifact, models
 included, to a local-directory remote and to an S3-compatible server (moto) on 127.0.0.1,
 pulls into a fresh `git clone`, and checks that `dvc status` is clean, `dvc repro` runs
 nothing and every file is byte-identical.
@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.test_pipeline import SMALL
 
 BIN = Path(sys.executable).parent
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -45,15 +46,15 @@ def built(tmp_path_factory, tiny_model_dir):
     shutil.copytree(ROOT / "stages", root / "stages", ignore=ignore)
     shutil.copytree(ROOT / "srlm", root / "srlm", ignore=ignore)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for group, values in SMALL.items():
+        params[group].update(values)
     params["base"]["model"] = str(tiny_model_dir)
-    params["seed"].update(ift_size=6, eft_size=8)
-    params["sft"].update(batch_size=4, max_length=256, precision="fp32")
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(root, "git", "init", "-q")
     run(root, "git", "config", "user.email", "t@example.com")
     run(root, "git", "config", "user.name", "t")
     run(root, "dvc", "init", "-q")
-    run(root, "dvc", "repro", "sft")
+    run(root, "dvc", "repro")
     run(root, "git", "add", "-A")
     run(root, "git", "commit", "-qm", "pipeline run")
     return root
@@ -70,9 +71,10 @@ def share_and_pull(origin: Path, clone: Path, name: str, url: str, **options: st
     run(clone, "dvc", "pull")
     status = run(clone, "dvc", "status")
     assert "up to date" in status, status
-    assert "Running stage" not in run(clone, "dvc", "repro", "sft")
+    assert "Running stage" not in run(clone, "dvc", "repro")
     assert files(clone) == files(origin)
-    assert (clone / "data" / "models" / "m1" / "model.safetensors").is_file()
+    assert (clone / "data" / "models" / "m3" / "model.safetensors").is_file()
+    assert (clone / "data" / "m3" / "pairs" / "_manifest.json").is_file()
 
 
 def test_local_directory_remote(built, tmp_path):
