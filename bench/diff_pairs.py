@@ -25,14 +25,14 @@ from srlm.io import write_artifact
 
 def synthetic_pairs(rows: int, offset: int, changed_every: int) -> pl.DataFrame:
     ids = pl.int_range(offset, offset + rows, eager=True)
-    words = pl.Series(["alpha beta gamma", "delta epsilon", "zeta eta theta iota", "kappa"])
+    words = {0: "alpha beta gamma", 1: "delta epsilon", 2: "zeta eta theta iota", 3: "kappa"}
     return pl.DataFrame({"n": ids}).with_columns(
         prompt_id=pl.format("p{}", pl.col("n")),
         prompt=pl.format("Explain topic {} in detail please", pl.col("n")),
         chosen=pl.when(pl.col("n") % changed_every == 0)
         .then(pl.format("a revised answer {}", pl.col("n")))
         .otherwise(pl.format("a good answer about {} with {}", pl.col("n"),
-                             words.gather(pl.col("n") % 4))),
+                             (pl.col("n") % 4).replace_strict(words, return_dtype=pl.Utf8))),
         rejected=pl.format("a weak answer {}", pl.col("n")),
         chosen_score=(pl.col("n") % 3 + 3).cast(pl.Float64),
         rejected_score=(pl.col("n") % 3).cast(pl.Float64),
