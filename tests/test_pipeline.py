@@ -4,12 +4,14 @@ Runs the real dvc.yaml, stage scripts and srlm modules in a scratch copy of the 
 `dvc repro`, the foreach unrolling, caching and "only what changed reruns" are all exercised.
 """
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 import yaml
 
@@ -37,9 +39,9 @@ def dvc(project: Path, *args: str) -> subprocess.CompletedProcess:
     return result
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory, tiny_model_dir):
-    root = tmp_path_factory.mktemp("project")
+def copy_project(root: Path, model_dir: Path) -> Path:
+    """This project's dvc.yaml, stages and srlm in `root`, with SMALL params and `model_dir`
+    as the base model."""
     shutil.copy(ROOT / "dvc.yaml", root)
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(ROOT / "stages", root / "stages", ignore=ignore)
@@ -47,8 +49,14 @@ def project(tmp_path_factory, tiny_model_dir):
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     for group, values in SMALL.items():
         params[group].update(values)
-    params["base"]["model"] = str(tiny_model_dir)
+    params["base"]["model"] = str(model_dir)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return root
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, tiny_model_dir):
+    root = copy_project(tmp_path_factory.mktemp("project"), tiny_model_dir)
     dvc(root, "init", "--no-scm", "-q")
     return root
 
@@ -70,6 +78,30 @@ def test_fake_pipeline_builds_every_artifact(project):
     # m3's candidates come from m2, m2's from m1
     m3 = read_artifact(project / "data" / "m3" / "candidates", "candidates")
     assert set(m3["model"]) == {"data/models/m2"}
+
+
+def test_diff_of_two_iterations_matches_polars(project, capsys):
+    from srlm.cli import main
+
+    m2, m3 = (project / "data" / it / "candidates" for it in ("m2", "m3"))
+    assert main(["diff", str(m2), str(m3), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    old, new = read_artifact(m2), read_artifact(m3)
+    assert report["rows"]["before"] == old.height and report["rows"]["after"] == new.height
+    assert report["rows"]["added"] == new.join(old, on="candidate_id", how="anti").height
+    assert report["rows"]["removed"] == old.join(new, on="candidate_id", how="anti").height
+    assert report["text"]["after"]["response"]["mean"] == round(
+        new["response"].str.len_chars().mean(), 4)
+    pairs_old, pairs_new = (read_artifact(project / "data" / it / "pairs") for it in ("m2", "m3"))
+    assert main(["diff", str(project / "data/m2/pairs"), str(project / "data/m3/pairs"),
+                 "--json"]) == 0
+    pairs = json.loads(capsys.readouterr().out)
+    assert pairs["pairs"]["margin_after"]["mean"] == round(pairs_new["margin"].mean(), 4)
+    hist = pairs_new["chosen_score"].round(0).cast(pl.Int64).value_counts()
+    assert pairs["scores"]["after"]["chosen_score"]["histogram"] == {
+        str(s): int(dict(hist.iter_rows()).get(s, 0)) for s in range(6)}
+    assert main(["diff", str(m3), str(m3)]) == 0
+    assert "no change" in capsys.readouterr().out
 
 
 def test_second_repro_runs_nothing(project):

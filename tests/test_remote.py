@@ -7,7 +7,6 @@ nothing and every file is byte-identical.
 """
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,10 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.conftest import ROOT
-from tests.test_pipeline import SMALL
+from tests.test_pipeline import copy_project
 
 BIN = Path(sys.executable).parent
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -40,16 +37,7 @@ def files(root: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, tiny_model_dir):
-    root = tmp_path_factory.mktemp("origin")
-    shutil.copy(ROOT / "dvc.yaml", root)
-    ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(ROOT / "stages", root / "stages", ignore=ignore)
-    shutil.copytree(ROOT / "srlm", root / "srlm", ignore=ignore)
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for group, values in SMALL.items():
-        params[group].update(values)
-    params["base"]["model"] = str(tiny_model_dir)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    root = copy_project(tmp_path_factory.mktemp("origin"), tiny_model_dir)
     run(root, "git", "init", "-q")
     run(root, "git", "config", "user.email", "t@example.com")
     run(root, "git", "config", "user.name", "t")
