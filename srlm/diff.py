@@ -74,24 +74,20 @@ def _row_changes(old: pl.LazyFrame, new: pl.LazyFrame, keys: list[str], common: 
     """Added / removed / changed rows by key; a row hash compares the shared columns."""
     content = [c for c in common if c not in keys]
     hashed = pl.struct(content).hash() if content else pl.lit(0, dtype=pl.UInt64)
-    old_h = old.select(*keys, _h=hashed)
-    new_h = new.select(*keys, _h=hashed)
-    added = new_h.join(old_h, on=keys, how="anti")
-    removed = old_h.join(new_h, on=keys, how="anti")
+    # One pass per side down to (keys, row hash); every comparison then joins these small
+    # frames instead of re-reading the text columns.
+    old_h, new_h = pl.collect_all([old.select(*keys, _h=hashed), new.select(*keys, _h=hashed)])
     both = old_h.join(new_h, on=keys, how="inner", suffix="_new")
-    changed = both.filter(pl.col("_h") != pl.col("_h_new"))
-    counts = pl.concat([
-        added.select(n=pl.len(), what=pl.lit("added")),
-        removed.select(n=pl.len(), what=pl.lit("removed")),
-        changed.select(n=pl.len(), what=pl.lit("changed")),
-        both.select(n=pl.len(), what=pl.lit("matched")),
-    ]).collect()
-    result = {what: int(n) for n, what in counts.iter_rows()}
+    added = new_h.join(old_h, on=keys, how="anti").select(keys)
+    removed = old_h.join(new_h, on=keys, how="anti").select(keys)
+    changed = both.filter(pl.col("_h") != pl.col("_h_new")).select(keys)
+    result = {"added": added.height, "removed": removed.height, "changed": changed.height,
+              "matched": both.height}
     if limit:
         result["examples"] = {
-            "added": new.join(added.select(keys), on=keys).head(limit).collect().to_dicts(),
-            "removed": old.join(removed.select(keys), on=keys).head(limit).collect().to_dicts(),
-            "changed": new.join(changed.select(keys), on=keys).head(limit).collect().to_dicts(),
+            "added": new.join(added.head(limit).lazy(), on=keys).collect().to_dicts(),
+            "removed": old.join(removed.head(limit).lazy(), on=keys).collect().to_dicts(),
+            "changed": new.join(changed.head(limit).lazy(), on=keys).collect().to_dicts(),
         }
     return result
 
