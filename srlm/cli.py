@@ -12,6 +12,7 @@ The pipeline itself runs with `dvc repro`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -52,6 +53,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    with contextlib.ExitStack() as stack:
+        return _diff(args, stack)
+
+
+def _diff(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     import tempfile
 
     from srlm.diff import diff_frames, format_report
@@ -64,10 +70,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
     elif len(args.paths) == 1 and len(revs) in (1, 2):
         revs = revs if len(revs) == 2 else [revs[0], None]
         sources = []
-        tmp = tempfile.mkdtemp(prefix="srlm-diff-")
-        for rev in revs:
+        tmp = tempfile.TemporaryDirectory(prefix="srlm-diff-")
+        stack.callback(tmp.cleanup)
+        for index, rev in enumerate(revs):
             label = f"{args.paths[0]}@{rev or 'workspace'}"
-            path = fetch_revision(args.paths[0], rev, tmp) if rev else Path(args.paths[0])
+            into = Path(tmp.name) / str(index)  # by position: two spellings of one rev differ
+            path = fetch_revision(args.paths[0], rev, into) if rev else Path(args.paths[0])
             sources.append((label, path))
     else:
         raise SrlmError("give two artifact paths, or one path with one or two --rev")

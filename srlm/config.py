@@ -23,6 +23,21 @@ class ConfigError(SrlmError):
     """A params file with an unknown key, a missing group or a value of the wrong type."""
 
 
+PRECISIONS = ("auto", "bf16", "fp32")
+BACKENDS = ("transformers", "vllm", "fake")
+
+
+def _require(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {message}")
+
+
+def _positive(config, group: str, *names: str) -> None:
+    for name in names:
+        value = getattr(config, name)
+        _require(value > 0, f"{group}.{name}", f"must be > 0, got {value!r}")
+
+
 @dataclass(frozen=True)
 class BaseModelConfig:
     """Stage `base`: where M0 comes from."""
@@ -77,6 +92,11 @@ class SFTConfig:
     seed: int = 0
     lora: LoraConfig = field(default_factory=LoraConfig)
 
+    def __post_init__(self):
+        _require(self.precision in PRECISIONS, "sft.precision", f"expected one of {PRECISIONS}")
+        _positive(self, "sft", "epochs", "learning_rate", "batch_size", "grad_accum",
+                  "max_length")
+
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -89,6 +109,13 @@ class EngineConfig:
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.85
     max_model_len: int = 4096
+
+    def __post_init__(self):
+        _require(self.backend in BACKENDS, "engine.backend",
+                 f"unknown backend '{self.backend}' (expected one of {', '.join(BACKENDS)})")
+        _require(self.precision in PRECISIONS, "engine.precision",
+                 f"expected one of {PRECISIONS}")
+        _positive(self, "engine", "batch_size", "tensor_parallel_size", "max_model_len")
 
 
 @dataclass(frozen=True)
@@ -119,6 +146,9 @@ class PromptsConfig:
     )
     seed: int = 0
 
+    def __post_init__(self):
+        _positive(self, "prompts", "n_generate", "n_keep", "max_new_tokens", "max_words")
+
 
 @dataclass(frozen=True)
 class CandidatesConfig:
@@ -131,6 +161,9 @@ class CandidatesConfig:
     shard_size: int = 8         # prompts per resumable shard
     seed: int = 0
 
+    def __post_init__(self):
+        _positive(self, "candidates", "n", "max_new_tokens", "shard_size")
+
 
 @dataclass(frozen=True)
 class JudgeConfig:
@@ -142,6 +175,9 @@ class JudgeConfig:
     max_new_tokens: int = 128
     shard_size: int = 16       # candidates per resumable shard
     seed: int = 0
+
+    def __post_init__(self):
+        _positive(self, "judge", "samples", "max_new_tokens", "shard_size")
 
 
 @dataclass(frozen=True)
@@ -159,6 +195,11 @@ class DPOConfig:
     logging_steps: int = 1
     seed: int = 0
     lora: LoraConfig = field(default_factory=LoraConfig)
+
+    def __post_init__(self):
+        _require(self.precision in PRECISIONS, "dpo.precision", f"expected one of {PRECISIONS}")
+        _positive(self, "dpo", "beta", "epochs", "learning_rate", "batch_size", "grad_accum",
+                  "max_length")
 
 
 @dataclass(frozen=True)

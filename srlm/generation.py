@@ -17,6 +17,7 @@ from typing import TypeVar
 import polars as pl
 from tqdm.auto import tqdm
 
+from srlm.errors import SrlmError
 from srlm.io import ShardWriter
 
 Item = TypeVar("Item")
@@ -32,7 +33,7 @@ def request_seed(*parts: object) -> int:
 def chunks(items: Sequence[Item], size: int) -> list[Sequence[Item]]:
     """`items` in consecutive chunks of `size` (the last may be shorter)."""
     if size < 1:
-        raise ValueError(f"shard size must be >= 1, got {size}")
+        raise SrlmError(f"shard size must be >= 1, got {size}")
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from srlm.errors import SrlmError
+
 
 @cache
 def cpu_flags() -> frozenset[str]:
@@ -31,7 +33,7 @@ def bf16_supported() -> bool:
 def resolve_precision(setting: str) -> str:
     """`auto` -> `bf16` where supported, else `fp32`; `bf16`/`fp32` pass through."""
     if setting not in ("auto", "bf16", "fp32"):
-        raise ValueError(f"precision: expected auto, bf16 or fp32, got '{setting}'")
+        raise SrlmError(f"precision: expected auto, bf16 or fp32, got '{setting}'")
     if setting == "auto":
         return "bf16" if bf16_supported() else "fp32"
     return setting

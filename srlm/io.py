@@ -73,13 +73,24 @@ def input_hash(path: str | Path) -> str:
     return hash_file(path)
 
 
+def code_hash() -> str:
+    """sha256 over the srlm package's code and prompt files: a code change is a new build."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for file in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".txt")):
+        digest.update(str(file.relative_to(package)).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
 def fingerprint(params: Any, inputs: Iterable[str | Path] = (), **extra: Any) -> str:
-    """Hash of params + input contents + extra identity (model id, code version)."""
+    """Hash of params + input contents + extra identity + the srlm code itself."""
     payload = {
         "params": params,
         "inputs": {str(p): input_hash(p) for p in inputs},
         "extra": extra,
         "srlm": __version__,
+        "code": code_hash(),
     }
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
@@ -210,8 +221,11 @@ class ShardWriter:
         self.schema = schema
         self.fingerprint = fingerprint
         stamp = self.directory / SHARD_FINGERPRINT
+        manifest = self.directory / MANIFEST
         if self.directory.exists():
             previous = stamp.read_text().strip() if stamp.is_file() else None
+            if previous is None and manifest.is_file():  # finished earlier: same build?
+                previous = json.loads(manifest.read_text()).get("fingerprint")
             if previous != fingerprint:
                 log.info("%s: discarding shards from another configuration", self.directory)
                 shutil.rmtree(self.directory)
@@ -237,6 +251,8 @@ class ShardWriter:
 
     def finish(self, n_shards: int, meta: dict | None = None) -> pl.DataFrame:
         """Check all `n_shards` exist, drop extra ones, validate the whole, write the manifest."""
+        if n_shards == 0:
+            raise ArtifactError(f"{self.directory}: nothing to write (the input has no rows)")
         missing = [i for i in range(n_shards) if not self.done(i)]
         if missing:
             raise ArtifactError(f"{self.directory}: shards {missing[:5]} were never written")

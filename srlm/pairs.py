@@ -5,7 +5,8 @@ counted under one reason:
 - `single_candidate`: fewer than two candidates were generated;
 - `all_unparsed`: no candidate got a parseable score;
 - `one_scored`: only one candidate was scored (nothing to compare it with);
-- `tie`: the best and worst mean scores are equal.
+- `tie`: the best and worst mean scores are equal;
+- `identical`: the chosen and rejected texts are the same (no preference to learn).
 Ties between candidates at the top (or bottom) are broken by `candidate_id`, so the same
 input always gives the same pairs, byte for byte.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import polars as pl
 
-DROP_REASONS = ("single_candidate", "all_unparsed", "one_scored", "tie")
+DROP_REASONS = ("single_candidate", "all_unparsed", "one_scored", "tie", "identical")
 PAIR_COLUMNS = ["prompt_id", "prompt", "chosen", "rejected", "chosen_score", "rejected_score",
                 "margin"]
 
@@ -58,7 +59,9 @@ def build_pairs(scored: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
         .select(PAIR_COLUMNS)
         .sort("prompt_id")
     )
-    return pairs, drops
+    identical = pl.col("chosen") == pl.col("rejected")
+    drops["identical"] = pairs.filter(identical).height
+    return pairs.filter(~identical), drops
 
 
 def pair_statistics(pairs: pl.DataFrame, drops: dict[str, int]) -> dict:

@@ -1,7 +1,7 @@
 """Artifacts as they were at a git revision, read through DVC without touching the workspace.
 
 `fetch_revision(path, rev, into)` copies the artifact directory `path` as recorded at `rev`
-(its dvc.lock entry, from the local DVC cache or the default remote) into the folder `into`.
+(its dvc.lock entry, from the local DVC cache or the default remote) to the folder `into`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def fetch_revision(path: str, rev: str, into: str | Path, repo: str = ".") -> Pa
     fs = DVCFileSystem(repo, rev=sha)
     if not fs.exists(path):
         raise RevisionError(f"{path}: not present at revision '{rev}'")
-    target = Path(into) / rev.replace("/", "_").replace("~", "-").replace("^", "-")
+    target = Path(into)
     try:
         fs.get(path, str(target), recursive=True)
     except Exception as err:

@@ -45,14 +45,18 @@ class SeedFormatError(SrlmError):
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, record) for each non-blank line; malformed JSON names file and line."""
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as err:
-                raise SeedFormatError(f"{path}:{number}: malformed JSON ({err.msg})") from None
+    with open(path, encoding="utf-8", errors="strict") as handle:
+        number = 0
+        try:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield number, json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise SeedFormatError(f"{path}:{number}: malformed JSON ({err.msg})") from None
+        except UnicodeDecodeError:
+            raise SeedFormatError(f"{path}:{number + 1}: not valid UTF-8 text") from None
 
 
 def load_records(spec: str) -> list[tuple[int, Any]]:
@@ -62,7 +66,11 @@ def load_records(spec: str) -> list[tuple[int, Any]]:
         import datasets
 
         name, _, split = spec.removeprefix("hf://").partition(":")
-        rows = datasets.load_dataset(name, split=split or "train").to_list()
+        try:
+            rows = datasets.load_dataset(name, split=split or "train").to_list()
+        except Exception as err:  # offline, unknown dataset or split: many exception types
+            raise SeedFormatError(f"{spec}: cannot load ({type(err).__name__}: {err})"
+                                  .splitlines()[0]) from None
         return list(enumerate(rows, start=1))
     path = Path(spec)
     if not path.is_file():
@@ -76,6 +84,8 @@ def load_records(spec: str) -> list[tuple[int, Any]]:
     if suffix == ".json":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise SeedFormatError(f"{path}: not valid UTF-8 text") from None
         except json.JSONDecodeError as err:
             raise SeedFormatError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from None
         if not isinstance(data, list):
@@ -138,6 +148,9 @@ def message_problem(message: dict) -> str | None:
 
 def _reply_row(group: str, prompt: str, reply: dict, source: str) -> dict:
     rank = reply.get("rank")
+    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int | float)):
+        raise SeedFormatError(f"{source}: reply {reply.get('message_id')}: rank must be a "
+                              f"number, got {rank!r}")
     return {
         "group_id": group,
         "prompt": prompt.strip(),
@@ -155,6 +168,9 @@ def _from_thread(prompt: dict, replies: list[dict], source: str, drops: Counter)
         return []
     usable = []
     for reply in replies:
+        if not isinstance(reply, dict):
+            raise SeedFormatError(f"{source}: message {prompt.get('message_id')}: a reply is "
+                                  f"not an object ({type(reply).__name__})")
         if reply.get("role", "assistant") != "assistant":
             continue
         problem = message_problem(reply)
@@ -201,6 +217,9 @@ def _first(record: dict, keys: tuple[str, ...]) -> Any:
 def _plain(records: list[tuple[int, Any]], source: str, drops: Counter) -> list[dict]:
     rows = []
     for number, record in records:
+        if not isinstance(record, dict):
+            raise SeedFormatError(f"{source}:{number}: expected a JSON object, got "
+                                  f"{type(record).__name__}")
         prompt, response = _first(record, _PROMPT_KEYS), _first(record, _RESPONSE_KEYS)
         if not isinstance(prompt, str) or not isinstance(response, str):
             raise SeedFormatError(f"{source}:{number}: 'prompt' and 'response' must be strings")

@@ -19,6 +19,7 @@ import polars as pl
 import torch
 from transformers import TrainerCallback
 
+from srlm.errors import SrlmError
 from srlm.hardware import device, resolve_precision
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,21 @@ def sft_records(ift: pl.DataFrame, eft: pl.DataFrame) -> list[dict]:
     return records
 
 
+def fit_length(records: list[dict], tokenizer, max_length: int) -> tuple[list[dict], int]:
+    """Records whose whole chat fits in `max_length` tokens, and how many were dropped.
+
+    TRL would cut longer ones from the end, which removes a judge target's `Score:` line and
+    teaches the judge to stop before scoring; dropping them (counted) is the honest choice.
+    """
+    kept = []
+    for record in records:
+        ids = tokenizer.apply_chat_template(record["prompt"] + record["completion"],
+                                            tokenize=True, return_dict=True)["input_ids"]
+        if len(ids) <= max_length:
+            kept.append(record)
+    return kept, len(records) - len(kept)
+
+
 def peft_config(lora):
     """A peft LoraConfig from our `LoraConfig`, or None when LoRA is off."""
     if not lora.enabled:
@@ -169,7 +185,10 @@ def train_sft(base_dir: str | Path, ift: pl.DataFrame, eft: pl.DataFrame, cfg,
 
     precision = resolve_precision(cfg.precision)
     model, tokenizer = load_for_training(base_dir)
-    dataset = datasets.Dataset.from_list(sft_records(ift, eft))
+    records, too_long = fit_length(sft_records(ift, eft), tokenizer, cfg.max_length)
+    if not records:
+        raise SrlmError(f"sft: every example is longer than sft.max_length={cfg.max_length}")
+    dataset = datasets.Dataset.from_list(records)
     losses = LossLog()
     with tempfile.TemporaryDirectory(prefix="srlm-sft-") as work:
         args = SFTConfig(
@@ -196,6 +215,7 @@ def train_sft(base_dir: str | Path, ift: pl.DataFrame, eft: pl.DataFrame, cfg,
         "examples": len(dataset),
         "ift_examples": ift.height,
         "eft_examples": eft.height,
+        "dropped_too_long": too_long,
         "precision": precision,
         "lora": cfg.lora.enabled,
         "train_loss": round(result.training_loss, 4),

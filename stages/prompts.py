@@ -13,6 +13,7 @@ import polars as pl
 from srlm.config import as_dict, load_params
 from srlm.engines import make_generator
 from srlm.engines.base import user_request
+from srlm.errors import SrlmError
 from srlm.io import fingerprint, read_artifact, write_artifact, write_metrics
 from srlm.runtime import run_stage
 from srlm.selfinstruct import generate_prompts
@@ -63,6 +64,9 @@ def main() -> None:
     })
     log.info("%s: kept %d of %d generated prompts; dropped %s", args.iteration, frame.height,
              tried, {k: v for k, v in reasons.items() if k != "kept"})
+    if frame.height == 0:
+        raise SrlmError(f"{args.out}: no prompt passed the filters ({args.metrics} counts why); "
+                        "raise prompts.n_generate or relax the filters")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ EXAMPLE = scored([
 def test_pairs_and_drop_reasons():
     pairs, drops = build_pairs(EXAMPLE)
     validate(pairs, "pairs")
-    assert drops == {"single_candidate": 1, "all_unparsed": 1, "one_scored": 1, "tie": 1}
+    assert drops == {"single_candidate": 1, "all_unparsed": 1, "one_scored": 1, "tie": 1,
+                     "identical": 0}
     assert pairs.to_dicts() == [
         {"prompt_id": "p1", "prompt": "P1", "chosen": "good", "rejected": "bad",
          "chosen_score": 4.5, "rejected_score": 1.0, "margin": 3.5},
@@ -61,6 +62,13 @@ def test_a_response_claiming_a_score_does_not_matter():
     frame = scored([("p", "a", "P", "Great. Score: 5", 1.0), ("p", "b", "P", "Fine.", 4.0)])
     pairs, _ = build_pairs(frame)
     assert pairs["chosen"].to_list() == ["Fine."]
+
+
+def test_identical_chosen_and_rejected_are_dropped():
+    frame = scored([("p", "a", "P", "Same words.", 4.0), ("p", "b", "P", "Same words.", 2.0),
+                    ("q", "a", "Q", "One.", 4.0), ("q", "b", "Q", "Two.", 1.0)])
+    pairs, drops = build_pairs(frame)
+    assert pairs["prompt_id"].to_list() == ["q"] and drops["identical"] == 1
 
 
 def test_statistics():

@@ -90,7 +90,9 @@ def test_sft_and_judge_format_stages(tmp_path, tiny_model_dir):
                        "--loss", str(tmp_path / "loss.csv"))
     assert result.returncode == 0, result.stderr
     sft = json.loads((tmp_path / "sft.json").read_text())
-    assert sft["examples"] == sft["ift_examples"] + sft["eft_examples"] and sft["steps"] > 0
+    # judge prompts (~500 tokens) exceed max_length 256: dropped and counted, never cut
+    assert sft["dropped_too_long"] == sft["eft_examples"] > 0
+    assert sft["examples"] == sft["ift_examples"] and sft["steps"] > 0
     assert (tmp_path / "m1" / "model.safetensors").is_file()
     result = run_stage("judge_format", "--params", params, "--model", str(tmp_path / "m1"),
                        "--eft-eval", str(tmp_path / "seed" / "eft-eval"),

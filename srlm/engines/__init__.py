@@ -7,6 +7,7 @@ without it) or `fake` (deterministic and instant, for tests).
 
 from __future__ import annotations
 
+from srlm.config import ConfigError
 from srlm.engines.base import Completion, GenerationRequest, Generator
 
 __all__ = ["Completion", "GenerationRequest", "Generator", "make_generator"]
@@ -27,6 +28,6 @@ def make_generator(model_dir: str, config) -> Generator:
         from srlm.engines.vllm_engine import VLLMGenerator
 
         return VLLMGenerator(model_dir, config)
-    raise ValueError(
+    raise ConfigError(
         f"engine.backend: unknown backend '{config.backend}' (expected transformers, vllm, fake)"
     )

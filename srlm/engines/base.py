@@ -11,8 +11,9 @@ from typing import Protocol
 class GenerationRequest:
     """One chat prompt to complete `n` times. `temperature == 0` means greedy decoding.
 
-    `seed` fixes the sampling of this request alone: the same request gives the same text
-    whatever else is in its batch and in whichever order requests arrive.
+    `seed` fixes the sampling of this request alone, so the request order does not matter.
+    In fp32 the text does not depend on the rest of the batch either; in bf16 the padding of
+    a different batch can shift logits slightly, so stages keep batches fixed per shard.
     """
 
     request_id: str

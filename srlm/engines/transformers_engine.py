@@ -3,7 +3,8 @@
 Requests are expanded to one row per completion, sorted by prompt length (less padding),
 left-padded and run in batches under `torch.inference_mode`, in bf16 where the hardware has
 it. Sampling is done per row by `PerRowSampler` with a generator seeded from the request's
-seed and completion index, so a completion never depends on what else shares its batch.
+seed and completion index, so a completion does not depend on the order of requests or on
+its batch neighbours' random draws (in bf16, padding can still shift logits slightly).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from srlm.engines.base import Completion, GenerationRequest
+from srlm.errors import SrlmError
 from srlm.hardware import resolve_precision
 
 
@@ -18,7 +19,7 @@ class VLLMGenerator:
         try:
             from vllm import LLM
         except ImportError:
-            raise ImportError(
+            raise SrlmError(
                 "engine.backend is 'vllm' but vllm is not installed: pip install 'srlm[gpu]'"
             ) from None
         self.model_id = str(model_dir)
