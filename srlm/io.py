@@ -3,8 +3,9 @@
 - `write_artifact` validates, writes everything into a temporary sibling directory and swaps it
   in with renames, so a crash never leaves a half-written artifact and never loses the old one.
 - `ShardWriter` is for long stages: each shard is written to `*.tmp` then renamed; on restart,
-  shards written under the same fingerprint are kept, others are wiped (a params change must
-  never mix stale rows in); `finish` validates the whole and writes the manifest last.
+  shards written under the same fingerprint and the same srlm code are kept, others are wiped
+  (a params or code change must never mix stale rows in); `finish` validates the whole and
+  writes the manifest last.
 - `read_artifact` checks the manifest's schema name and validates the rows.
 """
 
@@ -84,13 +85,17 @@ def code_hash() -> str:
 
 
 def fingerprint(params: Any, inputs: Iterable[str | Path] = (), **extra: Any) -> str:
-    """Hash of params + input contents + extra identity + the srlm code itself."""
+    """Hash of params + input contents + extra identity (model id, code version).
+
+    It goes into the manifest, so it leaves code out on purpose: a code change that does not
+    change an artifact's rows must not change its bytes, or DVC would rerun everything
+    downstream. Resumable shards are stamped with the code too (`ShardWriter`).
+    """
     payload = {
         "params": params,
         "inputs": {str(p): input_hash(p) for p in inputs},
         "extra": extra,
         "srlm": __version__,
-        "code": code_hash(),
     }
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
@@ -220,20 +225,20 @@ class ShardWriter:
         self.directory = Path(directory)
         self.schema = schema
         self.fingerprint = fingerprint
+        # Shards of an interrupted run are reused only by the same params, inputs AND code:
+        # a fixed parser or prompt file must never be mixed with rows made before the fix.
+        self.stamp = f"{fingerprint} {code_hash()}"
         stamp = self.directory / SHARD_FINGERPRINT
-        manifest = self.directory / MANIFEST
         if self.directory.exists():
             previous = stamp.read_text().strip() if stamp.is_file() else None
-            if previous is None and manifest.is_file():  # finished earlier: same build?
-                previous = json.loads(manifest.read_text()).get("fingerprint")
-            if previous != fingerprint:
-                log.info("%s: discarding shards from another configuration", self.directory)
+            if previous != self.stamp:
+                log.info("%s: discarding shards from another build", self.directory)
                 shutil.rmtree(self.directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / MANIFEST).unlink(missing_ok=True)  # unfinished from here on
         for leftover in self.directory.glob("*.tmp"):
             leftover.unlink()
-        stamp.write_text(fingerprint + "\n")
+        stamp.write_text(self.stamp + "\n")
 
     def _path(self, index: int) -> Path:
         return self.directory / f"part-{index:05d}.parquet"

@@ -58,6 +58,22 @@ def test_params_change_discards_stale_shards(tmp_path):
     assert json.loads((tmp_path / "a" / "_manifest.json").read_text())["fingerprint"] == "new"
 
 
+def test_code_change_discards_stale_shards(tmp_path, monkeypatch):
+    import srlm.io
+
+    shards = chunks(list(range(4)), 2)
+    with pytest.raises(KeyboardInterrupt):
+        def crash_second(items):
+            if items[0] == 2:
+                raise KeyboardInterrupt
+            return frame_for(items)
+        run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp"), shards, crash_second, "t")
+    monkeypatch.setattr(srlm.io, "code_hash", lambda: "a fixed parser")
+    calls = []
+    run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp"), shards, frame_for_log(calls), "t")
+    assert calls == [0, 2]  # same params and inputs, new code: nothing reused
+
+
 def candidates_cmd(tmp_path, model, out, params):
     return [sys.executable, str(ROOT / "stages" / "candidates.py"), "--params", str(params),
             "--iteration", "m2", "--model", str(model), "--prompts", str(tmp_path / "prompts"),
