@@ -45,18 +45,19 @@ class SeedFormatError(SrlmError):
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, record) for each non-blank line; malformed JSON names file and line."""
-    with open(path, encoding="utf-8", errors="strict") as handle:
-        number = 0
-        try:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    yield number, json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise SeedFormatError(f"{path}:{number}: malformed JSON ({err.msg})") from None
-        except UnicodeDecodeError:
-            raise SeedFormatError(f"{path}:{number + 1}: not valid UTF-8 text") from None
+    # Bytes, decoded line by line, so an encoding error names its own line.
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise SeedFormatError(f"{path}:{number}: not valid UTF-8 text") from None
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as err:
+                raise SeedFormatError(f"{path}:{number}: malformed JSON ({err.msg})") from None
 
 
 def load_records(spec: str) -> list[tuple[int, Any]]:

@@ -76,3 +76,16 @@ def test_paper_profile_is_valid_and_differs_only_in_values():
     for group in default:
         if isinstance(default[group], dict):
             assert set(default[group]) == set(profile[group]), group
+
+
+@pytest.mark.parametrize("text, message", [
+    ("engine:\n  backend: vlm\n", "engine.backend: unknown backend 'vlm'"),
+    ("engine:\n  batch_size: 0\n", "engine.batch_size: must be > 0, got 0"),
+    ("candidates:\n  shard_size: 0\n", "candidates.shard_size: must be > 0"),
+    ("judge:\n  samples: -1\n", "judge.samples: must be > 0"),
+    ("sft:\n  precision: fp16\n", "sft.precision: expected one of"),
+    ("dpo:\n  beta: 0\n", "dpo.beta: must be > 0"),
+])
+def test_out_of_range_values_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_params(write(tmp_path, text))

@@ -101,6 +101,9 @@ def test_cli_diff_between_git_revisions(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "data" / "pairs" / "_manifest.json").read_text() == before
     assert main(["diff", "data/pairs", "--rev", "HEAD~1"]) == 0  # against the workspace
     assert "+3 added" in capsys.readouterr().out
+    # two spellings of revisions land in separate folders: HEAD~1 vs HEAD is still a change
+    assert main(["diff", "data/pairs", "--rev", "HEAD^", "--rev", "HEAD", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"]["added"] == 3
     assert main(["diff", "data/pairs", "--rev", "no-such-rev", "--rev", "HEAD"]) == 1
     assert capsys.readouterr().err.strip().startswith("srlm diff: unknown revision 'no-such-rev'")
 

@@ -158,3 +158,28 @@ def test_read_prompts_of_evaluation_sets():
     assert len(lottery) == 250
     validation = read_prompts(str(shared_file("oasst", "oasst1_en_validation.messages.jsonl")))
     assert len(validation) == 188
+
+
+@pytest.mark.parametrize("content, message", [
+    (b'null\n', r"p\.jsonl:1: unknown seed format"),
+    (b'{"prompt": "Hi there?", "response": "Hello."}\nnull\n', r"p\.jsonl:2: expected a JSON object"),
+    (b'{"prompt": "Hi there?", "response": "Hello."}\n\xff\xfe broken\n', r"p\.jsonl:2: not valid UTF-8"),
+])
+def test_malformed_records_are_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "p.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(SeedFormatError, match=message):
+        read_replies(str(path))
+
+
+def test_bad_tree_replies_name_the_message(tmp_path):
+    bad_rank = tree("t1", "What is the capital of France?", [("Paris.", "en")])
+    bad_rank["prompt"]["replies"][0]["rank"] = "first"
+    path = write_jsonl(tmp_path / "t.jsonl", [bad_rank])
+    with pytest.raises(SeedFormatError, match="rank must be a number"):
+        read_replies(path)
+    not_object = tree("t2", "What is the capital of Spain?", [])
+    not_object["prompt"]["replies"] = ["Madrid."]
+    path = write_jsonl(tmp_path / "u.jsonl", [not_object])
+    with pytest.raises(SeedFormatError, match="a reply is not an object"):
+        read_replies(path)
