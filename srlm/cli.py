@@ -96,8 +96,8 @@ def _diff(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from srlm.export import export_frame
 
-    frame = read_artifact(args.path)
     kind = read_manifest(args.path)["schema"]
+    frame = read_artifact(args.path, kind)
     out = export_frame(frame, kind, args.out, args.format)
     print(f"{args.path} ({kind}, {frame.height} rows) -> {out} [{args.format}]")
     return 0

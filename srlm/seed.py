@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from srlm.evaluation import score_histogram
 from srlm.ids import content_id, normalize_text
 from srlm.judge import render_judge_prompt
 
@@ -169,12 +170,6 @@ def build_eft(replies: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def score_histogram(eft: pl.DataFrame) -> dict[str, int]:
-    """Count of EFT targets per score 0..5 (all six keys, zeros included)."""
-    counts = dict(eft["target_score"].value_counts().iter_rows()) if eft.height else {}
-    return {str(s): int(counts.get(s, 0)) for s in range(6)}
-
-
 def build_seed_sets(
     train: pl.DataFrame, held_out: pl.DataFrame, eval_prompts: Iterable[str], cfg
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict]:
@@ -205,7 +200,7 @@ def build_seed_sets(
         eft_groups=eft["group_id"].n_unique(),
         eft_eval=eft_eval.height,
         eft_eval_groups=eft_eval["group_id"].n_unique(),
-        eft_target_histogram=score_histogram(eft),
-        eft_eval_target_histogram=score_histogram(eft_eval),
+        eft_target_histogram=score_histogram(eft["target_score"]),
+        eft_eval_target_histogram=score_histogram(eft_eval["target_score"]),
     )
     return ift, eft, eft_eval, stats
