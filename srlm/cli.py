@@ -5,6 +5,7 @@
     srlm params                        the effective params (defaults filled in), checked
     srlm diff data/m2/pairs data/m3/pairs              what changed between two artifacts
     srlm diff data/m2/pairs --rev HEAD~1 --rev HEAD    one artifact at two git revisions
+    srlm report                        one table of every model's evaluation metrics
 
 The pipeline itself runs with `dvc repro`.
 """
@@ -31,6 +32,7 @@ EXAMPLES = """examples:
   srlm export data/m2/pairs --format hf --out m2_pairs
   srlm validate data/seed/ift && echo valid
   srlm params --file params.yaml
+  srlm report --out report.md
 """
 
 
@@ -103,6 +105,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from srlm.report import collect, markdown
+
+    models = args.model or list(load_params(args.params).evaluation.models)
+    root = Path(args.metrics_dir)
+    if not root.is_dir():
+        raise SrlmError(f"{root}: no metrics folder (run dvc repro, or pass --metrics-dir)")
+    text = markdown(collect(root, models))
+    if args.out:
+        out = Path(args.out)
+        if out.exists() and not args.force:
+            raise SrlmError(f"{out} exists; pass --force to replace it")
+        out.write_text(text)
+    print(text, end="")
+    return 0
+
+
 def cmd_params(args: argparse.Namespace) -> int:
     print(json.dumps(as_dict(load_params(args.file)), indent=2))
     return 0
@@ -146,6 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["parquet", "jsonl", "hf"], default="parquet")
     export.add_argument("--out", required=True, help="file (parquet, jsonl) or directory (hf)")
     export.set_defaults(func=cmd_export)
+    report = sub.add_parser(
+        "report", help="one table of the evaluation metrics of every model (markdown)",
+        epilog="examples:\n  srlm report\n  srlm report --model m1 --model m3 --out report.md\n"
+               "  dvc metrics diff HEAD~1      (the same metrics between git revisions)",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("--metrics-dir", default="metrics", help="the pipeline's metrics folder")
+    report.add_argument("--params", default="params.yaml",
+                        help="its evaluation.models are the rows (default params.yaml)")
+    report.add_argument("--model", action="append", help="report only these models")
+    report.add_argument("--out", help="also write the markdown here")
+    report.add_argument("--force", action="store_true", help="replace an existing --out file")
+    report.set_defaults(func=cmd_report)
     params = sub.add_parser("params", help="print the checked params with defaults filled in",
                             epilog="example: srlm params --file params.yaml")
     params.add_argument("--file", default="params.yaml")

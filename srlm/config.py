@@ -61,10 +61,21 @@ class SeedConfig:
     eft_eval_size: int = 60
     # "human_labels": target = templated justification + score from human rank/quality.
     eft_mode: str = "human_labels"
+    # EFT training groups must have targets at least this far apart (0 = every group).
+    eft_min_target_spread: int = 0
+    # justified: rubric-worded justification + `Score: N` (the paper's format);
+    # score_only: `Score: N` alone (see srlm.seed.judge_target).
+    eft_target: str = "justified"
     min_prompt_chars: int = 8
     max_prompt_chars: int = 2000
     max_response_chars: int = 2000
     seed: int = 0
+
+    def __post_init__(self):
+        _require(0 <= self.eft_min_target_spread <= 5, "seed.eft_min_target_spread",
+                 f"must be within 0..5, got {self.eft_min_target_spread!r}")
+        _require(self.eft_target in ("justified", "score_only"), "seed.eft_target",
+                 f"expected 'justified' or 'score_only', got {self.eft_target!r}")
 
 
 @dataclass(frozen=True)
@@ -119,11 +130,47 @@ class EngineConfig:
 
 
 @dataclass(frozen=True)
-class JudgeFormatConfig:
-    """Stage `judge_format`: can M1 write a parseable judgment? Greedy on EFT-eval prompts."""
+class EvaluationConfig:
+    """Evaluation stages: which models, which held-out prompts, how long the answers.
 
-    n_prompts: int = 50
-    max_new_tokens: int = 128
+    The judge evaluation (`evaluate_judge@<m>`) judges every EFT-eval reply with the loop's
+    `judge` params (K samples, averaged); its size is `seed.eft_eval_size`. The prompt files
+    (AlpacaEval outputs, MT-Bench questions, other prompt lists) are wired in dvc.yaml.
+    """
+
+    # Every model evaluated: m0 (base), m1 (SFT) and each iteration of `iterations`.
+    models: tuple[str, ...] = ("m0", "m1", "m2", "m3")
+    alpaca_eval_limit: int = 12       # AlpacaEval instructions (they carry reference outputs)
+    alpaca_eval_datasets: tuple[str, ...] = ("oasst",)  # AlpacaEval subsets; [] = all five
+    mt_bench_limit: int = 6           # MT-Bench first turns
+    prompts_limit: int = 12           # prompts from any other file given to eval_prompts
+    max_new_tokens: int = 192         # answers are greedy, at most this long
+    seed: int = 0
+
+    def __post_init__(self):
+        _require(len(self.models) > 0, "evaluation.models", "must name at least one model")
+        _positive(self, "evaluation", "max_new_tokens")
+        for name in ("alpaca_eval_limit", "mt_bench_limit", "prompts_limit"):
+            _require(getattr(self, name) >= 0, f"evaluation.{name}", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class EvaluatorConfig:
+    """The fixed evaluator of head-to-head and reference comparisons (one per run)."""
+
+    model: str = "data/models/m1"     # a local model directory (a DVC dependency)...
+    endpoint: str | None = None       # ...or an OpenAI-compatible URL, e.g. http://host:8000/v1
+    endpoint_model: str | None = None  # the model name the endpoint serves
+    api_key_env: str = "OPENAI_API_KEY"  # environment variable holding the endpoint's key
+    timeout_s: float = 60.0
+
+    def __post_init__(self):
+        if self.endpoint is not None:
+            _require(self.endpoint.startswith(("http://", "https://")), "evaluator.endpoint",
+                     f"expected an http(s) URL, got {self.endpoint!r}")
+            _require(bool(self.endpoint_model), "evaluator.endpoint_model",
+                     "must name the served model when evaluator.endpoint is set")
+        _positive(self, "evaluator", "timeout_s")
 
 
 @dataclass(frozen=True)
@@ -175,9 +222,27 @@ class JudgeConfig:
     max_new_tokens: int = 128
     shard_size: int = 16       # candidates per resumable shard
     seed: int = 0
+    # sampled: the number the judge wrote (the paper); expected: the expectation of its
+    # probabilities for 0..5 at that position. Both are always computed and reported.
+    scoring: str = "sampled"
 
     def __post_init__(self):
         _positive(self, "judge", "samples", "max_new_tokens", "shard_size")
+        _require(self.scoring in ("sampled", "expected"), "judge.scoring",
+                 f"expected 'sampled' or 'expected', got {self.scoring!r}")
+
+
+@dataclass(frozen=True)
+class PairsConfig:
+    """Stage `pairs@<iter>`: which (best, worst) pairs are kept."""
+
+    # Drop a prompt whose best and worst scores differ by less than this (0 = drop exact
+    # ties only, the paper's rule).
+    min_margin: float = 0.0
+
+    def __post_init__(self):
+        _require(0.0 <= self.min_margin <= 5.0, "pairs.min_margin",
+                 f"must be within 0..5, got {self.min_margin!r}")
 
 
 @dataclass(frozen=True)
@@ -215,14 +280,24 @@ class Params:
     seed: SeedConfig = field(default_factory=SeedConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
-    judge_format: JudgeFormatConfig = field(default_factory=JudgeFormatConfig)
     prompts: PromptsConfig = field(default_factory=PromptsConfig)
     candidates: CandidatesConfig = field(default_factory=CandidatesConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
+    pairs: PairsConfig = field(default_factory=PairsConfig)
     dpo: DPOConfig = field(default_factory=DPOConfig)
     iterations: dict[str, IterationSpec] = field(
         default_factory=lambda: {"m2": IterationSpec("m1"), "m3": IterationSpec("m2")}
     )
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)
+
+    def __post_init__(self):
+        # Head-to-head compares each iteration with its base: both need answers.
+        for name, spec in self.iterations.items():
+            for model in (name, spec.base):
+                _require(model in self.evaluation.models, "evaluation.models",
+                         f"'{model}' (from iterations.{name}) is missing: every model in the "
+                         "loop is evaluated, add it to the list")
 
 
 def _convert(value: Any, annotation: Any, key: str) -> Any:

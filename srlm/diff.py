@@ -26,8 +26,12 @@ KEYS = {
     "candidate_scores": ["candidate_id"],
     "pairs": ["prompt_id"],
     "judge_outputs": ["example_id", "sample"],
+    "eval_prompts": ["prompt_id"],
+    "answers": ["prompt_id"],
+    "verdicts": ["prompt_id"],
 }
-SCORE_COLUMNS = ("score", "mean_score", "chosen_score", "rejected_score", "target_score")
+SCORE_COLUMNS = ("score", "mean_score", "chosen_score", "rejected_score", "target_score",
+                 "expected_score", "sampled_score")
 
 
 def _schema_diff(old: pl.Schema, new: pl.Schema) -> dict:

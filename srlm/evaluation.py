@@ -1,8 +1,10 @@
 """Evaluation metrics on frames (no models here: stages hand in generated outputs).
 
-`judge_format_metrics` answers "has the model learned to write a parseable judgment?": the
-share of judge outputs whose `Score:` parses, the score histogram, and how close parsed
-scores are to the human-derived targets.
+- `reward_model_metrics`: how well judge scores agree with human rankings (the paper's
+  reward-modelling evaluation: pairwise accuracy, ties, 5-best, exact match, Spearman, Kendall).
+- `judge_format_metrics`: has the model learned to write a parseable judgment? The share of
+  judge outputs whose `Score:` parses, the score histogram, and the distance to the targets.
+- `length_metrics`: answer lengths per model.
 """
 
 from __future__ import annotations
@@ -32,4 +34,129 @@ def judge_format_metrics(outputs: pl.DataFrame) -> dict:
         "mean_score": round(parsed["score"].mean(), 4) if parsed.height else None,
         "mean_abs_error_vs_target": round(error.mean(), 4) if parsed.height else None,
         "exact_match_vs_target": round((error == 0).mean(), 4) if parsed.height else None,
+    }
+
+
+def _rounded(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def judged_pairs(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every pair of replies to one prompt (i < j), with both human ranks and judge scores."""
+    rows = frame.select("group_id", "human_rank", "score").with_row_index("i")
+    return (
+        rows.join(rows, on="group_id", suffix="_b")
+        .filter(pl.col("i") < pl.col("i_b"))
+        .rename({"human_rank": "rank_a", "score": "score_a", "human_rank_b": "rank_b"})
+    )
+
+
+def _group_correlations(frame: pl.DataFrame) -> pl.DataFrame:
+    """Spearman and Kendall tau-b per group, on the replies the judge scored.
+
+    Human preference is `-human_rank` (best = highest), so agreement is positive. A group
+    needs two different scores and two different human ranks, else both are undefined.
+    """
+    scored = frame.filter(pl.col("score").is_not_null()).with_columns(
+        preference=-pl.col("human_rank").cast(pl.Float64)
+    )
+    eligible = (
+        scored.group_by("group_id")
+        .agg(pl.col("score").n_unique().alias("n_scores"),
+             pl.col("preference").n_unique().alias("n_ranks"))
+        .filter((pl.col("n_scores") >= 2) & (pl.col("n_ranks") >= 2))
+        .select("group_id")
+    )
+    scored = scored.join(eligible, on="group_id", how="semi")
+    # Spearman: Pearson correlation of average ranks (ties share the mean rank).
+    spearman = (
+        scored.with_columns(
+            rx=pl.col("score").rank("average").over("group_id"),
+            ry=pl.col("preference").rank("average").over("group_id"),
+        )
+        .group_by("group_id")
+        .agg(spearman=pl.corr("rx", "ry"))
+    )
+    # Kendall tau-b from pair counts: (C - D) / sqrt((n0 - ties_x) * (n0 - ties_y)).
+    pairs = judged_pairs(scored.select("group_id", "human_rank", "score"))
+    sign = (pl.col("score_a") - pl.col("score_b")).sign() * (
+        pl.col("rank_b") - pl.col("rank_a")).sign()
+    kendall = (
+        pairs.group_by("group_id")
+        .agg(
+            n0=pl.len(),
+            s=sign.sum(),
+            ties_x=(pl.col("score_a") == pl.col("score_b")).sum(),
+            ties_y=(pl.col("rank_a") == pl.col("rank_b")).sum(),
+        )
+        .with_columns(
+            kendall_tau=pl.col("s")
+            / ((pl.col("n0") - pl.col("ties_x")) * (pl.col("n0") - pl.col("ties_y"))).sqrt()
+        )
+        .select("group_id", "kendall_tau")
+    )
+    return spearman.join(kendall, on="group_id")
+
+
+def reward_model_metrics(frame: pl.DataFrame) -> dict:
+    """How well judge scores agree with human rankings (the paper's Table 4 metrics).
+
+    `frame` has one row per reply: `group_id` (replies to one prompt), `human_rank`
+    (0 = best) and `score` (the judge's score, e.g. the mean of K samples; null = unparsed).
+
+    - pairwise_accuracy: of all pairs in a group with different human ranks, the share the
+      judge orders the same way; a judge tie or an unparsed score counts as a miss.
+    - tie_rate: share of those pairs both scored and scored equal.
+    - five_best: of replies scored exactly 5, the share ranked best in their group by humans.
+    - exact_match: share of groups (with at least one human-ordered pair) where the judge
+      orders every human-ordered pair correctly.
+    - spearman, kendall_tau: mean over groups with two different scores (and two different
+      human ranks) of the rank correlation between score and human preference.
+    - parse_rate, n_replies, n_groups, n_pairs, n_five, n_groups_correlated.
+    Ratios with nothing to count are None.
+    """
+    n_replies = frame.height
+    pairs = judged_pairs(frame).filter(pl.col("rank_a") != pl.col("rank_b"))
+    both = pl.col("score_a").is_not_null() & pl.col("score_b").is_not_null()
+    better_first = pl.col("rank_a") < pl.col("rank_b")
+    correct = both & pl.when(better_first).then(pl.col("score_a") > pl.col("score_b")).otherwise(
+        pl.col("score_b") > pl.col("score_a"))
+    tie = both & (pl.col("score_a") == pl.col("score_b"))
+    pairs = pairs.with_columns(correct=correct.fill_null(False), tie=tie.fill_null(False))
+    per_group = pairs.group_by("group_id").agg(all_correct=pl.col("correct").all())
+    best_rank = pl.col("human_rank").min().over("group_id")
+    fives = frame.with_columns(best=pl.col("human_rank") == best_rank).filter(
+        pl.col("score") == 5.0)
+    correlations = _group_correlations(frame)
+    n_pairs = pairs.height
+    return {
+        "pairwise_accuracy": _rounded(pairs["correct"].mean()) if n_pairs else None,
+        "tie_rate": _rounded(pairs["tie"].mean()) if n_pairs else None,
+        "five_best": _rounded(fives["best"].mean()) if fives.height else None,
+        "exact_match": _rounded(per_group["all_correct"].mean()) if per_group.height else None,
+        "spearman": _rounded(correlations["spearman"].mean()) if correlations.height else None,
+        "kendall_tau": _rounded(correlations["kendall_tau"].mean()) if correlations.height
+        else None,
+        "parse_rate": _rounded(frame["score"].is_not_null().mean()) if n_replies else None,
+        "n_replies": n_replies,
+        "n_groups": per_group.height,
+        "n_pairs": n_pairs,
+        "n_five": fives.height,
+        "n_groups_correlated": correlations.height,
+    }
+
+
+def length_metrics(answers: pl.DataFrame) -> dict:
+    """Answer lengths (characters and tokens) of an `answers` frame, overall and per source."""
+    chars = answers["response"].str.len_chars()
+    by_source = answers.with_columns(chars=chars).group_by("source").agg(
+        pl.col("chars").mean().round(1)).sort("source")
+    return {
+        "n": answers.height,
+        "mean_chars": _rounded(chars.mean(), 1),
+        "median_chars": _rounded(chars.median(), 1),
+        "mean_tokens": _rounded(answers["n_tokens"].mean(), 1),
+        "hit_max_new_tokens": int((answers["finish_reason"] == "length").sum()),
+        "empty": int((answers["response"].str.strip_chars() == "").sum()),
+        "mean_chars_by_source": dict(by_source.iter_rows()),
     }

@@ -4,17 +4,26 @@ Parsing reads only the judge's own output and takes the *last* `Score:` label in
 (case-insensitive, markdown emphasis tolerated, `4/5`, `4.` and `3 out of 5` accepted). A score
 outside 0-5 or a label without a number is `None`: never a made-up 0 or -1, because a coerced
 failure would make unparseable answers win "worst response".
+
+Two scoring modes (`judge.scoring`): `sampled` is the paper's, the number the judge wrote;
+`expected` reads the judge's next-token probabilities of "0".."5" at the position where it
+wrote that number (the text before it as the assistant prefix, one forward pass) and takes
+their expectation, a continuous score that ties far less often. Both are computed for every
+judgment, so metrics always show both; a judgment without a parseable score is `None` in both.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 
 import polars as pl
 
 JUDGE_PROMPT_FILE = "judge.txt"
+SCORING_MODES = ("sampled", "expected")
+SCORE_OPTIONS = tuple(str(score) for score in range(6))
 
 # The label: "score" not inside a longer word, optional emphasis, a colon, optional emphasis.
 _LABEL = re.compile(r"(?<![a-z0-9])score[\s*_]*:[\s*_]*", re.IGNORECASE)
@@ -47,13 +56,69 @@ def parse_score(text: str) -> float | None:
     return value if 0.0 <= value <= 5.0 else None
 
 
-def aggregate_scores(judgments: pl.DataFrame) -> pl.DataFrame:
-    """Per candidate: mean of parsed samples (null when none parsed) and how many parsed."""
+def score_prefix(text: str) -> str | None:
+    """The judge's text up to the number of its final `Score:`, or None when unparseable."""
+    if parse_score(text) is None:
+        return None
+    label = list(_LABEL.finditer(text))[-1]
+    return text[: label.end()]
+
+
+def expected_score(probabilities: list[float] | None) -> float | None:
+    """The expectation of scores 0..5 under `probabilities` (renormalised over the six)."""
+    if not probabilities:
+        return None
+    total = sum(probabilities)
+    if total <= 0:
+        return None
+    return sum(score * p for score, p in enumerate(probabilities)) / total
+
+
+def judge_samples(generator, requests) -> list[dict]:
+    """Generate the judgments of `requests` and score each one both ways.
+
+    Rows `request_id, sample, judge_text, score, expected_score, score_probs, finish_reason`;
+    `score_probs` are P("0").."5") at the score position (null when unparsed). They are
+    recorded while the judgment is generated (the requests watch "0".."5"); an engine that
+    does not record them is asked afterwards with one forward pass per parsed judgment.
+    """
+    requests = [replace(r, watch=SCORE_OPTIONS) for r in requests]
+    completions = generator.generate(requests)
+    by_id = {r.request_id: r for r in requests}
+    prefixes = [score_prefix(c.text) for c in completions]
+    probs_of: dict[int, list[float]] = {}
+    for i, (completion, prefix) in enumerate(zip(completions, prefixes, strict=True)):
+        recorded = completion.watched_at(len(prefix)) if prefix is not None else None
+        if recorded is not None:
+            probs_of[i] = list(recorded)
+    todo = [i for i, prefix in enumerate(prefixes) if prefix is not None and i not in probs_of]
+    if todo:
+        asked = generator.option_probabilities(
+            [by_id[completions[i].request_id] for i in todo], [prefixes[i] for i in todo],
+            SCORE_OPTIONS)
+        probs_of.update(zip(todo, asked, strict=True))
+    return [
+        {"request_id": c.request_id, "sample": c.index, "judge_text": c.text,
+         "score": parse_score(c.text), "expected_score": expected_score(probs_of.get(i)),
+         "score_probs": probs_of.get(i), "finish_reason": c.finish_reason}
+        for i, c in enumerate(completions)
+    ]
+
+
+def aggregate_scores(judgments: pl.DataFrame, scoring: str = "sampled") -> pl.DataFrame:
+    """Per candidate: the mean of its parsed samples in each mode (null when none parsed),
+    `mean_score` = the one `scoring` selects, and how many samples parsed."""
+    if scoring not in SCORING_MODES:
+        raise ValueError(f"unknown scoring mode {scoring!r} (expected {SCORING_MODES})")
     return (
         judgments.group_by("prompt_id", "candidate_id", maintain_order=True)
         .agg(
-            mean_score=pl.col("score").mean(),
+            sampled_score=pl.col("score").mean(),
+            expected_score=pl.col("expected_score").mean(),
             n_parsed=pl.col("score").count().cast(pl.Int64),
         )
+        .with_columns(mean_score=pl.col(f"{scoring}_score"))
+        .select("prompt_id", "candidate_id", "mean_score", "n_parsed", "sampled_score",
+                "expected_score")
         .sort("prompt_id", "candidate_id")
     )

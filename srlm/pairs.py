@@ -6,6 +6,7 @@ counted under one reason:
 - `all_unparsed`: no candidate got a parseable score;
 - `one_scored`: only one candidate was scored (nothing to compare it with);
 - `tie`: the best and worst mean scores are equal;
+- `small_margin`: they differ by less than `min_margin` (params `pairs.min_margin`);
 - `identical`: the chosen and rejected texts are the same (no preference to learn).
 Ties between candidates at the top (or bottom) are broken by `candidate_id`, so the same
 input always gives the same pairs, byte for byte.
@@ -15,14 +16,18 @@ from __future__ import annotations
 
 import polars as pl
 
-DROP_REASONS = ("single_candidate", "all_unparsed", "one_scored", "tie", "identical")
+DROP_REASONS = ("single_candidate", "all_unparsed", "one_scored", "tie", "small_margin",
+                "identical")
+# Margins whose pair yield the pairs metrics always report, next to the configured one.
+REPORTED_MARGINS = (0.0, 0.25, 0.5, 1.0)
 PAIR_COLUMNS = ["prompt_id", "prompt", "chosen", "rejected", "chosen_score", "rejected_score",
                 "margin"]
 
 
-def build_pairs(scored: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
+def build_pairs(scored: pl.DataFrame, min_margin: float = 0.0
+                ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Pairs artifact rows and drop counts from `prompt_id, candidate_id, prompt, response,
-    mean_score` (null = unscored)."""
+    mean_score` (null = unscored); a best-worst gap below `min_margin` drops the prompt."""
     groups = scored.group_by("prompt_id").agg(
         n=pl.len(),
         n_scored=pl.col("mean_score").count(),
@@ -34,6 +39,7 @@ def build_pairs(scored: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
         .when(pl.col("n_scored") == 0).then(pl.lit("all_unparsed"))
         .when(pl.col("n_scored") == 1).then(pl.lit("one_scored"))
         .when(pl.col("best") == pl.col("worst")).then(pl.lit("tie"))
+        .when(pl.col("best") - pl.col("worst") < min_margin).then(pl.lit("small_margin"))
     )
     groups = groups.with_columns(reason=reason)
     counts = dict(groups.group_by("reason").len().drop_nulls("reason").iter_rows())
@@ -76,3 +82,18 @@ def pair_statistics(pairs: pl.DataFrame, drops: dict[str, int]) -> dict:
         "mean_chosen_score": round(pairs["chosen_score"].mean(), 4) if pairs.height else None,
         "mean_rejected_score": round(pairs["rejected_score"].mean(), 4) if pairs.height else None,
     }
+
+
+def yield_by_setting(scored: pl.DataFrame, modes: dict[str, str], min_margin: float) -> dict:
+    """Share of prompts that give a pair, per scoring mode (score column) and minimum margin:
+    what each tie-handling setting would keep, for the pairs metrics."""
+    margins = sorted({*REPORTED_MARGINS, min_margin})
+    table = {}
+    for mode, column in modes.items():
+        frame = scored.with_columns(mean_score=pl.col(column))
+        table[mode] = {}
+        for margin in margins:
+            pairs, drops = build_pairs(frame, margin)
+            total = pairs.height + sum(drops.values())
+            table[mode][f"{margin:g}"] = round(pairs.height / total, 4) if total else None
+    return table

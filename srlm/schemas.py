@@ -16,7 +16,7 @@ import polars as pl
 
 from srlm.errors import SrlmError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # A DPO/judge score is the paper's additive 0-5 points (means of samples are fractional).
 SCORE_MIN, SCORE_MAX = 0.0, 5.0
@@ -75,22 +75,31 @@ class Candidates(_Strict):
 
 
 class Judgments(_Strict):
-    """`<iter>/judgments`: K judge samples per candidate; score null = unparsed."""
+    """`<iter>/judgments`: K judge samples per candidate; score null = unparsed.
+
+    `score` is the number the judge wrote; `expected_score` the expectation of its
+    probabilities `score_probs` for "0".."5" at that position (see `srlm.judge`).
+    """
 
     prompt_id: str
     candidate_id: str
     sample: int = pa.Field(ge=0)
     judge_text: str
     score: float = pa.Field(ge=SCORE_MIN, le=SCORE_MAX, nullable=True)
+    expected_score: float = pa.Field(ge=SCORE_MIN, le=SCORE_MAX, nullable=True)
+    score_probs: list[float] = pa.Field(nullable=True)
 
 
 class CandidateScores(_Strict):
-    """`<iter>/judgments` aggregated: mean of parsed samples per candidate."""
+    """`<iter>/scores`: per candidate, the mean of parsed samples in each scoring mode;
+    `mean_score` is the mode `judge.scoring` selects (what pairs are built from)."""
 
     prompt_id: str
     candidate_id: str = pa.Field(unique=True)
     mean_score: float = pa.Field(ge=SCORE_MIN, le=SCORE_MAX, nullable=True)
     n_parsed: int = pa.Field(ge=0)
+    sampled_score: float = pa.Field(ge=SCORE_MIN, le=SCORE_MAX, nullable=True)
+    expected_score: float = pa.Field(ge=SCORE_MIN, le=SCORE_MAX, nullable=True)
 
 
 class Pairs(_Strict):
@@ -115,6 +124,45 @@ class JudgeOutputs(_Strict):
     sample: int = pa.Field(ge=0)
     judge_text: str
     score: float = pa.Field(ge=SCORE_MIN, le=SCORE_MAX, nullable=True)
+    expected_score: float = pa.Field(ge=SCORE_MIN, le=SCORE_MAX, nullable=True)
+    score_probs: list[float] = pa.Field(nullable=True)
+
+
+class EvalPrompts(_Strict):
+    """`eval/prompts`: held-out prompts for answers; `reference` = a reference model's output."""
+
+    prompt_id: str = pa.Field(unique=True)
+    prompt: str = pa.Field(str_length={"min_value": 1})
+    source: str
+    reference: str = pa.Field(nullable=True)
+    reference_model: str = pa.Field(nullable=True)
+
+
+class Answers(_Strict):
+    """`eval/<m>/answers`: a model's greedy answer to each evaluation prompt."""
+
+    prompt_id: str = pa.Field(unique=True)
+    source: str
+    response: str
+    model: str
+    n_tokens: int = pa.Field(ge=0)
+    finish_reason: str = pa.Field(isin=["stop", "length"])
+
+
+class Verdicts(_Strict):
+    """`eval/<m>/reference`, `eval/<iter>/h2h`: the evaluator's verdict per prompt.
+
+    `model_as_a` / `model_as_b`: the evaluator's preference share for the model's answer when
+    it was shown first / second (null when the evaluator put no mass on either letter).
+    """
+
+    prompt_id: str = pa.Field(unique=True)
+    source: str
+    model: str
+    opponent: str
+    model_as_a: float = pa.Field(ge=0.0, le=1.0, nullable=True)
+    model_as_b: float = pa.Field(ge=0.0, le=1.0, nullable=True)
+    outcome: str = pa.Field(isin=["win", "tie", "loss"])
 
 
 SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
@@ -126,6 +174,9 @@ SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "candidate_scores": CandidateScores,
     "pairs": Pairs,
     "judge_outputs": JudgeOutputs,
+    "eval_prompts": EvalPrompts,
+    "answers": Answers,
+    "verdicts": Verdicts,
 }
 
 

@@ -56,8 +56,20 @@ def target_scores(replies: pl.DataFrame) -> pl.Series:
     return replies.select(target_score=expr).to_series()
 
 
-def judge_target(score: int) -> str:
-    """The EFT training target: a short justification, then `Score: N` on its own line."""
+EFT_TARGETS = ("justified", "score_only")
+
+
+def judge_target(score: int, style: str = "justified") -> str:
+    """The EFT training target: `justified` = a short rubric-worded justification, then
+    `Score: N` on its own line (the paper's format); `score_only` = just `Score: N`.
+
+    A templated justification names the score before the `Score:` line, so a judge trained
+    on it decides at the justification's first words and its probabilities at the score
+    position say little. With `score_only` the decision is the score token itself: what
+    expected-score judging reads, and judging takes a few tokens instead of ~60.
+    """
+    if style == "score_only":
+        return f"Score: {score}"
     return f"{JUSTIFICATIONS[score]}\nScore: {score}"
 
 
@@ -143,10 +155,21 @@ def ranked_groups(replies: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def build_eft(replies: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:
-    """Judge examples from ranked groups (module docstring), at most `size` rows."""
+def build_eft(replies: pl.DataFrame, size: int, seed: int,
+              min_target_spread: int = 0, target_style: str = "justified") -> pl.DataFrame:
+    """Judge examples from ranked groups (module docstring), at most `size` rows.
+
+    `min_target_spread` keeps only groups whose best and worst targets differ by at least
+    that many points: contrasting replies to one prompt are what teaches a small judge to
+    tell answers apart (groups of near-equal replies teach it to give everything the same
+    score). The held-out EFT-eval set is built with 0, so evaluation sees every group.
+    """
     ranked = ranked_groups(replies)
     ranked = ranked.with_columns(target_score=target_scores(ranked)).rename({"rank": "human_rank"})
+    if min_target_spread > 0:
+        spread = pl.col("target_score").max().over("group_id") - pl.col(
+            "target_score").min().over("group_id")
+        ranked = ranked.filter(spread >= min_target_spread)
     sampled = sample_groups(ranked, size, seed)
     rows = [
         {
@@ -157,7 +180,7 @@ def build_eft(replies: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:
             "human_rank": r["human_rank"],
             "target_score": r["target_score"],
             "judge_input": render_judge_prompt(r["prompt"], r["response"]),
-            "judge_target": judge_target(r["target_score"]),
+            "judge_target": judge_target(r["target_score"], target_style),
             "source": r["source"],
         }
         for r in sampled.iter_rows(named=True)
@@ -190,8 +213,8 @@ def build_seed_sets(
         held_out, cfg.min_prompt_chars, cfg.max_prompt_chars, cfg.max_response_chars
     )
     ift = build_ift(train, cfg.ift_size, cfg.seed)
-    eft = build_eft(train, cfg.eft_size, cfg.seed)
-    eft_eval = build_eft(held_out, cfg.eft_eval_size, cfg.seed)
+    eft = build_eft(train, cfg.eft_size, cfg.seed, cfg.eft_min_target_spread, cfg.eft_target)
+    eft_eval = build_eft(held_out, cfg.eft_eval_size, cfg.seed, target_style=cfg.eft_target)
     stats.update(
         dropped_by_length=dict(length_drops),
         eval_dropped_by_length=dict(eval_length_drops),

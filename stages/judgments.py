@@ -5,8 +5,9 @@
         --metrics metrics/m2/judgments.json
 
 Uses the paper's judge prompt verbatim (srlm/prompts/judge.txt); each sample keeps the raw
-text and the parsed score (null when unparseable); a candidate's score is the mean of its
-parsed samples. Resumable like the candidates stage.
+text, the parsed score (null when unparseable) and the expected score with its 0..5
+probabilities; a candidate's score is the mean of its parsed samples in the `judge.scoring`
+mode (both modes are kept). Resumable like the candidates stage.
 """
 
 import argparse
@@ -20,11 +21,12 @@ from srlm.engines.base import user_request
 from srlm.evaluation import score_histogram
 from srlm.generation import chunks, request_seed, run_sharded
 from srlm.io import ShardWriter, fingerprint, read_artifact, write_artifact, write_metrics
-from srlm.judge import aggregate_scores, parse_score, render_judge_prompt
+from srlm.judge import aggregate_scores, judge_samples, render_judge_prompt
 from srlm.runtime import run_stage
 
 SCHEMA = {"prompt_id": pl.Utf8, "candidate_id": pl.Utf8, "sample": pl.Int64,
-          "judge_text": pl.Utf8, "score": pl.Float64}
+          "judge_text": pl.Utf8, "score": pl.Float64, "expected_score": pl.Float64,
+          "score_probs": pl.List(pl.Float64)}
 
 
 def main() -> None:
@@ -40,7 +42,10 @@ def main() -> None:
     params = load_params(args.params)
     cfg = params.judge
     candidates = read_artifact(args.candidates, "candidates").sort("candidate_id")
-    fp = fingerprint({"judge": as_dict(cfg), "engine": as_dict(params.engine),
+    # The samples do not depend on judge.scoring (both modes are in every row): changing
+    # it recomputes the scores from the finished shards without judging again.
+    sampling = {k: v for k, v in as_dict(cfg).items() if k != "scoring"}
+    fp = fingerprint({"judge": sampling, "engine": as_dict(params.engine),
                       "iteration": args.iteration}, inputs=[args.model, args.candidates])
     writer = ShardWriter(args.out, "judgments", fp)
     # Loaded on first use: a rerun whose shards are all done never loads the model.
@@ -56,23 +61,27 @@ def main() -> None:
         ]
         prompt_of = {cid: pid for cid, pid, _, _ in rows}
         return pl.DataFrame(
-            [{"prompt_id": prompt_of[c.request_id], "candidate_id": c.request_id,
-              "sample": c.index, "judge_text": c.text, "score": parse_score(c.text)}
-             for c in generator().generate(requests)],
+            [{"prompt_id": prompt_of[j["request_id"]], "candidate_id": j["request_id"],
+              **{k: j[k] for k in SCHEMA if k in j}}
+             for j in judge_samples(generator(), requests)],
             schema=SCHEMA,
         )
 
     rows = list(candidates.select("candidate_id", "prompt_id", "prompt", "response").iter_rows())
     judgments = run_sharded(writer, chunks(rows, cfg.shard_size), make_frame, "judgments")
-    scores = aggregate_scores(judgments)
-    write_artifact(scores, args.scores, "candidate_scores", fp)
+    scores = aggregate_scores(judgments, cfg.scoring)
+    write_artifact(scores, args.scores, "candidate_scores",
+                   fingerprint({"scoring": cfg.scoring}, inputs=[args.out]))
     parsed = judgments["score"].is_not_null().sum()
     write_metrics(args.metrics, {
+        "scoring": cfg.scoring,
         "candidates": scores.height, "samples": judgments.height,
         "parse_rate": round(parsed / judgments.height, 4) if judgments.height else None,
         "candidates_unscored": int(scores["mean_score"].is_null().sum()),
         "score_histogram": score_histogram(judgments["score"]),
+        "expected_score_histogram": score_histogram(judgments["expected_score"]),
         "mean_score": round(judgments["score"].mean(), 4) if parsed else None,
+        "mean_expected_score": round(judgments["expected_score"].mean(), 4) if parsed else None,
     })
 
 

@@ -2,13 +2,17 @@
 
     python stages/pairs.py --params params.yaml --candidates data/m2/candidates \
         --scores data/m2/scores --out data/m2/pairs --metrics metrics/m2/pairs.json
+
+Pairs use the scores of the mode `judge.scoring` chose; the metrics also show the yield
+each scoring mode and minimum margin would give (`yield_by_setting`).
 """
 
 import argparse
 import logging
 
+from srlm.config import load_params
 from srlm.io import fingerprint, read_artifact, write_artifact, write_metrics
-from srlm.pairs import build_pairs, pair_statistics
+from srlm.pairs import build_pairs, pair_statistics, yield_by_setting
 from srlm.runtime import run_stage
 
 log = logging.getLogger("stages.pairs")
@@ -22,14 +26,22 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args()
+    cfg = load_params(args.params).pairs
     candidates = read_artifact(args.candidates, "candidates")
     scores = read_artifact(args.scores, "candidate_scores")
     scored = candidates.select("prompt_id", "candidate_id", "prompt", "response").join(
-        scores.select("candidate_id", "mean_score"), on="candidate_id", how="left"
+        scores.select("candidate_id", "mean_score", "sampled_score", "expected_score"),
+        on="candidate_id", how="left",
     )
-    pairs, drops = build_pairs(scored)
-    write_artifact(pairs, args.out, "pairs", fingerprint({}, inputs=[args.candidates, args.scores]))
+    pairs, drops = build_pairs(scored, cfg.min_margin)
+    # min_margin 0 keeps the fingerprint of the paper's rule, so its pairs keep their bytes
+    fp_params = {"min_margin": cfg.min_margin} if cfg.min_margin else {}
+    write_artifact(pairs, args.out, "pairs",
+                   fingerprint(fp_params, inputs=[args.candidates, args.scores]))
     stats = pair_statistics(pairs, drops)
+    stats["min_margin"] = cfg.min_margin
+    stats["yield_by_setting"] = yield_by_setting(
+        scored, {"sampled": "sampled_score", "expected": "expected_score"}, cfg.min_margin)
     write_metrics(args.metrics, stats)
     log.info("%d pairs from %d prompts; dropped %s", stats["pairs"], stats["prompts"], drops)
 

@@ -1,8 +1,10 @@
 """Stage `prompts@<iter>`: the iteration's base model writes new prompts (self-instruct).
 
     python stages/prompts.py --params params.yaml --iteration m2 --model data/models/m1 \
-        --ift data/seed/ift --eft-eval data/seed/eft_eval --out data/m2/prompts \
-        --metrics metrics/m2/prompts.json
+        --ift data/seed/ift --eft-eval data/seed/eft_eval --eval-prompts data/eval/prompts \
+        --out data/m2/prompts --metrics metrics/m2/prompts.json
+
+Generated prompts that repeat an evaluation prompt (EFT-eval or eval_prompts) are dropped.
 """
 
 import argparse
@@ -28,6 +30,7 @@ def main() -> None:
     parser.add_argument("--model", required=True, help="the iteration's base model")
     parser.add_argument("--ift", required=True, help="seed IFT: few-shot examples")
     parser.add_argument("--eft-eval", required=True, help="evaluation prompts to keep out")
+    parser.add_argument("--eval-prompts", help="the eval_prompts artifact: also kept out")
     parser.add_argument("--out", required=True)
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args()
@@ -35,6 +38,10 @@ def main() -> None:
     cfg = params.prompts
     ift = read_artifact(args.ift, "seed_ift")
     forbidden = read_artifact(args.eft_eval, "seed_eft")["prompt"].unique().to_list()
+    inputs = [args.model, args.ift, args.eft_eval]
+    if args.eval_prompts:
+        forbidden += read_artifact(args.eval_prompts, "eval_prompts")["prompt"].to_list()
+        inputs.append(args.eval_prompts)
     generator = make_generator(args.model, params.engine)
 
     def complete(batch):
@@ -52,7 +59,7 @@ def main() -> None:
                 "iteration": pl.Utf8, "generator": pl.Utf8},
     ).select("prompt_id", "prompt", "iteration", "generator", "fewshot_ids")
     fp = fingerprint({"prompts": as_dict(cfg), "engine": as_dict(params.engine),
-                      "iteration": args.iteration}, inputs=[args.model, args.ift, args.eft_eval])
+                      "iteration": args.iteration}, inputs=inputs)
     write_artifact(frame, args.out, "prompts", fp)
     tried = sum(reasons.values())
     write_metrics(args.metrics, {

@@ -1,8 +1,11 @@
+import json
+
 import polars as pl
 import pytest
 
 from srlm.cli import main
 from srlm.io import write_artifact
+from srlm.schemas import SCHEMA_VERSION
 
 
 @pytest.fixture
@@ -15,7 +18,7 @@ def artifact(tmp_path):
 def test_show_prints_manifest_and_rows(artifact, capsys):
     assert main(["show", str(artifact), "--rows", "1"]) == 0
     out = capsys.readouterr().out
-    assert "seed_ift v1, 2 rows, fingerprint fp123" in out
+    assert f"seed_ift v{SCHEMA_VERSION}, 2 rows, fingerprint fp123" in out
     assert "example_id: String" in out and "r1" in out and "r2" not in out
 
 
@@ -38,3 +41,25 @@ def test_help_has_examples(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "examples:" in capsys.readouterr().out
+
+
+def test_report_reads_metrics_and_never_overwrites(tmp_path, capsys):
+    metrics = tmp_path / "metrics"
+    (metrics / "m1").mkdir(parents=True)
+    judge = {mode: {"pairwise_accuracy": 0.625, "tie_rate": 0.125, "parse_rate": 1.0,
+                    "spearman": 0.25, "n_groups": 3, "n_pairs": 8}
+             for mode in ("sampled", "expected")}
+    (metrics / "m1" / "judge.json").write_text(json.dumps(judge))
+    (metrics / "m1" / "answers.json").write_text(json.dumps({"mean_chars": 812.4}))
+    out = tmp_path / "report.md"
+    assert main(["report", "--metrics-dir", str(metrics), "--model", "m1", "--model", "m2",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| m1 | sampled | 100.0 | 62.5 | 12.5 | 0.250 | – |" in printed
+    assert "| m1 | – | – | – | – | 812 |" in printed
+    assert "| m2 | – |" in printed  # a model without metrics yet: empty cells, no error
+    assert out.read_text() == printed
+    assert main(["report", "--metrics-dir", str(metrics), "--out", str(out)]) == 1
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert main(["report", "--metrics-dir", str(tmp_path / "none")]) == 1
+    assert "no metrics folder" in capsys.readouterr().err

@@ -118,3 +118,12 @@ def test_every_command_has_help_with_an_example(argv, capsys):
     with pytest.raises(SystemExit):
         main(argv)
     assert "example" in capsys.readouterr().out
+
+
+def test_every_artifact_kind_has_row_keys():
+    from srlm.diff import KEYS
+    from srlm.schemas import SCHEMAS
+
+    assert set(KEYS) == set(SCHEMAS)
+    for name, keys in KEYS.items():
+        assert set(keys) <= set(SCHEMAS[name].to_schema().columns), name

@@ -13,6 +13,7 @@ from tests.conftest import ROOT
 PROMPT_FILES = {
     "srlm/judge.py": {"srlm/prompts/judge.txt"},
     "srlm/selfinstruct.py": {"srlm/prompts/self_instruct.txt"},
+    "srlm/headtohead.py": {"srlm/prompts/compare.txt"},
 }
 
 
@@ -81,8 +82,12 @@ def test_deps_exist_and_params_groups_are_known():
         for dep in stage["deps"]:
             if not dep.startswith("data/"):
                 assert (ROOT / dep).exists(), f"{name}: dep {dep} does not exist"
-        for group in stage["params"]:
+        for param in stage["params"]:
+            group, _, key = param.partition(".")
             assert group in groups, f"{name}: params group {group} is not in srlm.config.Params"
+            if key:
+                fields = Params.__dataclass_fields__[group].default_factory().__dataclass_fields__
+                assert key in fields, f"{name}: params key {param} does not exist"
 
 
 def test_stage_outputs_feed_the_next_stage():
@@ -92,3 +97,18 @@ def test_stage_outputs_feed_the_next_stage():
         for dep in stage["deps"]:
             if dep.startswith("data/"):
                 assert dep in produced, f"{name}: {dep} is read but no stage writes it"
+
+
+def test_seed_decontaminates_against_every_evaluation_file():
+    """Evaluation never trains on its prompts: every file the evaluation stages read is a
+    held-out or decontamination source of the seed stage."""
+    all_stages = stages()
+    seed_args = all_stages["seed"]["cmd"].split()
+    held_out = {seed_args[i + 1] for i, a in enumerate(seed_args)
+                if a in ("--eval-source", "--decontaminate")}
+    eval_args = all_stages["eval_prompts"]["cmd"].split()
+    eval_files = {eval_args[i + 1] for i, a in enumerate(eval_args)
+                  if a in ("--alpaca-eval", "--mt-bench", "--prompts")}
+    assert eval_files and eval_files <= held_out
+    # the judge evaluation reads the held-out EFT set the seed stage builds
+    assert "data/seed/eft_eval" in all_stages["evaluate_judge@m1"]["deps"]

@@ -66,3 +66,83 @@ def test_length_finish_reason(tiny_generator):
     out = tiny_generator.generate([GenerationRequest("l", (("user", "Count."),), max_new_tokens=2)])
     # a random tiny model rarely emits end-of-turn within 2 tokens; either way it is reported
     assert (out[0].finish_reason == "length") == (out[0].n_tokens == 2)
+
+
+def test_option_probabilities_match_an_unpadded_forward_pass(tiny_generator):
+    import torch
+
+    requests = [user_request(f"r{i}", "tell me about rivers " * (1 + 3 * i)) for i in range(4)]
+    prefixes = ["Verdict:", "The answer is", "Score: ", "Verdict:"]
+    options = [" A", " B"]
+    batched = tiny_generator.option_probabilities(requests, prefixes, options)
+    tokenizer, model = tiny_generator.tokenizer, tiny_generator.model
+    for request, prefix, probs in zip(requests, prefixes, batched, strict=True):
+        ids = tiny_generator._prompt_ids(request) + tokenizer.encode(prefix,
+                                                                     add_special_tokens=False)
+        option_ids = [tokenizer.encode(prefix + o, add_special_tokens=False)[-1]
+                      for o in options]
+        with torch.inference_mode():
+            logits = model(input_ids=torch.tensor([ids])).logits[0, -1].float()
+        expected = torch.softmax(logits, -1)[option_ids].tolist()
+        assert probs == pytest.approx(expected, abs=1e-5)
+        assert 0 < sum(probs) <= 1
+
+
+def test_continuation_ids_follow_the_tokenizer_around_spaces(smollm2_tokenizer):
+    from srlm.engines.base import OptionTokenError, continuation_ids
+
+    tok = smollm2_tokenizer
+    digits = [str(d) for d in range(6)]
+    # SmolLM2 splits "Score: 4" as ': | ' ' | 4': the digit follows the space token.
+    head, ids = continuation_ids(tok, "Good answer.\nScore: ", digits)
+    assert tok.decode(head).endswith("Score: ")
+    assert [tok.decode([i]) for i in ids] == digits
+    # " A" is one token, so after "Response " the space moves into the options.
+    head, ids = continuation_ids(tok, "The better response is Response ", ["A", "B"])
+    assert tok.decode(head).endswith("Response") and tok.decode([ids[0]]) == " A"
+    with pytest.raises(OptionTokenError, match="not single tokens"):
+        continuation_ids(tok, "Winner:", ["Response A", " B"])
+
+
+def test_fake_option_probabilities_depend_only_on_the_request():
+    gen = FakeGenerator()
+    requests = [user_request("x", "first"), user_request("y", "second")]
+    probs = gen.option_probabilities(requests, ["Winner:"] * 2, [" A", " B"])
+    assert gen.option_probabilities(requests[::-1], ["Winner:"] * 2, [" A", " B"]) == probs[::-1]
+    assert all(sum(p) == pytest.approx(0.9) for p in probs)
+
+
+def test_watched_probabilities_are_the_models_next_token_distribution(tiny_generator):
+    digits = tuple(str(d) for d in range(6))
+    requests = [user_request(f"w{i}", "rate this " * (2 + i), max_new_tokens=6, watch=digits)
+                for i in range(3)]
+    completions = tiny_generator.generate(requests)
+    first_step = tiny_generator.option_probabilities(requests, [""] * 3, digits)
+    for completion, expected in zip(completions, first_step, strict=True):
+        assert len(completion.watched) == completion.n_tokens == len(completion.offsets)
+        assert completion.watched[0] == pytest.approx(expected, abs=1e-5)
+        assert list(completion.offsets) == sorted(completion.offsets)
+    # without `watch` nothing is recorded and the text is the same
+    plain = tiny_generator.generate([user_request("w0", "rate this " * 2, max_new_tokens=6)])[0]
+    assert plain.watched is None and plain.text == completions[0].text
+
+
+def test_watched_at_finds_the_token_that_wrote_a_character():
+    from srlm.engines.base import Completion
+
+    completion = Completion("r", 0, "Good.\nScore: 4", 4, "stop",
+                            watched=((0.1,), (0.2,), (0.3,), (0.4,)), offsets=(0, 5, 6, 13))
+    assert completion.watched_at(13) == (0.4,)   # the "4"
+    assert completion.watched_at(7) == (0.3,)    # inside "Score: "
+    assert completion.watched_at(14) is None     # past the end
+    assert Completion("r", 0, "x", 1, "stop").watched_at(0) is None
+
+
+def test_completions_sharing_a_prompt_pass_equal_unshared_ones(tiny_model_dir):
+    """n samples of one request share one prompt pass; the samples must not change."""
+    shared = make_generator(str(tiny_model_dir), EngineConfig(precision="fp32", batch_size=8))
+    alone = make_generator(str(tiny_model_dir), EngineConfig(precision="fp32", batch_size=1))
+    requests = [sampled("a", "a long prompt about rivers " * 20, seed=1, n=3),
+                sampled("b", "short one", seed=2, n=2),
+                user_request("g", "greedy please " * 5, max_new_tokens=8, n=2)]
+    assert [c.text for c in shared.generate(requests)] == [c.text for c in alone.generate(requests)]

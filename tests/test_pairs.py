@@ -2,7 +2,7 @@ import io
 
 import polars as pl
 
-from srlm.pairs import build_pairs, pair_statistics
+from srlm.pairs import build_pairs, pair_statistics, yield_by_setting
 from srlm.schemas import validate
 
 
@@ -35,7 +35,7 @@ def test_pairs_and_drop_reasons():
     pairs, drops = build_pairs(EXAMPLE)
     validate(pairs, "pairs")
     assert drops == {"single_candidate": 1, "all_unparsed": 1, "one_scored": 1, "tie": 1,
-                     "identical": 0}
+                     "small_margin": 0, "identical": 0}
     assert pairs.to_dicts() == [
         {"prompt_id": "p1", "prompt": "P1", "chosen": "good", "rejected": "bad",
          "chosen_score": 4.5, "rejected_score": 1.0, "margin": 3.5},
@@ -79,3 +79,20 @@ def test_statistics():
     assert stats["mean_margin"] == 4.25
     empty, no_drops = build_pairs(EXAMPLE.head(0))
     assert empty.height == 0 and pair_statistics(empty, no_drops)["yield"] is None
+
+
+def test_min_margin_drops_close_calls_and_counts_them():
+    pairs, drops = build_pairs(EXAMPLE, min_margin=4.0)
+    assert pairs["prompt_id"].to_list() == ["p6"]  # margin 5.0 stays, p1's 3.5 goes
+    assert drops["small_margin"] == 1 and drops["tie"] == 1
+    assert build_pairs(EXAMPLE, min_margin=3.5)[0]["prompt_id"].to_list() == ["p1", "p6"]
+
+
+def test_yield_by_setting_reports_each_mode_and_margin():
+    both = EXAMPLE.with_columns(sampled=pl.col("mean_score"),
+                                expected=pl.col("mean_score") / 2)  # margins halve
+    table = yield_by_setting(both, {"sampled": "sampled", "expected": "expected"}, 2.0)
+    assert set(table["sampled"]) == {"0", "0.25", "0.5", "1", "2"}
+    assert table["sampled"]["0"] == round(2 / 6, 4)
+    assert table["sampled"]["2"] == round(2 / 6, 4)  # p1 3.5, p6 5.0
+    assert table["expected"]["2"] == round(1 / 6, 4)  # p1 1.75 < 2, p6 2.5

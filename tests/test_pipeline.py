@@ -16,13 +16,13 @@ import pytest
 import yaml
 
 from srlm.io import read_artifact
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SHARED_DATA, shared_file
 
 SMALL = {
     "seed": {"ift_size": 8, "eft_size": 12, "eft_eval_size": 12},
     "sft": {"batch_size": 4, "max_length": 256, "precision": "fp32"},
     "engine": {"backend": "fake"},
-    "judge_format": {"n_prompts": 6},
+    "evaluation": {"alpaca_eval_limit": 4, "mt_bench_limit": 2},
     "prompts": {"n_generate": 12, "n_keep": 6},
     "candidates": {"shard_size": 4},
     "judge": {"shard_size": 8},
@@ -42,7 +42,9 @@ def dvc(project: Path, *args: str) -> subprocess.CompletedProcess:
 def copy_project(root: Path, model_dir: Path) -> Path:
     """This project's dvc.yaml, stages and srlm in `root`, with SMALL params and `model_dir`
     as the base model."""
-    shutil.copy(ROOT / "dvc.yaml", root)
+    shared_file("alpaca_eval")  # the evaluation stages read ../shared/data
+    text = (ROOT / "dvc.yaml").read_text().replace("../shared/data", str(SHARED_DATA))
+    (root / "dvc.yaml").write_text(text)
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(ROOT / "stages", root / "stages", ignore=ignore)
     shutil.copytree(ROOT / "srlm", root / "srlm", ignore=ignore)
@@ -63,7 +65,9 @@ def project(tmp_path_factory, tiny_model_dir):
 
 def test_fake_pipeline_builds_every_artifact(project):
     out = dvc(project, "repro").stdout
-    for stage in ("base", "seed", "sft", "judge_format", "prompts@m2", "dpo@m2", "dpo@m3"):
+    for stage in ("base", "seed", "sft", "eval_prompts", "prompts@m2", "dpo@m2", "dpo@m3",
+                  "answers@m0", "evaluate_judge@m3", "evaluate_reference@m1", "evaluate_h2h@m3",
+                  "report"):
         assert f"Running stage '{stage}'" in out
     for iteration in ("m2", "m3"):
         prompts = read_artifact(project / "data" / iteration / "prompts", "prompts")
@@ -113,7 +117,11 @@ def test_second_repro_runs_nothing(project):
 def test_adding_an_iteration_runs_only_its_stages(project):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["iterations"]["m4"] = {"base": "m3"}
+    params["evaluation"]["models"].append("m4")
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = dvc(project, "repro").stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"prompts@m4", "candidates@m4", "judgments@m4", "pairs@m4", "dpo@m4"}
+    assert ran == {"prompts@m4", "candidates@m4", "judgments@m4", "pairs@m4", "dpo@m4",
+                   "answers@m4", "evaluate_judge@m4", "evaluate_reference@m4",
+                   "evaluate_h2h@m4", "report"}
+    assert "| m4 |" in (project / "reports" / "summary.md").read_text()

@@ -18,7 +18,8 @@ def frame_for(items):
     return pl.DataFrame({"prompt_id": [f"p{i}" for i in items],
                          "candidate_id": [f"c{i}" for i in items],
                          "sample": [0] * len(items), "judge_text": ["Score: 3"] * len(items),
-                         "score": [3.0] * len(items)})
+                         "score": [3.0] * len(items), "expected_score": [2.9] * len(items),
+                         "score_probs": [[0.0, 0.0, 0.1, 0.8, 0.1, 0.0]] * len(items)})
 
 
 def test_run_sharded_resumes_where_it_stopped(tmp_path):

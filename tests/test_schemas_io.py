@@ -39,13 +39,15 @@ def judgments_frame():
             "sample": [0, 1, 0],
             "judge_text": ["Score: 4", "garbled", "Score: 2"],
             "score": [4.0, None, 2.0],
+            "expected_score": [3.8, None, 2.1],
+            "score_probs": [[0.0, 0.0, 0.0, 0.2, 0.8, 0.0], None, [0.0, 0.1, 0.8, 0.1, 0.0, 0.0]],
         }
     )
 
 
 def test_every_artifact_has_a_schema():
     assert {"seed_ift", "seed_eft", "prompts", "candidates", "judgments", "candidate_scores",
-            "pairs", "judge_outputs"} <= set(SCHEMAS)
+            "pairs", "judge_outputs", "eval_prompts", "answers", "verdicts"} <= set(SCHEMAS)
 
 
 def test_valid_frames_pass():

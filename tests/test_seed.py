@@ -112,3 +112,32 @@ def test_build_seed_sets_reports_counts():
 def test_tiny_sizes_give_empty_but_valid_sets(size):
     train, _ = read_replies(str(EMBEDDED / "train.trees.jsonl"))
     assert build_eft(train, size=size, seed=0).height == 0
+
+
+def test_min_target_spread_keeps_contrasting_groups_for_training_only():
+    frame = replies([
+        {"group_id": "close", "response": "a", "rank": 0, "quality": 0.8},
+        {"group_id": "close", "response": "b", "rank": 1, "quality": 0.7},   # 4 vs 4
+        {"group_id": "wide", "response": "c", "rank": 0, "quality": 0.9},
+        {"group_id": "wide", "response": "d", "rank": 1, "quality": 0.1},    # 5 vs 0
+    ])
+    assert set(build_eft(frame, 10, 0)["group_id"]) == {"close", "wide"}
+    assert set(build_eft(frame, 10, 0, min_target_spread=2)["group_id"]) == {"wide"}
+    ift, eft, eft_eval, _ = build_seed_sets(
+        frame.with_columns(group_id=pl.lit("t-") + pl.col("group_id"), prompt=pl.lit("Q1?!")),
+        frame.with_columns(prompt=pl.lit("Q2?!")), [],
+        SeedConfig(ift_size=5, eft_size=10, eft_eval_size=10, eft_min_target_spread=2,
+                   min_prompt_chars=1))
+    assert eft.height == 2 and eft_eval.height == 4  # evaluation keeps every group
+
+
+def test_score_only_targets_parse_to_the_same_score():
+    frame = replies([
+        {"group_id": "g", "response": "a", "rank": 0, "quality": 0.9},
+        {"group_id": "g", "response": "b", "rank": 1, "quality": 0.3},
+    ])
+    justified = build_eft(frame, 10, 0)
+    short = build_eft(frame, 10, 0, target_style="score_only")
+    assert short["judge_target"].to_list() == ["Score: 5", "Score: 2"]
+    assert [parse_score(t) for t in justified["judge_target"]] == [5.0, 2.0]
+    assert short["judge_input"].to_list() == justified["judge_input"].to_list()

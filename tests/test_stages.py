@@ -2,8 +2,10 @@
 
 import json
 
+import polars as pl
 import pytest
 
+from srlm.evaluation import reward_model_metrics
 from srlm.io import read_artifact, read_manifest
 from tests.conftest import ROOT, run_stage, shared_file
 
@@ -77,12 +79,11 @@ def test_bad_params_are_one_clear_line(tmp_path):
     assert "unknown key 'seed.ift_sizes'" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_sft_and_judge_format_stages(tmp_path, tiny_model_dir):
+def test_sft_and_evaluate_judge_stages(tmp_path, tiny_model_dir):
     assert run_stage("seed", *seed_args(tmp_path, EMBEDDED / "train.trees.jsonl")).returncode == 0
     params = params_file(tmp_path, (
         "sft:\n  batch_size: 4\n  precision: fp32\n  max_length: 256\n"
         "engine:\n  backend: fake\n"
-        "judge_format:\n  n_prompts: 20\n"
     ))
     result = run_stage("sft", "--params", params, "--base", str(tiny_model_dir),
                        "--ift", str(tmp_path / "seed" / "ift"), "--eft", str(tmp_path / "seed" / "eft"),
@@ -94,15 +95,84 @@ def test_sft_and_judge_format_stages(tmp_path, tiny_model_dir):
     assert sft["dropped_too_long"] == sft["eft_examples"] > 0
     assert sft["examples"] == sft["ift_examples"] and sft["steps"] > 0
     assert (tmp_path / "m1" / "model.safetensors").is_file()
-    result = run_stage("judge_format", "--params", params, "--model", str(tmp_path / "m1"),
+    result = run_stage("evaluate_judge", "--params", params, "--model", str(tmp_path / "m1"),
                        "--eft-eval", str(tmp_path / "seed" / "eft-eval"),
-                       "--out", str(tmp_path / "jf"), "--metrics", str(tmp_path / "jf.json"))
+                       "--out", str(tmp_path / "judge"), "--metrics", str(tmp_path / "judge.json"))
     assert result.returncode == 0, result.stderr
-    metrics = json.loads((tmp_path / "jf.json").read_text())
-    outputs = read_artifact(tmp_path / "jf", "judge_outputs")
-    assert metrics["n"] == outputs.height == 20
-    assert metrics["parsed"] == outputs["score"].is_not_null().sum()
-    assert sum(metrics["score_histogram"].values()) == 20
+    metrics = json.loads((tmp_path / "judge.json").read_text())
+    outputs = read_artifact(tmp_path / "judge", "judge_outputs")
+    assert outputs.height == 3 * 60 and metrics["samples_per_reply"] == 3
+    assert metrics["samples"]["parsed"] == outputs["score"].is_not_null().sum()
+    # both scoring modes, computed from the same judgments
+    for mode in ("sampled", "expected"):
+        assert metrics[mode]["n_replies"] == 60 and metrics[mode]["n_groups"] == 20
+        assert 0 <= metrics[mode]["pairwise_accuracy"] <= 1
+    per_reply = outputs.group_by("example_id", "group_id", "human_rank").agg(
+        score=pl.col("expected_score").mean())
+    assert metrics["expected"] == reward_model_metrics(per_reply)
+    assert (outputs["expected_score"].is_null() == outputs["score"].is_null()).all()
+
+
+def test_evaluation_stages_answer_compare_and_report(tmp_path):
+    alpaca = shared_file("alpaca_eval", "gpt4_1106_preview.model_outputs.json")
+    mt_bench = shared_file("mt_bench", "question.jsonl")
+    params = params_file(tmp_path, (
+        "engine:\n  backend: fake\n"
+        "evaluation:\n  alpaca_eval_limit: 5\n  mt_bench_limit: 3\n  models: [m1, m2]\n"
+        "iterations:\n  m2: {base: m1}\n"
+        "evaluator:\n  model: judge-model\n"
+    ))
+    prompts = tmp_path / "eval" / "prompts"
+    result = run_stage("eval_prompts", "--params", params, "--alpaca-eval", str(alpaca),
+                       "--mt-bench", str(mt_bench), "--out", str(prompts),
+                       "--metrics", str(tmp_path / "prompts.json"))
+    assert result.returncode == 0, result.stderr
+    frame = read_artifact(prompts, "eval_prompts")
+    assert frame.height == 8 and frame["reference"].is_not_null().sum() == 5
+    assert set(frame["source"]) >= {"alpaca_eval/oasst"}  # the default subset
+    metrics = tmp_path / "metrics"
+    for model in ("m1", "m2"):
+        model_dir = tmp_path / "models" / model  # the fake engine loads nothing from it
+        model_dir.mkdir(parents=True)
+        (model_dir / "config.json").write_text(f'{{"name": "{model}"}}')
+        result = run_stage("answers", "--params", params, "--model", str(model_dir),
+                           "--prompts", str(prompts), "--out", str(tmp_path / model / "answers"),
+                           "--metrics", str(metrics / model / "answers.json"))
+        assert result.returncode == 0, result.stderr
+        common = ["--params", params, "--prompts", str(prompts), "--evaluator", "judge-model",
+                  "--answers", str(tmp_path / model / "answers"), "--name", model]
+        result = run_stage("compare", *common, "--reference",
+                           "--out", str(tmp_path / model / "reference"),
+                           "--metrics", str(metrics / model / "reference.json"))
+        assert result.returncode == 0, result.stderr
+    result = run_stage("compare", "--params", params, "--prompts", str(prompts),
+                       "--evaluator", "judge-model", "--answers", str(tmp_path / "m2" / "answers"),
+                       "--name", "m2", "--opponent-answers", str(tmp_path / "m1" / "answers"),
+                       "--opponent-name", "m1", "--out", str(tmp_path / "m2" / "h2h"),
+                       "--metrics", str(metrics / "m2" / "h2h.json"))
+    assert result.returncode == 0, result.stderr
+    h2h = json.loads((metrics / "m2" / "h2h.json").read_text())
+    verdicts = read_artifact(tmp_path / "m2" / "h2h", "verdicts")
+    assert h2h["n"] == verdicts.height == 8 and h2h["opponent"] == "m1"
+    assert h2h["wins"] + h2h["ties"] + h2h["losses"] == 8
+    assert h2h["evaluator"] == "judge-model"
+    reference = json.loads((metrics / "m1" / "reference.json").read_text())
+    assert reference["n"] == 5 and reference["opponent"] == "reference:gpt4_1106_preview"
+    # a different evaluator than params say is refused: one evaluator per run
+    result = run_stage("compare", *common[:4], "--evaluator", "other-model", *common[6:],
+                       "--reference", "--out", str(tmp_path / "x"), "--metrics",
+                       str(tmp_path / "x.json"))
+    assert result.returncode == 1 and "one evaluator per run" in result.stderr
+    result = run_stage("report", "--params", params, "--metrics-dir", str(metrics),
+                       "--out", str(tmp_path / "report.md"), "--plots", str(tmp_path / "plots"))
+    assert result.returncode == 0, result.stderr
+    report = (tmp_path / "report.md").read_text()
+    m2_reference = json.loads((metrics / "m2" / "reference.json").read_text())
+    assert f"| m2 | {100 * m2_reference['win_rate']:.1f} | " in report
+    assert f"{h2h['wins']}/{h2h['ties']}/{h2h['losses']}" in report
+    assert "Evaluator: judge-model" in report
+    assert {p.name for p in (tmp_path / "plots").iterdir()} == {
+        "reward_model.csv", "win_rates.csv", "judge_scores.csv"}
 
 
 def test_missing_input_artifact_is_one_clear_line(tmp_path):

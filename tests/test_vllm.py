@@ -43,3 +43,23 @@ def test_vllm_judges_with_the_shared_rubric_prefix(vllm_generator):
     out = vllm_generator.generate(requests)
     assert len(out) == 24
     assert all(parse_score(c.text) is None or 0 <= parse_score(c.text) <= 5 for c in out)
+
+
+def test_vllm_option_probabilities_agree_with_transformers(vllm_generator, tiny_model_dir):
+    reference = make_generator(str(tiny_model_dir), EngineConfig(precision="fp32"))
+    requests = [user_request(f"p{i}", f"Compare answers {i}.") for i in range(4)]
+    prefixes = ["The better response is Response"] * 4
+    got = vllm_generator.option_probabilities(requests, prefixes, [" A", " B"])
+    want = reference.option_probabilities(requests, prefixes, [" A", " B"])
+    # vLLM keeps the top 20 tokens only: an option outside them is 0
+    for g, w in zip(got, want, strict=True):
+        for a, b in zip(g, w, strict=True):
+            assert a == 0.0 or a == pytest.approx(b, rel=0.05, abs=1e-4)
+
+
+def test_vllm_records_watched_probabilities_per_token(vllm_generator):
+    digits = tuple(str(d) for d in range(6))
+    out = vllm_generator.generate([user_request("w", "Count: 1 2 3", max_new_tokens=8,
+                                                watch=digits)])[0]
+    assert len(out.watched) == len(out.offsets) == out.n_tokens
+    assert all(len(step) == 6 and 0 <= sum(step) <= 1 + 1e-6 for step in out.watched)

@@ -31,3 +31,4 @@ def make_generator(model_dir: str, config) -> Generator:
     raise ConfigError(
         f"engine.backend: unknown backend '{config.backend}' (expected transformers, vllm, fake)"
     )
+

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from srlm.errors import SrlmError
+
 
 @dataclass(frozen=True)
 class GenerationRequest:
@@ -23,6 +25,9 @@ class GenerationRequest:
     top_p: float = 1.0
     n: int = 1
     seed: int = 0
+    # Strings (one token each, with or without a leading space) whose next-token
+    # probabilities are recorded at every generated step, e.g. the judge's "0".."5".
+    watch: tuple[str, ...] = ()
 
     def chat(self) -> list[dict[str, str]]:
         """The messages as the list of dicts chat templates expect."""
@@ -38,6 +43,21 @@ class Completion:
     text: str
     n_tokens: int
     finish_reason: str  # "stop" (end of turn) or "length" (hit max_new_tokens)
+    # With `request.watch`: per generated token, the probability of each watched string
+    # (raw model distribution, temperature 1), and where the token starts in `text`.
+    watched: tuple[tuple[float, ...], ...] | None = None
+    offsets: tuple[int, ...] | None = None
+
+    def watched_at(self, position: int) -> tuple[float, ...] | None:
+        """The watched probabilities of the step that wrote the character at `position`
+        of `text`; None without a record or when no token covers it."""
+        if self.watched is None or self.offsets is None:
+            return None
+        for step, start in enumerate(self.offsets):
+            end = self.offsets[step + 1] if step + 1 < len(self.offsets) else len(self.text)
+            if start <= position < end:
+                return self.watched[step]
+        return None
 
 
 class Generator(Protocol):
@@ -48,6 +68,73 @@ class Generator(Protocol):
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         """Completions for all requests, `n` per request, in request order."""
         ...
+
+    def option_probabilities(
+        self, requests: Sequence[GenerationRequest], prefixes: Sequence[str],
+        options: Sequence[str],
+    ) -> list[list[float]]:
+        """For each request, the probability that the assistant's reply, once it has written
+        `prefixes[i]`, continues with each of `options` (each one token, e.g. " A" / " B" or
+        "0".."5"): one forward pass, no sampling. They are probabilities of the full next-token
+        distribution, so they sum to at most 1; the rest is mass on other tokens.
+        """
+        ...
+
+
+class OptionTokenError(SrlmError):
+    """An option of `option_probabilities` is not exactly one token for this tokenizer."""
+
+
+def continuation_ids(tokenizer, prefix: str, options: Sequence[str]) -> tuple[list[int], list[int]]:
+    """Token ids of `prefix` and the one token of each option that continues it.
+
+    Tokenizers differ on where a space goes ("Score: 4" is `: | ' ' | 4` for SmolLM2 but
+    `: | ' 4'` for others), so when the prefix ends in whitespace and an option does not make
+    exactly one more token, the whitespace moves into the options. Raises `OptionTokenError`
+    when no split gives one token per option.
+    """
+    stripped = prefix.rstrip()
+    splits = [(prefix, list(options))]
+    if stripped != prefix:
+        tail = prefix[len(stripped):]
+        splits.append((stripped, [tail + option for option in options]))
+    for head, tails in splits:
+        head_ids = tokenizer.encode(head, add_special_tokens=False) if head else []
+        ids = []
+        for tail in tails:
+            full = tokenizer.encode(head + tail, add_special_tokens=False)
+            if len(full) != len(head_ids) + 1 or full[: len(head_ids)] != head_ids:
+                break
+            ids.append(full[-1])
+        else:
+            return head_ids, ids
+    raise OptionTokenError(f"options {list(options)!r} are not single tokens after "
+                           f"{prefix[-20:]!r} for this tokenizer")
+
+
+def watch_token_ids(tokenizer, options: Sequence[str]) -> list[list[int]]:
+    """Per option, the single tokens that write it: the option itself and, where the
+    tokenizer has one, the option with a leading space (" 4" is one token for some)."""
+    groups = []
+    for option in options:
+        ids = []
+        for form in (option, " " + option):
+            encoded = tokenizer.encode(form, add_special_tokens=False)
+            if len(encoded) == 1:
+                ids.append(encoded[0])
+        if not ids:
+            raise OptionTokenError(f"watched option {option!r} is not a single token")
+        groups.append(ids)
+    return groups
+
+
+def token_offsets(tokenizer, tokens: Sequence[int]) -> tuple[str, tuple[int, ...]]:
+    """The decoded, stripped text of `tokens` and the character where each token starts."""
+    raw = tokenizer.decode(tokens, skip_special_tokens=True)
+    lead = len(raw) - len(raw.lstrip())
+    starts = [len(tokenizer.decode(tokens[:i], skip_special_tokens=True)) - lead
+              for i in range(len(tokens))]
+    return raw.strip(), tuple(max(0, s) for s in starts)
 
 
 def user_request(request_id: str, prompt: str, **sampling) -> GenerationRequest:

@@ -1,0 +1,32 @@
+"""The fixed evaluator of the comparison stages: a local model or an OpenAI-compatible endpoint.
+
+Kept apart from `make_generator` so the generation stages do not depend on the endpoint code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from srlm.engines import make_generator
+from srlm.io import input_hash
+
+
+def make_evaluator(config, engine_config):
+    """The fixed evaluator (an `EvaluatorConfig`): the OpenAI-compatible endpoint when
+    `config.endpoint` is set, else the local model `config.model` on the configured engine."""
+    if config.endpoint:
+        from srlm.engines.endpoint import EndpointEvaluator
+
+        return EndpointEvaluator(config.endpoint, config.endpoint_model, config.api_key_env,
+                                 config.timeout_s)
+    return make_generator(config.model, engine_config)
+
+
+def evaluator_identity(config) -> dict:
+    """Who judged: the endpoint and model name, or the local model path and content hash."""
+    if config.endpoint:
+        return {"evaluator": f"{config.endpoint}#{config.endpoint_model}"}
+    identity = {"evaluator": config.model}
+    if Path(config.model).exists():  # (the fake engine needs no files)
+        identity["evaluator_sha256"] = input_hash(config.model)
+    return identity

@@ -1,0 +1,145 @@
+"""One table across models from the pipeline's metrics files, and the data behind its plots.
+
+`collect(metrics_dir, models, bases)` reads `metrics/<model>/*.json` (missing files give empty
+cells, so a half-built pipeline still reports what it has); `markdown(rows)` renders the
+table; `plot_frames(...)` gives the long-format CSVs that dvc.yaml's `plots` draw.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+JUDGE_COLUMNS = [  # (header, key in a scoring mode's reward-model metrics)
+    ("parsed %", "parse_rate"),
+    ("pairwise acc %", "pairwise_accuracy"),
+    ("ties %", "tie_rate"),
+    ("Spearman", "spearman"),
+    ("Kendall τ", "kendall_tau"),
+    ("5-best %", "five_best"),
+    ("exact match %", "exact_match"),
+    ("groups", "n_groups"),
+    ("pairs", "n_pairs"),
+]
+# (header, file, key path) for the instruction-following table; more keys = a/b/c counts.
+FOLLOW_COLUMNS = [
+    ("vs reference win %", "reference", ("win_rate",)),
+    ("vs reference W/T/L", "reference", ("wins", "ties", "losses")),
+    ("vs base win %", "h2h", ("win_rate",)),
+    ("vs base W/T/L", "h2h", ("wins", "ties", "losses")),
+    ("answer chars", "answers", ("mean_chars",)),
+    ("DPO pairs", "pairs", ("pairs",)),
+    ("pair yield %", "pairs", ("yield",)),
+    ("loop judge parse %", "judgments", ("parse_rate",)),
+]
+FILES = ("judge", "reference", "h2h", "answers", "pairs", "judgments")
+MODES = ("sampled", "expected")
+REWARD_KEYS = ("pairwise_accuracy", "tie_rate", "spearman", "kendall_tau", "five_best",
+               "exact_match", "parse_rate")
+
+
+def _load(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+
+
+def collect(metrics_dir: str | Path, models: list[str]) -> list[dict]:
+    """Per model: the metrics files of `metrics/<model>/` that the report uses, by stem."""
+    root = Path(metrics_dir)
+    return [{"model": m, **{f: _load(root / m / f"{f}.json") for f in FILES}} for m in models]
+
+
+def _format(header: str, value) -> str:
+    if value is None:
+        return "–"
+    if header.endswith("%"):
+        return f"{100 * value:.1f}"
+    if header.endswith("chars"):
+        return f"{value:.0f}"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|---|" + "---:|" * (len(headers) - 1)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def markdown(rows: list[dict]) -> str:
+    """The report as GitHub markdown: judge quality per model and scoring mode, then
+    instruction following per model."""
+    judge_rows = []
+    for row in rows:
+        for mode in MODES:
+            data = (row.get("judge") or {}).get(mode)
+            if data is None:
+                continue
+            judge_rows.append([row["model"], mode] + [_format(h, data.get(k))
+                                                      for h, k in JUDGE_COLUMNS])
+    follow_rows = []
+    for row in rows:
+        cells = []
+        for header, file, keys in FOLLOW_COLUMNS:
+            data = row.get(file)
+            if data is None:
+                cells.append("–")
+            elif len(keys) > 1:
+                cells.append("/".join(str(data.get(k, "–")) for k in keys))
+            else:
+                cells.append(_format(header, data.get(keys[0])))
+        follow_rows.append([row["model"]] + cells)
+    evaluators = sorted({r[f]["evaluator"] for r in rows for f in ("reference", "h2h")
+                         if r.get(f) and r[f].get("evaluator")})
+    opponents = sorted({r["reference"]["opponent"] for r in rows if r.get("reference")})
+    lines = [
+        "### Judge vs human rankings (`evaluate_judge@<model>` on `data/seed/eft_eval`)",
+        "",
+        *_table(["model", "scoring"] + [h for h, _ in JUDGE_COLUMNS], judge_rows),
+        "",
+        "A judge tie or an unparsed score counts as a miss in pairwise accuracy.",
+        "",
+        "### Instruction following",
+        "",
+        *_table(["model"] + [h for h, _, _ in FOLLOW_COLUMNS], follow_rows),
+        "",
+        "Win rates: the fixed evaluator judges each pair in both orders; an inconsistent "
+        "verdict is a tie. DPO pairs, pair yield and loop judge parse describe the iteration "
+        "data that trained the model (none for m0, m1).",
+        f"Evaluator: {', '.join(evaluators) or '–'}. Reference: {', '.join(opponents) or '–'}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot_frames(rows: list[dict]) -> dict[str, pl.DataFrame]:
+    """Long-format tables for `dvc plots`: reward-model metrics, win rates, score histograms."""
+    reward, wins, scores = [], [], []
+    for row in rows:
+        judge = row.get("judge") or {}
+        for mode in MODES:
+            if judge.get(mode):
+                reward.append({"model": f"{row['model']} {mode}",
+                               **{k: judge[mode].get(k) for k in REWARD_KEYS}})
+            for score, count in judge.get("samples", {}).get("score_histogram", {}).items():
+                scores.append({"model": row["model"], "stage": "evaluate_judge",
+                               "score": score, "count": count})
+        for file, kind in (("reference", "reference"), ("h2h", "vs_base")):
+            data = row.get(file)
+            if data:
+                wins.append({"model": row["model"], "comparison": kind,
+                             "win_rate": data.get("win_rate"), "tie_rate": data.get("tie_rate"),
+                             "loss_rate": data.get("loss_rate")})
+        for score, count in (row.get("judgments") or {}).get("score_histogram", {}).items():
+            scores.append({"model": row["model"], "stage": "judgments",
+                           "score": score, "count": count})
+    return {
+        "reward_model": pl.DataFrame(reward, schema={"model": pl.Utf8,
+                                                     **{k: pl.Float64 for k in REWARD_KEYS}}),
+        "win_rates": pl.DataFrame(wins, schema={"model": pl.Utf8, "comparison": pl.Utf8,
+                                                "win_rate": pl.Float64, "tie_rate": pl.Float64,
+                                                "loss_rate": pl.Float64}),
+        "judge_scores": pl.DataFrame(scores, schema={"model": pl.Utf8, "stage": pl.Utf8,
+                                                     "score": pl.Utf8, "count": pl.Int64}),
+    }

@@ -1,0 +1,49 @@
+"""Stage `answers@<model>`: the model's greedy answer to every evaluation prompt.
+
+    python stages/answers.py --params params.yaml --model data/models/m2 \
+        --prompts data/eval/prompts --out data/eval/m2/answers --metrics metrics/m2/answers.json
+
+The answers feed the head-to-head and reference comparisons; the metrics hold their lengths
+(the paper's answers grew longer with each iteration).
+"""
+
+import argparse
+
+import polars as pl
+
+from srlm.config import as_dict, load_params
+from srlm.engines import make_generator
+from srlm.engines.base import user_request
+from srlm.evaluation import length_metrics
+from srlm.io import fingerprint, read_artifact, write_artifact, write_metrics
+from srlm.runtime import run_stage
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--prompts", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--metrics", required=True)
+    args = parser.parse_args()
+    params = load_params(args.params)
+    cfg = params.evaluation
+    prompts = read_artifact(args.prompts, "eval_prompts")
+    requests = [user_request(pid, prompt, max_new_tokens=cfg.max_new_tokens)
+                for pid, prompt in prompts.select("prompt_id", "prompt").iter_rows()]
+    completions = make_generator(args.model, params.engine).generate(requests)
+    answers = prompts.select("prompt_id", "source").with_columns(
+        response=pl.Series([c.text for c in completions], dtype=pl.Utf8),
+        model=pl.lit(args.model),
+        n_tokens=pl.Series([c.n_tokens for c in completions], dtype=pl.Int64),
+        finish_reason=pl.Series([c.finish_reason for c in completions], dtype=pl.Utf8),
+    )
+    fp = fingerprint({"max_new_tokens": cfg.max_new_tokens, "engine": as_dict(params.engine)},
+                     inputs=[args.model, args.prompts])
+    write_artifact(answers, args.out, "answers", fp)
+    write_metrics(args.metrics, {"model": args.model, **length_metrics(answers)})
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,71 @@
+"""Stage `evaluate_judge@<model>`: the model as a judge, against human rankings.
+
+    python stages/evaluate_judge.py --params params.yaml --model data/models/m2 \
+        --eft-eval data/seed/eft_eval --out data/eval/m2/judge --metrics metrics/m2/judge.json
+
+Every EFT-eval reply is judged with the paper's prompt `judge.samples` times with the loop's
+sampling params; a reply's score is the mean of its parsed samples, as in the loop. The
+metrics are the paper's reward-modelling numbers (pairwise accuracy, tie rate, 5-best, exact
+match, Spearman, Kendall tau), for both scoring modes (`sampled`, `expected`; see
+srlm/judge.py), plus parse rate, score histogram and distance to the targets.
+"""
+
+import argparse
+
+import polars as pl
+
+from srlm.config import as_dict, load_params
+from srlm.engines import make_generator
+from srlm.engines.base import user_request
+from srlm.evaluation import judge_format_metrics, reward_model_metrics
+from srlm.generation import request_seed
+from srlm.io import fingerprint, read_artifact, write_artifact, write_metrics
+from srlm.judge import SCORING_MODES, judge_samples
+from srlm.runtime import run_stage
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--model", required=True, help="the judge being evaluated")
+    parser.add_argument("--eft-eval", required=True)
+    parser.add_argument("--out", required=True, help="one row per judge sample")
+    parser.add_argument("--metrics", required=True)
+    args = parser.parse_args()
+    params = load_params(args.params)
+    cfg = params.judge
+    examples = read_artifact(args.eft_eval, "seed_eft")
+    requests = [
+        user_request(eid, judge_input, n=cfg.samples, temperature=cfg.temperature,
+                     top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
+                     seed=request_seed(cfg.seed, "evaluate_judge", eid))
+        for eid, judge_input in examples.select("example_id", "judge_input").iter_rows()
+    ]
+    rows = judge_samples(make_generator(args.model, params.engine), requests)
+    samples = pl.DataFrame(
+        [{"example_id": r["request_id"], **r} for r in rows],
+        schema={"example_id": pl.Utf8, "sample": pl.Int64, "judge_text": pl.Utf8,
+                "score": pl.Float64, "expected_score": pl.Float64,
+                "score_probs": pl.List(pl.Float64), "finish_reason": pl.Utf8},
+    )
+    outputs = examples.select("example_id", "group_id", "human_rank", "target_score").join(
+        samples.drop("finish_reason"), on="example_id", how="inner", maintain_order="right")
+    sampling = {k: v for k, v in as_dict(cfg).items() if k != "scoring"}
+    fp = fingerprint({"judge": sampling, "engine": as_dict(params.engine)},
+                     inputs=[args.model, args.eft_eval])
+    write_artifact(outputs, args.out, "judge_outputs", fp)
+    per_reply = outputs.group_by("example_id", "group_id", "human_rank", maintain_order=True).agg(
+        sampled=pl.col("score").mean(), expected=pl.col("expected_score").mean())
+    write_metrics(args.metrics, {
+        "model": args.model,
+        "samples_per_reply": cfg.samples,
+        "scoring": cfg.scoring,
+        **{mode: reward_model_metrics(per_reply.rename({mode: "score"}))
+           for mode in SCORING_MODES},
+        "samples": judge_format_metrics(outputs),
+        "hit_max_new_tokens": int((samples["finish_reason"] == "length").sum()),
+    })
+
+
+if __name__ == "__main__":
+    run_stage(main)

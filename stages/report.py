@@ -1,0 +1,36 @@
+"""Stage `report`: one markdown table across models plus the CSVs behind `dvc plots`.
+
+    python stages/report.py --params params.yaml --metrics-dir metrics \
+        --out reports/summary.md --plots reports/plots
+
+The same table prints with `srlm report`.
+"""
+
+import argparse
+from pathlib import Path
+
+from srlm.config import load_params
+from srlm.io import atomic_directory
+from srlm.report import collect, markdown, plot_frames
+from srlm.runtime import run_stage
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--metrics-dir", required=True)
+    parser.add_argument("--out", required=True, help="the markdown table")
+    parser.add_argument("--plots", required=True, help="folder of CSVs for dvc plots")
+    args = parser.parse_args()
+    rows = collect(args.metrics_dir, list(load_params(args.params).evaluation.models))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(markdown(rows))
+    with atomic_directory(args.plots) as folder:
+        for name, frame in plot_frames(rows).items():
+            frame.write_csv(folder / f"{name}.csv")
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    run_stage(main)
