@@ -6,9 +6,10 @@ outside 0-5 or a label without a number is `None`: never a made-up 0 or -1, beca
 failure would make unparseable answers win "worst response".
 
 Two scoring modes (`judge.scoring`): `sampled` is the paper's, the number the judge wrote;
-`expected` reads the judge's next-token probabilities of "0".."5" at the position where it
-wrote that number (the text before it as the assistant prefix, one forward pass) and takes
-their expectation, a continuous score that ties far less often. Both are computed for every
+`expected` reads the judge's next-token probabilities of "0".."5" at the step where it wrote
+that number (recorded while generating; engines that cannot record them are asked with one
+forward pass over the text before it) and takes their expectation, a continuous score that
+ties far less often. Both are computed for every
 judgment, so metrics always show both; a judgment without a parseable score is `None` in both.
 """
 
