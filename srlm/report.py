@@ -34,7 +34,8 @@ FOLLOW_COLUMNS = [
     ("pair yield %", "pairs", ("yield",)),
     ("loop judge parse %", "judgments", ("parse_rate",)),
 ]
-FILES = ("judge", "reference", "h2h", "answers", "pairs", "judgments")
+# Every metrics file the report reads (the judge table reads `judge.json`).
+FILES = ("judge", *dict.fromkeys(file for _, file, _ in FOLLOW_COLUMNS))
 MODES = ("sampled", "expected")
 REWARD_KEYS = ("pairwise_accuracy", "tie_rate", "spearman", "kendall_tau", "five_best",
                "exact_match", "parse_rate")

@@ -56,9 +56,6 @@ def target_scores(replies: pl.DataFrame) -> pl.Series:
     return replies.select(target_score=expr).to_series()
 
 
-EFT_TARGETS = ("justified", "score_only")
-
-
 def judge_target(score: int, style: str = "justified") -> str:
     """The EFT training target: `justified` = a short rubric-worded justification, then
     `Score: N` on its own line (the paper's format); `score_only` = just `Score: N`.
