@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from srlm.io import write_artifact
+from srlm.core.artifacts import write_artifact
 
 
 def synthetic_pairs(rows: int, offset: int, changed_every: int) -> pl.DataFrame:

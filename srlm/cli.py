@@ -21,9 +21,9 @@ from pathlib import Path
 import polars as pl
 
 from srlm import __version__
-from srlm.config import as_dict, load_params
-from srlm.errors import SrlmError
-from srlm.io import read_artifact, read_manifest, scan_artifact
+from srlm.core.artifacts import read_artifact, read_manifest, scan_artifact
+from srlm.core.config import as_dict, load_params
+from srlm.core.errors import SrlmError
 
 EXAMPLES = """examples:
   srlm diff data/m2/pairs data/m3/pairs --limit 2
@@ -62,8 +62,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     import tempfile
 
-    from srlm.diff import diff_frames, format_report
-    from srlm.revisions import fetch_revision
+    from srlm.tools.diff import diff_frames, format_report
+    from srlm.tools.revisions import fetch_revision
 
     revs = args.rev or []
     if len(args.paths) == 2 and not revs:
@@ -96,7 +96,7 @@ def _diff(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from srlm.export import export_frame
+    from srlm.tools.export import export_frame
 
     kind = read_manifest(args.path)["schema"]
     frame = read_artifact(args.path, kind)
@@ -106,7 +106,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from srlm.report import collect, markdown
+    from srlm.evaluation.report import collect, markdown
 
     models = args.model or list(load_params(args.params).evaluation.models)
     root = Path(args.metrics_dir)

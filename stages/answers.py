@@ -11,12 +11,13 @@ import argparse
 
 import polars as pl
 
-from srlm.config import as_dict, load_params
+from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
+from srlm.core.config import as_dict, load_params
+from srlm.core.fingerprints import fingerprint
+from srlm.core.runtime import run_stage
 from srlm.engines import make_generator
 from srlm.engines.base import user_request
-from srlm.evaluation import length_metrics
-from srlm.io import fingerprint, read_artifact, write_artifact, write_metrics
-from srlm.runtime import run_stage
+from srlm.evaluation.metrics import length_metrics
 
 
 def main() -> None:

@@ -5,10 +5,10 @@
 
 import argparse
 
-from srlm.base_model import import_base_model
-from srlm.config import load_params
-from srlm.io import atomic_directory, write_metrics
-from srlm.runtime import run_stage
+from srlm.core.artifacts import atomic_directory, write_metrics
+from srlm.core.config import load_params
+from srlm.core.runtime import run_stage
+from srlm.training.base_model import import_base_model
 
 
 def main() -> None:

@@ -12,13 +12,14 @@ from functools import cache
 
 import polars as pl
 
-from srlm.config import as_dict, load_params
+from srlm.core.artifacts import read_artifact, write_metrics
+from srlm.core.config import as_dict, load_params
+from srlm.core.fingerprints import fingerprint
+from srlm.core.ids import content_id
+from srlm.core.runtime import run_stage
+from srlm.core.shards import ShardWriter, chunks, request_seed, run_sharded
 from srlm.engines import make_generator
 from srlm.engines.base import user_request
-from srlm.generation import chunks, request_seed, run_sharded
-from srlm.ids import content_id
-from srlm.io import ShardWriter, fingerprint, read_artifact, write_metrics
-from srlm.runtime import run_stage
 
 SCHEMA = {"prompt_id": pl.Utf8, "candidate_id": pl.Utf8, "prompt": pl.Utf8, "response": pl.Utf8,
           "model": pl.Utf8, "seed": pl.Int64, "n_tokens": pl.Int64, "finish_reason": pl.Utf8}

@@ -18,19 +18,20 @@ import argparse
 
 import polars as pl
 
-from srlm.config import as_dict, load_params
+from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
+from srlm.core.config import as_dict, load_params
+from srlm.core.errors import SrlmError
+from srlm.core.fingerprints import fingerprint
+from srlm.core.runtime import run_stage
 from srlm.engines.base import user_request
-from srlm.engines.evaluator import evaluator_identity, make_evaluator
-from srlm.errors import SrlmError
-from srlm.headtohead import (
+from srlm.evaluation.comparisons import (
     OPTIONS,
     VERDICT_PREFIX,
     comparison_prompts,
     head_to_head_metrics,
     verdict_frame,
 )
-from srlm.io import fingerprint, read_artifact, write_artifact, write_metrics
-from srlm.runtime import run_stage
+from srlm.evaluation.evaluator import evaluator_identity, make_evaluator
 
 
 def main() -> None:

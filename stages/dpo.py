@@ -6,11 +6,11 @@
 
 import argparse
 
-from srlm.config import load_params
-from srlm.errors import SrlmError
-from srlm.io import atomic_directory, read_artifact, write_metrics
-from srlm.runtime import run_stage
-from srlm.training import train_dpo
+from srlm.core.artifacts import atomic_directory, read_artifact, write_metrics
+from srlm.core.config import load_params
+from srlm.core.errors import SrlmError
+from srlm.core.runtime import run_stage
+from srlm.training.trainers import train_dpo
 
 
 def main() -> None:

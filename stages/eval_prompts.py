@@ -13,10 +13,11 @@ MT-Bench contributes first turns; `--prompts` takes any prompt file the seed sta
 
 import argparse
 
-from srlm.config import load_params
-from srlm.eval_sets import read_eval_prompts, select_eval_prompts
-from srlm.io import fingerprint, write_artifact, write_metrics
-from srlm.runtime import run_stage
+from srlm.core.artifacts import write_artifact, write_metrics
+from srlm.core.config import load_params
+from srlm.core.fingerprints import fingerprint
+from srlm.core.runtime import run_stage
+from srlm.evaluation.prompts import read_eval_prompts, select_eval_prompts
 
 
 def main() -> None:

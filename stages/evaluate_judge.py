@@ -7,21 +7,22 @@ Every EFT-eval reply is judged with the paper's prompt `judge.samples` times wit
 sampling params; a reply's score is the mean of its parsed samples, as in the loop. The
 metrics are the paper's reward-modelling numbers (pairwise accuracy, tie rate, 5-best, exact
 match, Spearman, Kendall tau), for both scoring modes (`sampled`, `expected`; see
-srlm/judge.py), plus parse rate, score histogram and distance to the targets.
+srlm/loop/judge.py), plus parse rate, score histogram and distance to the targets.
 """
 
 import argparse
 
 import polars as pl
 
-from srlm.config import as_dict, load_params
+from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
+from srlm.core.config import as_dict, load_params
+from srlm.core.fingerprints import fingerprint
+from srlm.core.runtime import run_stage
+from srlm.core.shards import request_seed
 from srlm.engines import make_generator
 from srlm.engines.base import user_request
-from srlm.evaluation import judge_format_metrics, reward_model_metrics
-from srlm.generation import request_seed
-from srlm.io import fingerprint, read_artifact, write_artifact, write_metrics
-from srlm.judge import SCORING_MODES, judge_samples
-from srlm.runtime import run_stage
+from srlm.evaluation.metrics import judge_format_metrics, reward_model_metrics
+from srlm.loop.judge import SCORING_MODES, judge_samples
 
 
 def main() -> None:

@@ -15,14 +15,14 @@ from functools import cache
 
 import polars as pl
 
-from srlm.config import as_dict, load_params
+from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
+from srlm.core.config import as_dict, load_params
+from srlm.core.fingerprints import fingerprint
+from srlm.core.runtime import run_stage
+from srlm.core.shards import ShardWriter, chunks, request_seed, run_sharded
 from srlm.engines import make_generator
 from srlm.engines.base import user_request
-from srlm.evaluation import score_histogram
-from srlm.generation import chunks, request_seed, run_sharded
-from srlm.io import ShardWriter, fingerprint, read_artifact, write_artifact, write_metrics
-from srlm.judge import aggregate_scores, judge_samples, render_judge_prompt
-from srlm.runtime import run_stage
+from srlm.loop.judge import aggregate_scores, judge_samples, render_judge_prompt, score_histogram
 
 SCHEMA = {"prompt_id": pl.Utf8, "candidate_id": pl.Utf8, "sample": pl.Int64,
           "judge_text": pl.Utf8, "score": pl.Float64, "expected_score": pl.Float64,

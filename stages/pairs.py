@@ -10,10 +10,11 @@ each scoring mode and minimum margin would give (`yield_by_setting`).
 import argparse
 import logging
 
-from srlm.config import load_params
-from srlm.io import fingerprint, read_artifact, write_artifact, write_metrics
-from srlm.pairs import build_pairs, pair_statistics, yield_by_setting
-from srlm.runtime import run_stage
+from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
+from srlm.core.config import load_params
+from srlm.core.fingerprints import fingerprint
+from srlm.core.runtime import run_stage
+from srlm.loop.pairs import build_pairs, pair_statistics, yield_by_setting
 
 log = logging.getLogger("stages.pairs")
 

@@ -12,13 +12,14 @@ import logging
 
 import polars as pl
 
-from srlm.config import as_dict, load_params
+from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
+from srlm.core.config import as_dict, load_params
+from srlm.core.errors import SrlmError
+from srlm.core.fingerprints import fingerprint
+from srlm.core.runtime import run_stage
 from srlm.engines import make_generator
 from srlm.engines.base import user_request
-from srlm.errors import SrlmError
-from srlm.io import fingerprint, read_artifact, write_artifact, write_metrics
-from srlm.runtime import run_stage
-from srlm.selfinstruct import generate_prompts
+from srlm.loop.selfinstruct import generate_prompts
 
 log = logging.getLogger("stages.prompts")
 

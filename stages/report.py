@@ -9,10 +9,10 @@ The same table prints with `srlm report`.
 import argparse
 from pathlib import Path
 
-from srlm.config import load_params
-from srlm.io import atomic_directory
-from srlm.report import collect, markdown, plot_frames
-from srlm.runtime import run_stage
+from srlm.core.artifacts import atomic_directory
+from srlm.core.config import load_params
+from srlm.core.runtime import run_stage
+from srlm.evaluation.report import collect, markdown, plot_frames
 
 
 def main() -> None:

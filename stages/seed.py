@@ -17,11 +17,12 @@ from collections import Counter
 
 import polars as pl
 
-from srlm.config import as_dict, load_params
-from srlm.io import fingerprint, write_artifact, write_metrics
-from srlm.runtime import run_stage
-from srlm.seed import build_seed_sets
-from srlm.seed_sources import read_prompts, read_replies
+from srlm.core.artifacts import write_artifact, write_metrics
+from srlm.core.config import as_dict, load_params
+from srlm.core.fingerprints import fingerprint
+from srlm.core.runtime import run_stage
+from srlm.sources.readers import read_prompts, read_replies
+from srlm.sources.seed_sets import build_seed_sets
 
 log = logging.getLogger("stages.seed")
 

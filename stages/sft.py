@@ -7,10 +7,10 @@
 
 import argparse
 
-from srlm.config import load_params
-from srlm.io import atomic_directory, read_artifact, write_metrics
-from srlm.runtime import run_stage
-from srlm.training import train_sft
+from srlm.core.artifacts import atomic_directory, read_artifact, write_metrics
+from srlm.core.config import load_params
+from srlm.core.runtime import run_stage
+from srlm.training.trainers import train_sft
 
 
 def main() -> None:

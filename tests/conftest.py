@@ -36,7 +36,7 @@ def smollm2_tokenizer(tmp_path_factory):
     """The real SmolLM2 tokenizer, read from the packaged GGUF once and saved as HF files."""
     from transformers import AutoTokenizer
 
-    from srlm.base_model import packaged_smollm2
+    from srlm.training.base_model import packaged_smollm2
 
     folder, gguf = packaged_smollm2()
     tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf)

@@ -2,7 +2,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from srlm.base_model import BaseModelError, import_base_model, resolve_source
+from srlm.training.base_model import BaseModelError, import_base_model, resolve_source
 from tests.conftest import run_stage
 
 

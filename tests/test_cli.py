@@ -4,8 +4,8 @@ import polars as pl
 import pytest
 
 from srlm.cli import main
-from srlm.io import write_artifact
-from srlm.schemas import SCHEMA_VERSION
+from srlm.core.artifacts import write_artifact
+from srlm.core.schemas import SCHEMA_VERSION
 
 
 @pytest.fixture

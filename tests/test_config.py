@@ -1,6 +1,6 @@
 import pytest
 
-from srlm.config import ConfigError, Params, load_params
+from srlm.core.config import ConfigError, Params, load_params
 from tests.conftest import ROOT
 
 

@@ -7,8 +7,8 @@ import polars as pl
 import pytest
 
 from srlm.cli import main
-from srlm.diff import diff_frames, format_report, is_unchanged
-from srlm.io import write_artifact
+from srlm.core.artifacts import write_artifact
+from srlm.tools.diff import diff_frames, format_report, is_unchanged
 
 
 def pairs_frame(n, offset=0, margin=1.0):
@@ -121,8 +121,8 @@ def test_every_command_has_help_with_an_example(argv, capsys):
 
 
 def test_every_artifact_kind_has_row_keys():
-    from srlm.diff import KEYS
-    from srlm.schemas import SCHEMAS
+    from srlm.core.schemas import SCHEMAS
+    from srlm.tools.diff import KEYS
 
     assert set(KEYS) == set(SCHEMAS)
     for name, keys in KEYS.items():

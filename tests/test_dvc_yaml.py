@@ -6,14 +6,14 @@ from pathlib import Path
 
 import yaml
 
-from srlm.config import Params
+from srlm.core.config import Params
 from tests.conftest import ROOT
 
 # Prompt files read by a module: a stage importing the module depends on the file too.
 PROMPT_FILES = {
-    "srlm/judge.py": {"srlm/prompts/judge.txt"},
-    "srlm/selfinstruct.py": {"srlm/prompts/self_instruct.txt"},
-    "srlm/headtohead.py": {"srlm/prompts/compare.txt"},
+    "srlm/loop/judge.py": {"srlm/prompts/judge.txt"},
+    "srlm/loop/selfinstruct.py": {"srlm/prompts/self_instruct.txt"},
+    "srlm/evaluation/comparisons.py": {"srlm/prompts/compare.txt"},
 }
 
 
@@ -84,7 +84,7 @@ def test_deps_exist_and_params_groups_are_known():
                 assert (ROOT / dep).exists(), f"{name}: dep {dep} does not exist"
         for param in stage["params"]:
             group, _, key = param.partition(".")
-            assert group in groups, f"{name}: params group {group} is not in srlm.config.Params"
+            assert group in groups, f"{name}: params group {group} is not in srlm.core.config.Params"
             if key:
                 fields = Params.__dataclass_fields__[group].default_factory().__dataclass_fields__
                 assert key in fields, f"{name}: params key {param} does not exist"

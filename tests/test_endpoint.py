@@ -8,11 +8,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from srlm.config import EngineConfig, EvaluatorConfig
+from srlm.core.config import EngineConfig, EvaluatorConfig
 from srlm.engines.base import user_request
 from srlm.engines.endpoint import EndpointError
-from srlm.engines.evaluator import evaluator_identity, make_evaluator
-from srlm.headtohead import OPTIONS, VERDICT_PREFIX
+from srlm.evaluation.comparisons import OPTIONS, VERDICT_PREFIX
+from srlm.evaluation.evaluator import evaluator_identity, make_evaluator
 
 
 class ChatServer(BaseHTTPRequestHandler):
@@ -93,7 +93,7 @@ def test_unreachable_endpoint_is_a_clear_error(monkeypatch):
 
 
 def test_endpoint_params_are_checked():
-    from srlm.config import ConfigError
+    from srlm.core.config import ConfigError
 
     with pytest.raises(ConfigError, match="evaluator.endpoint_model"):
         EvaluatorConfig(endpoint="http://host/v1")

@@ -1,10 +1,10 @@
 import pytest
 
-from srlm.config import EngineConfig
+from srlm.core.config import EngineConfig
 from srlm.engines import make_generator
 from srlm.engines.base import GenerationRequest, user_request
 from srlm.engines.fake import FakeGenerator
-from srlm.judge import parse_score, render_judge_prompt
+from srlm.loop.judge import parse_score, render_judge_prompt
 
 
 @pytest.fixture(scope="module")

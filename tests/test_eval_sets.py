@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from srlm.eval_sets import read_eval_prompts, select_eval_prompts
-from srlm.seed_sources import SeedFormatError
+from srlm.evaluation.prompts import read_eval_prompts, select_eval_prompts
+from srlm.sources.readers import SeedFormatError
 from tests.conftest import ROOT, shared_file
 
 

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from scipy.stats import kendalltau, spearmanr
 
-from srlm.evaluation import reward_model_metrics
-from srlm.seed_sources import read_replies
+from srlm.evaluation.metrics import reward_model_metrics
+from srlm.sources.readers import read_replies
 from tests.conftest import shared_file
 
 

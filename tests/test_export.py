@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 
 from srlm.cli import main
-from srlm.io import write_artifact
+from srlm.core.artifacts import write_artifact
 from tests.test_diff import pairs_frame
 
 
@@ -23,7 +23,7 @@ def test_hf_export_of_pairs_is_trl_conversational(pairs, tmp_path):
     assert row["chosen"] == [{"role": "assistant", "content": "chosen answer p000"}]
     assert row["rejected"] == [{"role": "assistant", "content": "bad p000"}]
     assert row["margin"] == 1.0
-    from srlm.training import dpo_records  # what DPO trains on: the same records
+    from srlm.training.trainers import dpo_records  # what DPO trains on: the same records
 
     assert dpo_records(pairs_frame(3))[0] == {k: row[k] for k in ("prompt", "chosen", "rejected")}
 

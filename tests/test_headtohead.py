@@ -3,7 +3,8 @@
 import polars as pl
 import pytest
 
-from srlm.headtohead import (
+from srlm.core.schemas import validate
+from srlm.evaluation.comparisons import (
     comparison_prompts,
     head_to_head_metrics,
     outcome,
@@ -11,7 +12,6 @@ from srlm.headtohead import (
     render_compare_prompt,
     verdict_frame,
 )
-from srlm.schemas import validate
 
 
 def test_the_prompt_keeps_braces_and_puts_answers_in_their_slots():

@@ -4,7 +4,7 @@ import re
 import polars as pl
 import pytest
 
-from srlm.judge import (
+from srlm.loop.judge import (
     aggregate_scores,
     expected_score,
     judge_samples,
@@ -156,7 +156,7 @@ def test_judge_samples_score_both_ways_and_unparsed_is_none_in_both():
 
 def test_sampled_scores_are_unchanged_by_expected_scoring(tiny_model_dir):
     """The sampled mode reads the same generations the plain generator gives."""
-    from srlm.config import EngineConfig
+    from srlm.core.config import EngineConfig
     from srlm.engines import make_generator
     from srlm.engines.base import user_request
 

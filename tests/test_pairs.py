@@ -2,8 +2,8 @@ import io
 
 import polars as pl
 
-from srlm.pairs import build_pairs, pair_statistics, yield_by_setting
-from srlm.schemas import validate
+from srlm.core.schemas import validate
+from srlm.loop.pairs import build_pairs, pair_statistics, yield_by_setting
 
 
 def scored(rows):

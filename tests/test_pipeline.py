@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 import yaml
 
-from srlm.io import read_artifact
+from srlm.core.artifacts import read_artifact
 from tests.conftest import ROOT, SHARED_DATA, shared_file
 
 SMALL = {

@@ -9,8 +9,8 @@ import time
 import polars as pl
 import pytest
 
-from srlm.generation import chunks, run_sharded
-from srlm.io import ShardWriter, read_artifact, write_artifact
+from srlm.core.artifacts import read_artifact, write_artifact
+from srlm.core.shards import ShardWriter, chunks, run_sharded
 from tests.conftest import ROOT
 
 
@@ -60,7 +60,7 @@ def test_params_change_discards_stale_shards(tmp_path):
 
 
 def test_code_change_discards_stale_shards(tmp_path, monkeypatch):
-    import srlm.io
+    import srlm.core.shards
 
     shards = chunks(list(range(4)), 2)
     with pytest.raises(KeyboardInterrupt):
@@ -69,7 +69,7 @@ def test_code_change_discards_stale_shards(tmp_path, monkeypatch):
                 raise KeyboardInterrupt
             return frame_for(items)
         run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp"), shards, crash_second, "t")
-    monkeypatch.setattr(srlm.io, "code_hash", lambda: "a fixed parser")
+    monkeypatch.setattr(srlm.core.shards, "code_hash", lambda: "a fixed parser")
     calls = []
     run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp"), shards, frame_for_log(calls), "t")
     assert calls == [0, 2]  # same params and inputs, new code: nothing reused

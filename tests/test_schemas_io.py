@@ -3,16 +3,16 @@ import json
 import polars as pl
 import pytest
 
-from srlm.io import (
+from srlm.core.artifacts import (
     ArtifactError,
-    ShardWriter,
     atomic_directory,
-    fingerprint,
     read_artifact,
     read_manifest,
     write_artifact,
 )
-from srlm.schemas import SCHEMAS, ArtifactSchemaError, validate
+from srlm.core.fingerprints import fingerprint
+from srlm.core.schemas import SCHEMAS, ArtifactSchemaError, validate
+from srlm.core.shards import ShardWriter
 
 
 def eft_frame(n=3, **overrides):

@@ -1,9 +1,10 @@
 import polars as pl
 import pytest
 
-from srlm.config import SeedConfig
-from srlm.judge import parse_score, render_judge_prompt
-from srlm.seed import (
+from srlm.core.config import SeedConfig
+from srlm.loop.judge import parse_score, render_judge_prompt
+from srlm.sources.readers import read_prompts, read_replies
+from srlm.sources.seed_sets import (
     build_eft,
     build_ift,
     build_seed_sets,
@@ -11,7 +12,6 @@ from srlm.seed import (
     sample_groups,
     target_scores,
 )
-from srlm.seed_sources import read_prompts, read_replies
 from tests.conftest import ROOT, shared_file
 
 EMBEDDED = ROOT / "srlm" / "seed_data"

@@ -3,7 +3,7 @@ import json
 import polars as pl
 import pytest
 
-from srlm.seed_sources import SeedFormatError, detect_format, read_prompts, read_replies
+from srlm.sources.readers import SeedFormatError, detect_format, read_prompts, read_replies
 from tests.conftest import ROOT, shared_file
 
 EMBEDDED = ROOT / "srlm" / "seed_data"

@@ -2,8 +2,8 @@ from collections import Counter
 
 import pytest
 
-from srlm.config import PromptsConfig
-from srlm.selfinstruct import (
+from srlm.core.config import PromptsConfig
+from srlm.loop.selfinstruct import (
     clean_instruction,
     filter_prompt,
     generate_prompts,

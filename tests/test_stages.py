@@ -5,8 +5,8 @@ import json
 import polars as pl
 import pytest
 
-from srlm.evaluation import reward_model_metrics
-from srlm.io import read_artifact, read_manifest
+from srlm.core.artifacts import read_artifact, read_manifest
+from srlm.evaluation.metrics import reward_model_metrics
 from tests.conftest import ROOT, run_stage, shared_file
 
 EMBEDDED = ROOT / "srlm" / "seed_data"

@@ -3,8 +3,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from srlm.config import LoraConfig, SFTConfig
-from srlm.training import completion_loss, sft_records, train_sft
+from srlm.core.config import LoraConfig, SFTConfig
+from srlm.training.trainers import completion_loss, sft_records, train_sft
 
 
 def seed_frames():
@@ -87,8 +87,8 @@ def dpo_loss(policy, reference, tokenizer, pairs, beta):
 def test_dpo_really_trains(tiny_model_dir, tmp_path):
     from transformers import AutoTokenizer
 
-    from srlm.config import DPOConfig
-    from srlm.training import train_dpo
+    from srlm.core.config import DPOConfig
+    from srlm.training.trainers import train_dpo
 
     pairs = pl.DataFrame({
         "prompt_id": ["a", "b", "c", "d"],

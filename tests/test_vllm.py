@@ -2,10 +2,10 @@
 
 import pytest
 
-from srlm.config import EngineConfig
+from srlm.core.config import EngineConfig
 from srlm.engines import make_generator
 from srlm.engines.base import user_request
-from srlm.judge import parse_score, render_judge_prompt
+from srlm.loop.judge import parse_score, render_judge_prompt
 
 pytestmark = pytest.mark.gpu
 

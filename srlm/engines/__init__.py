@@ -7,7 +7,7 @@ without it) or `fake` (deterministic and instant, for tests).
 
 from __future__ import annotations
 
-from srlm.config import ConfigError
+from srlm.core.config import ConfigError
 from srlm.engines.base import Completion, GenerationRequest, Generator
 
 __all__ = ["Completion", "GenerationRequest", "Generator", "make_generator"]

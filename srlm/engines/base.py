@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from srlm.errors import SrlmError
+from srlm.core.errors import SrlmError
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 from tqdm.auto import tqdm
 
+from srlm.core.errors import SrlmError
 from srlm.engines.base import GenerationRequest
-from srlm.errors import SrlmError
 
 _LETTER = re.compile(r"[A-Za-z]+")
 

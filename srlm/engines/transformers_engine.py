@@ -23,6 +23,7 @@ from transformers import (
     LogitsProcessorList,
 )
 
+from srlm.core.hardware import device, resolve_precision
 from srlm.engines.base import (
     Completion,
     GenerationRequest,
@@ -30,7 +31,6 @@ from srlm.engines.base import (
     token_offsets,
     watch_token_ids,
 )
-from srlm.hardware import device, resolve_precision
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from srlm.core.errors import SrlmError
+from srlm.core.hardware import resolve_precision
 from srlm.engines.base import (
     Completion,
     GenerationRequest,
@@ -17,8 +19,6 @@ from srlm.engines.base import (
     token_offsets,
     watch_token_ids,
 )
-from srlm.errors import SrlmError
-from srlm.hardware import resolve_precision
 
 
 class VLLMGenerator:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from srlm.errors import SrlmError
+from srlm.core.errors import SrlmError
 
 
 @cache

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from srlm.errors import SrlmError
+from srlm.core.errors import SrlmError
 
 
 def setup_logging() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from srlm.errors import SrlmError
+from srlm.core.errors import SrlmError
 
 SCHEMA_VERSION = 2
 
@@ -78,7 +78,7 @@ class Judgments(_Strict):
     """`<iter>/judgments`: K judge samples per candidate; score null = unparsed.
 
     `score` is the number the judge wrote; `expected_score` the expectation of its
-    probabilities `score_probs` for "0".."5" at that position (see `srlm.judge`).
+    probabilities `score_probs` for "0".."5" at that position (see `srlm.loop.judge`).
     """
 
     prompt_id: str

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from srlm.errors import SrlmError
+from srlm.core.errors import SrlmError
 
 
 class ConfigError(SrlmError):
@@ -64,7 +64,7 @@ class SeedConfig:
     # EFT training groups must have targets at least this far apart (0 = every group).
     eft_min_target_spread: int = 0
     # justified: rubric-worded justification + `Score: N` (the paper's format);
-    # score_only: `Score: N` alone (see srlm.seed.judge_target).
+    # score_only: `Score: N` alone (see srlm.sources.seed_sets.judge_target).
     eft_target: str = "justified"
     min_prompt_chars: int = 8
     max_prompt_chars: int = 2000
@@ -140,7 +140,12 @@ class EvaluationConfig:
 
     # Every model evaluated: m0 (base), m1 (SFT) and each iteration of `iterations`.
     models: tuple[str, ...] = ("m0", "m1", "m2", "m3")
-    alpaca_eval_limit: int = 12       # AlpacaEval instructions (they carry reference outputs)
+    # Prompts with a reference answer, a seeded sample: by default oasst1-validation prompts
+    # with their best human reply (Apache-2.0, in the repository)...
+    reference_limit: int = 12
+    # ...or, when this names AlpacaEval outputs (a local .json or hf://...; CC BY-NC, never
+    # shipped), its instructions with their reference outputs (e.g. GPT-4 Turbo's) instead.
+    alpaca_eval: str | None = None
     alpaca_eval_datasets: tuple[str, ...] = ("oasst",)  # AlpacaEval subsets; [] = all five
     mt_bench_limit: int = 6           # MT-Bench first turns
     prompts_limit: int = 12           # prompts from any other file given to eval_prompts
@@ -150,7 +155,7 @@ class EvaluationConfig:
     def __post_init__(self):
         _require(len(self.models) > 0, "evaluation.models", "must name at least one model")
         _positive(self, "evaluation", "max_new_tokens")
-        for name in ("alpaca_eval_limit", "mt_bench_limit", "prompts_limit"):
+        for name in ("reference_limit", "mt_bench_limit", "prompts_limit"):
             _require(getattr(self, name) >= 0, f"evaluation.{name}", "must be >= 0")
 
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import polars as pl
 
-from srlm.errors import SrlmError
-from srlm.ids import content_id, normalize_text
+from srlm.core.errors import SrlmError
+from srlm.core.ids import content_id, normalize_text
 
 REPLY_COLUMNS = {
     "group_id": pl.Utf8,

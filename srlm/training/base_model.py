@@ -16,7 +16,7 @@ import importlib.util
 import logging
 from pathlib import Path
 
-from srlm.errors import SrlmError
+from srlm.core.errors import SrlmError
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from srlm.core.fingerprints import input_hash
 from srlm.engines import make_generator
-from srlm.io import input_hash
 
 
 def make_evaluator(config, engine_config):

@@ -1,4 +1,4 @@
-"""The base of every error srlm reports to a user as one line (see `srlm.runtime`)."""
+"""The base of every error srlm reports to a user as one line (see `srlm.core.runtime`)."""
 
 
 class SrlmError(ValueError):

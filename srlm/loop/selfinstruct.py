@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from importlib import resources
 
-from srlm.ids import content_id, normalize_text
+from srlm.core.ids import content_id, normalize_text
 
 SELF_INSTRUCT_FILE = "self_instruct.txt"
 _WORD = re.compile(r"[a-z0-9]+")

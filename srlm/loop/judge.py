@@ -123,3 +123,12 @@ def aggregate_scores(judgments: pl.DataFrame, scoring: str = "sampled") -> pl.Da
                 "expected_score")
         .sort("prompt_id", "candidate_id")
     )
+
+
+def score_histogram(scores: pl.Series) -> dict[str, int]:
+    """Parsed scores rounded to whole points 0..5 (all keys present), plus `unparsed`."""
+    rounded = scores.drop_nulls().round(0).cast(pl.Int64)
+    counts = dict(rounded.value_counts().iter_rows()) if rounded.len() else {}
+    histogram = {str(s): int(counts.get(s, 0)) for s in range(6)}
+    histogram["unparsed"] = int(scores.null_count())
+    return histogram

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from srlm.errors import SrlmError
+from srlm.core.errors import SrlmError
 
 
 class RevisionError(SrlmError):

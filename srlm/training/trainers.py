@@ -19,8 +19,8 @@ import polars as pl
 import torch
 from transformers import TrainerCallback
 
-from srlm.errors import SrlmError
-from srlm.hardware import device, resolve_precision
+from srlm.core.errors import SrlmError
+from srlm.core.hardware import device, resolve_precision
 
 log = logging.getLogger(__name__)
 

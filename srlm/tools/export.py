@@ -8,9 +8,9 @@ from pathlib import Path
 
 import polars as pl
 
-from srlm.chat_format import preference_frame
-from srlm.errors import SrlmError
-from srlm.io import atomic_directory
+from srlm.core.artifacts import atomic_directory
+from srlm.core.errors import SrlmError
+from srlm.tools.chat_format import preference_frame
 
 FORMATS = ("parquet", "jsonl", "hf")
 

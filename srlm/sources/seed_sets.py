@@ -1,6 +1,6 @@
 """Seed datasets: IFT (instruction following) and EFT (judge training / held-out eval).
 
-Pure functions on the reply frames of `srlm.seed_sources`:
+Pure functions on the reply frames of `srlm.sources.readers`:
 - `build_ift`: one example per prompt, its best human reply (rank 0, else highest quality);
 - `build_eft`: every ranked reply of prompts with >=2 ranked replies becomes a judge example:
   input = the paper's judge prompt filled with (prompt, reply); target = a short justification
@@ -18,9 +18,8 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from srlm.evaluation import score_histogram
-from srlm.ids import content_id, normalize_text
-from srlm.judge import render_judge_prompt
+from srlm.core.ids import content_id, normalize_text
+from srlm.loop.judge import render_judge_prompt, score_histogram
 
 # Templated justifications, one per score, phrased along the rubric's additive criteria.
 JUSTIFICATIONS = {

@@ -1,0 +1,2 @@
+"""What the `srlm` command offers besides stages: dataset diff, git/DVC revisions, export.
+"""
