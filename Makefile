@@ -1,6 +1,7 @@
 # Set-up and main jobs. Every target is idempotent: a second run reuses .venv.
 #   make repro   install into .venv, then build the pipeline with `dvc repro`
-#   make test    install into .venv (with dev tools), then run the test suite
+#   make test    install into .venv (with dev tools), then run the test suite (all but gpu)
+#   make test-fast  the same without `slow` and `integration` tests (under 90 s on 2 cores)
 # GPU users: TORCH_SPEC="torch==2.13.0" is the CPU build found on this kind of machine;
 # set TORCH_SPEC to the CUDA build you want (e.g. TORCH_SPEC=torch) and EXTRAS=dev,gpu.
 
@@ -11,7 +12,7 @@ EXTRAS ?= dev
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell echo "$(TORCH_SPEC) $(EXTRAS)" | cksum | cut -d' ' -f1)
 
-.PHONY: install repro test lint clean-venv
+.PHONY: install repro test test-fast lint clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +33,9 @@ repro: install
 
 test: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not integration and not gpu"
 
 lint: install
 	$(BIN)/ruff check .

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from srlm.engines.base import user_request
+from srlm.core.requests import user_request
 from srlm.engines.transformers_engine import TransformersGenerator
 
 SEED = Path(__file__).resolve().parents[1] / "srlm" / "seed_data" / "train.trees.jsonl"

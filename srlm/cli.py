@@ -3,6 +3,7 @@
     srlm show data/seed/eft            schema, manifest and first rows of an artifact
     srlm validate data/seed/eft        validate every row; exit 1 with the violations
     srlm params                        the effective params (defaults filled in), checked
+    srlm params --explain              every params key: type, default and help
     srlm diff data/m2/pairs data/m3/pairs              what changed between two artifacts
     srlm diff data/m2/pairs --rev HEAD~1 --rev HEAD    one artifact at two git revisions
     srlm report                        one table of every model's evaluation metrics
@@ -22,7 +23,7 @@ import polars as pl
 
 from srlm import __version__
 from srlm.core.artifacts import read_artifact, read_manifest, scan_artifact
-from srlm.core.config import as_dict, load_params
+from srlm.core.config import as_dict, explain, load_params
 from srlm.core.errors import SrlmError
 
 EXAMPLES = """examples:
@@ -123,6 +124,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
+    if args.explain:
+        print(explain())
+        return 0
     print(json.dumps(as_dict(load_params(args.file)), indent=2))
     return 0
 
@@ -177,9 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="also write the markdown here")
     report.add_argument("--force", action="store_true", help="replace an existing --out file")
     report.set_defaults(func=cmd_report)
-    params = sub.add_parser("params", help="print the checked params with defaults filled in",
-                            epilog="example: srlm params --file params.yaml")
-    params.add_argument("--file", default="params.yaml")
+    params = sub.add_parser(
+        "params", help="print the checked params with defaults filled in",
+        epilog="examples:\n  srlm params --file profiles/paper.yaml\n"
+               "  srlm params --explain | grep dpo.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    params.add_argument("--file", default="params.yaml",
+                        help="params file to check and print (default params.yaml)")
+    params.add_argument("--explain", action="store_true",
+                        help="print every key (group.key, type, default, help) instead")
     params.set_defaults(func=cmd_params)
     return parser
 

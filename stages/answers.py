@@ -14,9 +14,9 @@ import polars as pl
 from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
 from srlm.core.config import as_dict, load_params
 from srlm.core.fingerprints import fingerprint
+from srlm.core.requests import user_request
 from srlm.core.runtime import run_stage
 from srlm.engines import make_generator
-from srlm.engines.base import user_request
 from srlm.evaluation.metrics import length_metrics
 
 

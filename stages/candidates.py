@@ -16,10 +16,10 @@ from srlm.core.artifacts import read_artifact, write_metrics
 from srlm.core.config import as_dict, load_params
 from srlm.core.fingerprints import fingerprint
 from srlm.core.ids import content_id
+from srlm.core.requests import user_request
 from srlm.core.runtime import run_stage
 from srlm.core.shards import ShardWriter, chunks, request_seed, run_sharded
 from srlm.engines import make_generator
-from srlm.engines.base import user_request
 
 SCHEMA = {"prompt_id": pl.Utf8, "candidate_id": pl.Utf8, "prompt": pl.Utf8, "response": pl.Utf8,
           "model": pl.Utf8, "seed": pl.Int64, "n_tokens": pl.Int64, "finish_reason": pl.Utf8}
@@ -44,7 +44,7 @@ def main() -> None:
     generator = cache(lambda: make_generator(args.model, params.engine))
 
     def make_frame(rows):
-        seeds = [request_seed(cfg.seed, args.iteration, pid) for pid, _ in rows]
+        seeds = [request_seed(cfg.random_seed, args.iteration, pid) for pid, _ in rows]
         requests = [
             user_request(pid, prompt, n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p,
                          max_new_tokens=cfg.max_new_tokens, seed=seed)

@@ -5,7 +5,7 @@ compares a model's answers with an opponent's, every pair in both orders.
     python stages/compare.py --params params.yaml --prompts data/eval/prompts \
         --answers data/eval/m2/answers --name m2 \
         --opponent-answers data/eval/m1/answers --opponent-name m1 \
-        --evaluator data/models/m1 --out data/eval/m2/h2h --metrics metrics/m2/h2h.json
+        --out data/eval/m2/h2h --metrics metrics/m2/h2h.json
     # reference win rate: against the reference outputs carried by the prompts
     python stages/compare.py ... --answers data/eval/m2/answers --name m2 --reference ...
 
@@ -22,8 +22,8 @@ from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
 from srlm.core.config import as_dict, load_params
 from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import fingerprint
+from srlm.core.requests import user_request
 from srlm.core.runtime import run_stage
-from srlm.engines.base import user_request
 from srlm.evaluation.comparisons import (
     OPTIONS,
     VERDICT_PREFIX,
@@ -45,15 +45,10 @@ def main() -> None:
     opponent.add_argument("--reference", action="store_true",
                           help="compare with the prompts' reference outputs")
     parser.add_argument("--opponent-name", help="the other model's name (with --opponent-answers)")
-    parser.add_argument("--evaluator", required=True,
-                        help="the evaluator model dir (must equal evaluator.model in params)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args()
     params = load_params(args.params)
-    if args.evaluator != params.evaluator.model:
-        raise SrlmError(f"--evaluator {args.evaluator} differs from evaluator.model "
-                        f"{params.evaluator.model} in {args.params}: one evaluator per run")
     prompts = read_artifact(args.prompts, "eval_prompts")
     answers = read_artifact(args.answers, "answers").select("prompt_id", answer="response")
     rows = prompts.join(answers, on="prompt_id", how="inner", maintain_order="left")

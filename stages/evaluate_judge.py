@@ -17,10 +17,10 @@ import polars as pl
 from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
 from srlm.core.config import as_dict, load_params
 from srlm.core.fingerprints import fingerprint
+from srlm.core.requests import user_request
 from srlm.core.runtime import run_stage
 from srlm.core.shards import request_seed
 from srlm.engines import make_generator
-from srlm.engines.base import user_request
 from srlm.evaluation.metrics import judge_format_metrics, reward_model_metrics
 from srlm.loop.judge import SCORING_MODES, judge_samples
 
@@ -39,7 +39,7 @@ def main() -> None:
     requests = [
         user_request(eid, judge_input, n=cfg.samples, temperature=cfg.temperature,
                      top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-                     seed=request_seed(cfg.seed, "evaluate_judge", eid))
+                     seed=request_seed(cfg.random_seed, "evaluate_judge", eid))
         for eid, judge_input in examples.select("example_id", "judge_input").iter_rows()
     ]
     rows = judge_samples(make_generator(args.model, params.engine), requests)

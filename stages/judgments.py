@@ -18,10 +18,10 @@ import polars as pl
 from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
 from srlm.core.config import as_dict, load_params
 from srlm.core.fingerprints import fingerprint
+from srlm.core.requests import user_request
 from srlm.core.runtime import run_stage
 from srlm.core.shards import ShardWriter, chunks, request_seed, run_sharded
 from srlm.engines import make_generator
-from srlm.engines.base import user_request
 from srlm.loop.judge import aggregate_scores, judge_samples, render_judge_prompt, score_histogram
 
 SCHEMA = {"prompt_id": pl.Utf8, "candidate_id": pl.Utf8, "sample": pl.Int64,
@@ -56,7 +56,7 @@ def main() -> None:
             user_request(cid, render_judge_prompt(prompt, response), n=cfg.samples,
                          temperature=cfg.temperature, top_p=cfg.top_p,
                          max_new_tokens=cfg.max_new_tokens,
-                         seed=request_seed(cfg.seed, args.iteration, cid))
+                         seed=request_seed(cfg.random_seed, args.iteration, cid))
             for cid, _, prompt, response in rows
         ]
         prompt_of = {cid: pid for cid, pid, _, _ in rows}

@@ -16,9 +16,9 @@ from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
 from srlm.core.config import as_dict, load_params
 from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import fingerprint
+from srlm.core.requests import user_request
 from srlm.core.runtime import run_stage
 from srlm.engines import make_generator
-from srlm.engines.base import user_request
 from srlm.loop.selfinstruct import generate_prompts
 
 log = logging.getLogger("stages.prompts")

@@ -2,13 +2,14 @@
 
     python stages/seed.py --params params.yaml \
         --source srlm/seed_data/train.trees.jsonl --eval-source srlm/seed_data/eval.trees.jsonl \
-        [--decontaminate ../shared/data/alpaca_eval/gpt4_1106_preview.model_outputs.json] \
+        [--decontaminate data/raw/mt_bench/question.jsonl] \
         --ift data/seed/ift --eft data/seed/eft --eft-eval data/seed/eft_eval \
         --metrics metrics/seed.json
 
 Sources are oasst trees / flat messages (.jsonl, .parquet, hf://OWNER/NAME[:split]) or plain
 {prompt, response, rank|score} files; `--decontaminate` files are evaluation sets (AlpacaEval,
-MT-Bench, prompt lists, any seed format) whose prompts must never be trained on.
+MT-Bench, prompt lists, any seed format) whose prompts must never be trained on; the AlpacaEval
+file named by `evaluation.alpaca_eval` in params, when set, is one of them too.
 """
 
 import argparse
@@ -50,16 +51,16 @@ def main() -> None:
     parser.add_argument("--eft-eval", required=True)
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args()
-    cfg = load_params(args.params).seed
-    if cfg.eft_mode != "human_labels":
-        raise SystemExit(f"seed.eft_mode: '{cfg.eft_mode}' is not available (use human_labels)")
+    params = load_params(args.params)
+    cfg = params.seed
     train, train_drops = read_all(args.source)
     held_out, eval_drops = read_all(args.eval_source)
-    eval_prompts = [p for spec in args.decontaminate for p in read_prompts(spec)]
+    decontaminate = [*args.decontaminate, *filter(None, [params.evaluation.alpaca_eval])]
+    eval_prompts = [p for spec in decontaminate for p in read_prompts(spec)]
     ift, eft, eft_eval, stats = build_seed_sets(train, held_out, eval_prompts, cfg)
     stats.update(dropped_on_read=dict(train_drops), eval_dropped_on_read=dict(eval_drops),
                  decontamination_prompts=len(set(eval_prompts)))
-    specs = [*args.source, *args.eval_source, *args.decontaminate]
+    specs = [*args.source, *args.eval_source, *decontaminate]
     fp = fingerprint(as_dict(cfg), inputs=[s for s in specs if not s.startswith("hf://")],
                      remote=[s for s in specs if s.startswith("hf://")])
     write_artifact(ift, args.ift, "seed_ift", fp)

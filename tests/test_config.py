@@ -1,7 +1,7 @@
 import pytest
 
 from srlm.core.config import ConfigError, Params, load_params
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def write(tmp_path, text):

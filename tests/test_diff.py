@@ -82,6 +82,7 @@ def git(cwd, *args):
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
+@pytest.mark.integration
 def test_cli_diff_between_git_revisions(tmp_path, monkeypatch, capsys):
     dvc = str(Path(sys.executable).parent / "dvc")
     git(tmp_path, "init", "-q")

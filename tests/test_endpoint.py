@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from srlm.core.config import EngineConfig, EvaluatorConfig
-from srlm.engines.base import user_request
+from srlm.core.requests import user_request
 from srlm.engines.endpoint import EndpointError
 from srlm.evaluation.comparisons import OPTIONS, VERDICT_PREFIX
 from srlm.evaluation.evaluator import evaluator_identity, make_evaluator
@@ -37,7 +37,8 @@ class ChatServer(BaseHTTPRequestHandler):
 @pytest.fixture()
 def server():
     httpd = HTTPServer(("127.0.0.1", 0), ChatServer)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
     thread.start()
     ChatServer.replies, ChatServer.seen = [], []
     yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"

@@ -1,8 +1,8 @@
 import pytest
 
 from srlm.core.config import EngineConfig
+from srlm.core.requests import GenerationRequest, user_request
 from srlm.engines import make_generator
-from srlm.engines.base import GenerationRequest, user_request
 from srlm.engines.fake import FakeGenerator
 from srlm.loop.judge import parse_score, render_judge_prompt
 
@@ -128,7 +128,7 @@ def test_watched_probabilities_are_the_models_next_token_distribution(tiny_gener
 
 
 def test_watched_at_finds_the_token_that_wrote_a_character():
-    from srlm.engines.base import Completion
+    from srlm.core.requests import Completion
 
     completion = Completion("r", 0, "Good.\nScore: 4", 4, "stop",
                             watched=((0.1,), (0.2,), (0.3,), (0.4,)), offsets=(0, 5, 6, 13))

@@ -11,7 +11,7 @@ from scipy.stats import kendalltau, spearmanr
 
 from srlm.evaluation.metrics import reward_model_metrics
 from srlm.sources.readers import read_replies
-from tests.conftest import shared_file
+from tests.helpers import repo_file
 
 
 def frame(rows):
@@ -104,7 +104,7 @@ def independent_metrics(groups: dict[str, list[tuple[int, float | None]]]) -> di
 
 
 def test_matches_scipy_on_real_oasst_validation_ranks():
-    replies, _ = read_replies(str(shared_file("oasst", "oasst1_en_validation.messages.jsonl")))
+    replies, _ = read_replies(str(repo_file("oasst", "oasst1_en_validation.messages.jsonl")))
     replies = replies.filter(pl.col("rank").is_not_null())
     # A noisy judge: mostly follows the human rank, sometimes ties, sometimes fails to parse.
     scores = []

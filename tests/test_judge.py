@@ -13,7 +13,7 @@ from srlm.loop.judge import (
     render_judge_prompt,
     score_prefix,
 )
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 # sha256 of srlm/prompts/judge.txt: the paper's prompt must never change by accident.
 JUDGE_PROMPT_SHA256 = "dbd0297c0cdc82c2cd9fb20892c3b2071391d25c0dd1e52975e41ab11227ab47"
@@ -131,7 +131,7 @@ class _Recorder:
         self.texts, self.asked = texts, []
 
     def generate(self, requests):
-        from srlm.engines.base import Completion
+        from srlm.core.requests import Completion
 
         return [Completion(r.request_id, i, self.texts[r.request_id][i], 5, "stop")
                 for r in requests for i in range(r.n)]
@@ -142,7 +142,7 @@ class _Recorder:
 
 
 def test_judge_samples_score_both_ways_and_unparsed_is_none_in_both():
-    from srlm.engines.base import user_request
+    from srlm.core.requests import user_request
 
     judge = _Recorder({"c1": ["Fine.\nScore: 4", "I cannot say."], "c2": ["Score: 3"]})
     rows = judge_samples(judge, [user_request("c1", "judge c1", n=2),
@@ -157,8 +157,8 @@ def test_judge_samples_score_both_ways_and_unparsed_is_none_in_both():
 def test_sampled_scores_are_unchanged_by_expected_scoring(tiny_model_dir):
     """The sampled mode reads the same generations the plain generator gives."""
     from srlm.core.config import EngineConfig
+    from srlm.core.requests import user_request
     from srlm.engines import make_generator
-    from srlm.engines.base import user_request
 
     generator = make_generator(str(tiny_model_dir), EngineConfig(precision="fp32"))
     requests = [user_request(f"c{i}", render_judge_prompt(f"question {i}", "an answer"), n=2,

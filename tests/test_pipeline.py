@@ -16,13 +16,15 @@ import pytest
 import yaml
 
 from srlm.core.artifacts import read_artifact
-from tests.conftest import ROOT, SHARED_DATA, shared_file
+from tests.helpers import ROOT
+
+pytestmark = pytest.mark.integration
 
 SMALL = {
     "seed": {"ift_size": 8, "eft_size": 12, "eft_eval_size": 12},
     "sft": {"batch_size": 4, "max_length": 256, "precision": "fp32"},
     "engine": {"backend": "fake"},
-    "evaluation": {"alpaca_eval_limit": 4, "mt_bench_limit": 2},
+    "evaluation": {"reference_limit": 4, "mt_bench_limit": 2},
     "prompts": {"n_generate": 12, "n_keep": 6},
     "candidates": {"shard_size": 4},
     "judge": {"shard_size": 8},
@@ -42,10 +44,9 @@ def dvc(project: Path, *args: str) -> subprocess.CompletedProcess:
 def copy_project(root: Path, model_dir: Path) -> Path:
     """This project's dvc.yaml, stages and srlm in `root`, with SMALL params and `model_dir`
     as the base model."""
-    shared_file("alpaca_eval")  # the evaluation stages read ../shared/data
-    text = (ROOT / "dvc.yaml").read_text().replace("../shared/data", str(SHARED_DATA))
-    (root / "dvc.yaml").write_text(text)
+    shutil.copy(ROOT / "dvc.yaml", root / "dvc.yaml")
     ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "data" / "raw", root / "data" / "raw")
     shutil.copytree(ROOT / "stages", root / "stages", ignore=ignore)
     shutil.copytree(ROOT / "srlm", root / "srlm", ignore=ignore)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())

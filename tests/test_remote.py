@@ -17,6 +17,8 @@ import pytest
 
 from tests.test_pipeline import copy_project
 
+pytestmark = pytest.mark.integration
+
 BIN = Path(sys.executable).parent
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
           "AWS_DEFAULT_REGION": "us-east-1"}

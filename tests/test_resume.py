@@ -11,7 +11,7 @@ import pytest
 
 from srlm.core.artifacts import read_artifact, write_artifact
 from srlm.core.shards import ShardWriter, chunks, run_sharded
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def frame_for(items):
@@ -81,6 +81,7 @@ def candidates_cmd(tmp_path, model, out, params):
             "--out", str(out), "--metrics", str(tmp_path / f"{out.name}.json")]
 
 
+@pytest.mark.integration
 def test_kill_9_and_rerun_gives_the_uninterrupted_artifact(tmp_path, tiny_model_dir):
     prompts = pl.DataFrame({
         "prompt_id": [f"p{i:02d}" for i in range(12)],

@@ -12,7 +12,7 @@ from srlm.sources.seed_sets import (
     sample_groups,
     target_scores,
 )
-from tests.conftest import ROOT, shared_file
+from tests.helpers import ROOT, repo_file
 
 EMBEDDED = ROOT / "srlm" / "seed_data"
 
@@ -83,11 +83,11 @@ def test_sampling_is_seeded_and_keeps_groups_whole():
 
 
 def test_decontamination_against_real_evaluation_sets():
-    validation = str(shared_file("oasst", "oasst1_en_validation.messages.jsonl"))
+    validation = str(repo_file("oasst", "oasst1_en_validation.messages.jsonl"))
     eval_prompts = read_prompts(validation)
-    trees, _ = read_replies(str(shared_file("oasst", "oasst_2023-03_en_100.trees.jsonl")))
+    trees, _ = read_replies(str(repo_file("oasst", "oasst_2023-03_en_100.trees.jsonl")))
     _, dropped_trees = decontaminate(trees, eval_prompts)
-    quality, _ = read_replies(str(shared_file("oasst", "oasst2_en_firstturn_quality.jsonl")))
+    quality, _ = read_replies(str(repo_file("oasst", "oasst2_en_firstturn_quality.jsonl")))
     kept, dropped_quality = decontaminate(quality, eval_prompts)
     # shared/data/README.md: 6 trees and 16 quality prompts occur in the validation split
     assert dropped_trees == 6
@@ -96,8 +96,8 @@ def test_decontamination_against_real_evaluation_sets():
 
 
 def test_build_seed_sets_reports_counts():
-    train, _ = read_replies(str(shared_file("oasst", "oasst_2023-03_en_100.trees.jsonl")))
-    held_out, _ = read_replies(str(shared_file("oasst", "oasst1_en_validation.messages.jsonl")))
+    train, _ = read_replies(str(repo_file("oasst", "oasst_2023-03_en_100.trees.jsonl")))
+    held_out, _ = read_replies(str(repo_file("oasst", "oasst1_en_validation.messages.jsonl")))
     cfg = SeedConfig(ift_size=30, eft_size=60, eft_eval_size=531)
     ift, eft, eft_eval, stats = build_seed_sets(train, held_out, [], cfg)
     assert stats["decontaminated_prompts"] == 6

@@ -4,7 +4,7 @@ import polars as pl
 import pytest
 
 from srlm.sources.readers import SeedFormatError, detect_format, read_prompts, read_replies
-from tests.conftest import ROOT, shared_file
+from tests.helpers import ROOT, repo_file, requires_shared_data, shared_file
 
 EMBEDDED = ROOT / "srlm" / "seed_data"
 
@@ -46,14 +46,14 @@ def test_embedded_seed_sets_parse_cleanly():
 
 
 def test_real_oasst_trees():
-    replies, drops = read_replies(str(shared_file("oasst", "oasst_2023-03_en_100.trees.jsonl")))
+    replies, drops = read_replies(str(repo_file("oasst", "oasst_2023-03_en_100.trees.jsonl")))
     assert drops == {"prompt_synthetic": 5}
     assert replies["group_id"].n_unique() == 95
     assert replies["rank"].null_count() < 10
 
 
 def test_real_oasst_flat_messages_jsonl_and_parquet(tmp_path):
-    path = shared_file("oasst", "oasst1_en_validation.messages.jsonl")
+    path = repo_file("oasst", "oasst1_en_validation.messages.jsonl")
     replies, drops = read_replies(str(path))
     assert replies["group_id"].n_unique() == 188
     assert drops["reply_deleted"] > 0
@@ -72,11 +72,11 @@ def test_real_oasst_flat_messages_jsonl_and_parquet(tmp_path):
 
 
 def test_real_plain_quality_file():
-    replies, drops = read_replies(str(shared_file("oasst", "oasst2_en_firstturn_quality.jsonl")))
+    replies, drops = read_replies(str(repo_file("oasst", "oasst2_en_firstturn_quality.jsonl")))
     assert replies.height == 2844 and not drops
     # 799 prompt ids, but two of them share one text: replies to the same text form one group
     texts = {" ".join(json.loads(line)["prompt_text"].split()).casefold()
-             for line in shared_file("oasst", "oasst2_en_firstturn_quality.jsonl").open()}
+             for line in repo_file("oasst", "oasst2_en_firstturn_quality.jsonl").open()}
     assert replies["group_id"].n_unique() == len(texts) == 798
     scored = replies.filter(pl.col("quality").is_not_null())
     best = scored.filter(pl.col("rank") == 0)
@@ -150,14 +150,19 @@ def test_detect_format():
 
 
 def test_read_prompts_of_evaluation_sets():
+    mt_bench = read_prompts(str(repo_file("mt_bench", "question.jsonl")))
+    assert len(mt_bench) == 160  # both turns of 80 questions
+    validation = read_prompts(str(repo_file("oasst", "oasst1_en_validation.messages.jsonl")))
+    assert len(validation) == 188
+
+
+@requires_shared_data
+def test_read_prompts_of_shared_evaluation_sets():
     alpaca = read_prompts(str(shared_file("alpaca_eval", "gpt4_1106_preview.model_outputs.json")))
     assert len(alpaca) == 805
-    mt_bench = read_prompts(str(shared_file("mt_bench", "question.jsonl")))
-    assert len(mt_bench) == 160  # both turns of 80 questions
+    # the prompt lottery is not among the Open Assistant files shipped in data/raw/oasst
     lottery = read_prompts(str(shared_file("oasst", "oasst_prompt_lottery_en_250.text.jsonl")))
     assert len(lottery) == 250
-    validation = read_prompts(str(shared_file("oasst", "oasst1_en_validation.messages.jsonl")))
-    assert len(validation) == 188
 
 
 @pytest.mark.parametrize("content, message", [

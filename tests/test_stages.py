@@ -7,7 +7,9 @@ import pytest
 
 from srlm.core.artifacts import read_artifact, read_manifest
 from srlm.evaluation.metrics import reward_model_metrics
-from tests.conftest import ROOT, run_stage, shared_file
+from tests.helpers import ROOT, repo_file, requires_shared_data, run_stage, shared_file
+
+pytestmark = pytest.mark.integration  # every test runs a stage script in a subprocess
 
 EMBEDDED = ROOT / "srlm" / "seed_data"
 
@@ -43,9 +45,10 @@ def test_seed_stage_builds_three_valid_artifacts(tmp_path):
     assert (tmp_path / "seed" / "eft" / "part-00000.parquet").read_bytes() == before
 
 
+@requires_shared_data
 def test_seed_stage_decontaminates_real_data(tmp_path):
-    validation = str(shared_file("oasst", "oasst1_en_validation.messages.jsonl"))
-    trees = shared_file("oasst", "oasst_2023-03_en_100.trees.jsonl")
+    validation = str(repo_file("oasst", "oasst1_en_validation.messages.jsonl"))
+    trees = repo_file("oasst", "oasst_2023-03_en_100.trees.jsonl")
     alpaca = shared_file("alpaca_eval", "gpt4_1106_preview.model_outputs.json")
     result = run_stage("seed", *seed_args(tmp_path, trees, eval_source=validation,
                                           extra=["--decontaminate", str(alpaca)]))
@@ -113,9 +116,10 @@ def test_sft_and_evaluate_judge_stages(tmp_path, tiny_model_dir):
     assert (outputs["expected_score"].is_null() == outputs["score"].is_null()).all()
 
 
+@requires_shared_data
 def test_evaluation_stages_answer_compare_and_report(tmp_path):
     alpaca = shared_file("alpaca_eval", "gpt4_1106_preview.model_outputs.json")
-    mt_bench = shared_file("mt_bench", "question.jsonl")
+    mt_bench = repo_file("mt_bench", "question.jsonl")
     params = params_file(tmp_path, (
         "engine:\n  backend: fake\n"
         "evaluation:\n  alpaca_eval_limit: 5\n  mt_bench_limit: 3\n  models: [m1, m2]\n"

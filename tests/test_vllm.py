@@ -3,16 +3,16 @@
 import pytest
 
 from srlm.core.config import EngineConfig
+from srlm.core.requests import user_request
 from srlm.engines import make_generator
-from srlm.engines.base import user_request
 from srlm.loop.judge import parse_score, render_judge_prompt
+from tests.helpers import requires_cuda, requires_vllm
 
-pytestmark = pytest.mark.gpu
+pytestmark = [pytest.mark.gpu, requires_vllm, requires_cuda]
 
 
 @pytest.fixture(scope="module")
 def vllm_generator(tiny_model_dir):
-    pytest.importorskip("vllm")
     config = EngineConfig(backend="vllm", precision="bf16", gpu_memory_utilization=0.3,
                           max_model_len=2048)
     return make_generator(str(tiny_model_dir), config)

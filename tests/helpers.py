@@ -1,0 +1,67 @@
+"""Helpers for the tests that are not fixtures: paths, data files, stage runs, skip markers.
+
+Fixtures live in tests/conftest.py. Modelled on TRL's `testing_utils.py`: something optional
+(data beside the repo, vLLM, a CUDA GPU) gets a `requires_*` marker that skips with a reason.
+
+Test tiers (markers in pyproject.toml):
+  slow         uses the real base model (SmolLM2-135M)
+  integration  runs DVC, subprocesses (stage scripts), kill -9 or the S3 (moto) remote
+  gpu          needs a CUDA GPU; deselected by default
+`make test-fast` runs everything that is none of these.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Open Assistant and MT-Bench ship with the repo; tests read them from here and never skip.
+REPO_DATA = ROOT / "data" / "raw"
+# AlpacaEval is the only data that does not ship with the repo: it lies beside it, if at all.
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def repo_file(*parts: str) -> Path:
+    """A file of data/raw (shipped with the repo, so always present)."""
+    return REPO_DATA.joinpath(*parts)
+
+
+def shared_file(*parts: str) -> Path:
+    """A file of ../shared/data; skips the test where that file is not beside the repo."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not present: {path}")
+    return path
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+requires_shared_data = pytest.mark.skipif(
+    not (SHARED_DATA / "alpaca_eval").is_dir(),
+    reason=f"needs AlpacaEval data in {SHARED_DATA / 'alpaca_eval'}",
+)
+requires_vllm = pytest.mark.skipif(
+    importlib.util.find_spec("vllm") is None, reason="needs vLLM (`pip install srlm[gpu]`)",
+)
+requires_cuda = pytest.mark.skipif(not _cuda_available(), reason="needs a CUDA GPU")
+
+
+def run_stage(script: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run `stages/<script>.py` as DVC would, capturing output."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "stages" / f"{script}.py"), *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+    )
