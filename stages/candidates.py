@@ -10,19 +10,15 @@ a crash and finished shards are kept (a params change discards them).
 import argparse
 from functools import cache
 
-import polars as pl
-
 from srlm.core.artifacts import read_artifact, write_metrics
 from srlm.core.config import as_dict, load_params
 from srlm.core.fingerprints import fingerprint
 from srlm.core.ids import content_id
 from srlm.core.requests import user_request
 from srlm.core.runtime import run_stage
+from srlm.core.schemas import artifact_frame
 from srlm.core.shards import ShardWriter, chunks, request_seed, run_sharded
 from srlm.engines import make_generator
-
-SCHEMA = {"prompt_id": pl.Utf8, "candidate_id": pl.Utf8, "prompt": pl.Utf8, "response": pl.Utf8,
-          "model": pl.Utf8, "seed": pl.Int64, "n_tokens": pl.Int64, "finish_reason": pl.Utf8}
 
 
 def main() -> None:
@@ -39,7 +35,7 @@ def main() -> None:
     prompts = read_artifact(args.prompts, "prompts").sort("prompt_id")
     fp = fingerprint({"candidates": as_dict(cfg), "engine": as_dict(params.engine),
                       "iteration": args.iteration}, inputs=[args.model, args.prompts])
-    writer = ShardWriter(args.out, "candidates", fp)
+    writer = ShardWriter(args.out, "candidates", fp, code=__file__)
     # Loaded on first use: a rerun whose shards are all done never loads the model.
     generator = cache(lambda: make_generator(args.model, params.engine))
 
@@ -58,7 +54,7 @@ def main() -> None:
                         "candidate_id": content_id(c.request_id, args.iteration, str(c.index)),
                         "prompt": prompt, "response": c.text, "model": args.model,
                         "seed": seed, "n_tokens": c.n_tokens, "finish_reason": c.finish_reason})
-        return pl.DataFrame(out, schema=SCHEMA)
+        return artifact_frame("candidates", out)
 
     rows = list(prompts.select("prompt_id", "prompt").iter_rows())
     frame = run_sharded(writer, chunks(rows, cfg.shard_size), make_frame, "candidates")

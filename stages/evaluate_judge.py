@@ -17,12 +17,16 @@ import polars as pl
 from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
 from srlm.core.config import as_dict, load_params
 from srlm.core.fingerprints import fingerprint
-from srlm.core.requests import user_request
 from srlm.core.runtime import run_stage
-from srlm.core.shards import request_seed
 from srlm.engines import make_generator
 from srlm.evaluation.metrics import judge_format_metrics, reward_model_metrics
-from srlm.loop.judge import SCORING_MODES, judge_samples
+from srlm.loop.judge import (
+    SCORING_MODES,
+    judge_requests,
+    judge_samples,
+    samples_frame,
+    sampling_params,
+)
 
 
 def main() -> None:
@@ -36,23 +40,13 @@ def main() -> None:
     params = load_params(args.params)
     cfg = params.judge
     examples = read_artifact(args.eft_eval, "seed_eft")
-    requests = [
-        user_request(eid, judge_input, n=cfg.samples, temperature=cfg.temperature,
-                     top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-                     seed=request_seed(cfg.random_seed, "evaluate_judge", eid))
-        for eid, judge_input in examples.select("example_id", "judge_input").iter_rows()
-    ]
+    requests = judge_requests(examples.select("example_id", "judge_input").iter_rows(), cfg,
+                              scope="evaluate_judge")
     rows = judge_samples(make_generator(args.model, params.engine), requests)
-    samples = pl.DataFrame(
-        [{"example_id": r["request_id"], **r} for r in rows],
-        schema={"example_id": pl.Utf8, "sample": pl.Int64, "judge_text": pl.Utf8,
-                "score": pl.Float64, "expected_score": pl.Float64,
-                "score_probs": pl.List(pl.Float64), "finish_reason": pl.Utf8},
-    )
+    samples = samples_frame(rows, "example_id")
     outputs = examples.select("example_id", "group_id", "human_rank", "target_score").join(
         samples.drop("finish_reason"), on="example_id", how="inner", maintain_order="right")
-    sampling = {k: v for k, v in as_dict(cfg).items() if k != "scoring"}
-    fp = fingerprint({"judge": sampling, "engine": as_dict(params.engine)},
+    fp = fingerprint({"judge": sampling_params(cfg), "engine": as_dict(params.engine)},
                      inputs=[args.model, args.eft_eval])
     write_artifact(outputs, args.out, "judge_outputs", fp)
     per_reply = outputs.group_by("example_id", "group_id", "human_rank", maintain_order=True).agg(

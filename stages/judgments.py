@@ -13,20 +13,22 @@ mode (both modes are kept). Resumable like the candidates stage.
 import argparse
 from functools import cache
 
-import polars as pl
-
 from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
 from srlm.core.config import as_dict, load_params
 from srlm.core.fingerprints import fingerprint
-from srlm.core.requests import user_request
 from srlm.core.runtime import run_stage
-from srlm.core.shards import ShardWriter, chunks, request_seed, run_sharded
+from srlm.core.schemas import polars_schema
+from srlm.core.shards import ShardWriter, chunks, run_sharded
 from srlm.engines import make_generator
-from srlm.loop.judge import aggregate_scores, judge_samples, render_judge_prompt, score_histogram
-
-SCHEMA = {"prompt_id": pl.Utf8, "candidate_id": pl.Utf8, "sample": pl.Int64,
-          "judge_text": pl.Utf8, "score": pl.Float64, "expected_score": pl.Float64,
-          "score_probs": pl.List(pl.Float64)}
+from srlm.loop.judge import (
+    aggregate_scores,
+    judge_requests,
+    judge_samples,
+    render_judge_prompt,
+    samples_frame,
+    sampling_params,
+    score_histogram,
+)
 
 
 def main() -> None:
@@ -42,30 +44,21 @@ def main() -> None:
     params = load_params(args.params)
     cfg = params.judge
     candidates = read_artifact(args.candidates, "candidates").sort("candidate_id")
-    # The samples do not depend on judge.scoring (both modes are in every row): changing
-    # it recomputes the scores from the finished shards without judging again.
-    sampling = {k: v for k, v in as_dict(cfg).items() if k != "scoring"}
-    fp = fingerprint({"judge": sampling, "engine": as_dict(params.engine),
+    # judge.scoring is left out: it only averages finished samples, never re-judges.
+    fp = fingerprint({"judge": sampling_params(cfg), "engine": as_dict(params.engine),
                       "iteration": args.iteration}, inputs=[args.model, args.candidates])
-    writer = ShardWriter(args.out, "judgments", fp)
+    writer = ShardWriter(args.out, "judgments", fp, code=__file__)
     # Loaded on first use: a rerun whose shards are all done never loads the model.
     generator = cache(lambda: make_generator(args.model, params.engine))
 
     def make_frame(rows):
-        requests = [
-            user_request(cid, render_judge_prompt(prompt, response), n=cfg.samples,
-                         temperature=cfg.temperature, top_p=cfg.top_p,
-                         max_new_tokens=cfg.max_new_tokens,
-                         seed=request_seed(cfg.random_seed, args.iteration, cid))
-            for cid, _, prompt, response in rows
-        ]
+        requests = judge_requests(
+            [(cid, render_judge_prompt(prompt, response)) for cid, _, prompt, response in rows],
+            cfg, scope=args.iteration)
         prompt_of = {cid: pid for cid, pid, _, _ in rows}
-        return pl.DataFrame(
-            [{"prompt_id": prompt_of[j["request_id"]], "candidate_id": j["request_id"],
-              **{k: j[k] for k in SCHEMA if k in j}}
-             for j in judge_samples(generator(), requests)],
-            schema=SCHEMA,
-        )
+        samples = samples_frame(judge_samples(generator(), requests), "candidate_id")
+        return samples.with_columns(prompt_id=samples["candidate_id"].replace_strict(prompt_of)
+                                    ).select(list(polars_schema("judgments")))
 
     rows = list(candidates.select("candidate_id", "prompt_id", "prompt", "response").iter_rows())
     judgments = run_sharded(writer, chunks(rows, cfg.shard_size), make_frame, "judgments")

@@ -10,14 +10,13 @@ Generated prompts that repeat an evaluation prompt (EFT-eval or eval_prompts) ar
 import argparse
 import logging
 
-import polars as pl
-
 from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
 from srlm.core.config import as_dict, load_params
 from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import fingerprint
 from srlm.core.requests import user_request
 from srlm.core.runtime import run_stage
+from srlm.core.schemas import artifact_frame
 from srlm.engines import make_generator
 from srlm.loop.selfinstruct import generate_prompts
 
@@ -54,11 +53,8 @@ def main() -> None:
     seed_prompts = dict(ift.select("example_id", "prompt").iter_rows())
     rows, reasons = generate_prompts(complete, seed_prompts, forbidden, args.iteration, cfg,
                                      round_size=params.engine.batch_size)
-    frame = pl.DataFrame(
-        [{**r, "iteration": args.iteration, "generator": args.model} for r in rows],
-        schema={"prompt_id": pl.Utf8, "prompt": pl.Utf8, "fewshot_ids": pl.List(pl.Utf8),
-                "iteration": pl.Utf8, "generator": pl.Utf8},
-    ).select("prompt_id", "prompt", "iteration", "generator", "fewshot_ids")
+    frame = artifact_frame(
+        "prompts", [{**r, "iteration": args.iteration, "generator": args.model} for r in rows])
     fp = fingerprint({"prompts": as_dict(cfg), "engine": as_dict(params.engine),
                       "iteration": args.iteration}, inputs=inputs)
     write_artifact(frame, args.out, "prompts", fp)

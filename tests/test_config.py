@@ -1,6 +1,21 @@
+import dataclasses
+import typing
+
 import pytest
 
-from srlm.core.config import ConfigError, Params, load_params
+from srlm.cli import main
+from srlm.core.config import (
+    ConfigError,
+    DPOConfig,
+    EngineConfig,
+    LoraConfig,
+    Params,
+    SFTConfig,
+    TrainingConfig,
+    as_dict,
+    explain,
+    load_params,
+)
 from tests.helpers import ROOT
 
 
@@ -18,10 +33,90 @@ def test_repository_params_load_and_match_types():
     assert params.base.model == "smollm2-gguf"
 
 
-def test_missing_groups_take_defaults(tmp_path):
-    params = load_params(write(tmp_path, "sft:\n  batch_size: 2\n"))
-    assert params.sft.batch_size == 2
+def test_params_yaml_is_the_defaults():
+    """params.yaml is the default profile: its values are the dataclass defaults, one source."""
+    assert load_params(ROOT / "params.yaml") == Params()
+
+
+def test_missing_keys_and_groups_take_defaults(tmp_path):
+    params = load_params(write(tmp_path, "sft:\n  batch_size: 2\n  lora:\n    r: 4\n"))
+    assert params.sft.batch_size == 2 and params.sft.lora.r == 4
+    assert params.sft.lora.alpha == LoraConfig().alpha
+    assert params.sft.learning_rate == Params().sft.learning_rate
     assert params.seed == Params().seed
+    assert load_params(write(tmp_path, "")) == Params()  # an empty file: every default
+    assert load_params(write(tmp_path, "# only a comment\n")) == Params()
+
+
+def every_config_class(cls=Params):
+    yield cls
+    for annotation in typing.get_type_hints(cls).values():
+        for inner in (annotation, *typing.get_args(annotation)):
+            if dataclasses.is_dataclass(inner):
+                yield from every_config_class(inner)
+
+
+def test_every_field_has_a_help_text():
+    classes = set(every_config_class())
+    assert {SFTConfig, DPOConfig, LoraConfig} <= classes
+    for cls in classes:
+        for f in dataclasses.fields(cls):
+            assert f.metadata.get("help", "").strip(), f"{cls.__name__}.{f.name} has no help"
+        assert cls.__dataclass_params__.frozen, cls.__name__
+
+
+def test_sft_and_dpo_share_the_training_base():
+    assert issubclass(SFTConfig, TrainingConfig) and issubclass(DPOConfig, TrainingConfig)
+    shared = {f.name for f in dataclasses.fields(TrainingConfig)}
+    assert {"epochs", "learning_rate", "lr_scheduler", "batch_size", "grad_accum", "max_length",
+            "precision", "logging_steps", "random_seed", "lora"} == shared
+    assert {f.name for f in dataclasses.fields(DPOConfig)} - shared == {"beta"}
+    assert {f.name for f in dataclasses.fields(SFTConfig)} == shared
+    assert DPOConfig().learning_rate != SFTConfig().learning_rate  # DPO overrides defaults
+    # the base's checks name the group of the subclass
+    with pytest.raises(ConfigError, match=r"^dpo\.batch_size: must be > 0, got 0$"):
+        DPOConfig(batch_size=0)
+    with pytest.raises(ConfigError, match=r"^sft\.grad_accum: must be > 0, got 0$"):
+        SFTConfig(grad_accum=0)
+
+
+@pytest.mark.parametrize("group", ["seed", "sft", "dpo", "prompts", "candidates", "judge",
+                                   "evaluation"])
+def test_renamed_random_seed_is_a_one_line_migration_error(tmp_path, monkeypatch, group):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, f"{group}:\n  seed: 1\n")
+    with pytest.raises(ConfigError) as err:
+        load_params("params.yaml")
+    assert str(err.value) == f"params.yaml: {group}.seed was renamed to {group}.random_seed"
+    write(tmp_path, f"{group}:\n  random_seed: 1\n")
+    assert getattr(load_params("params.yaml"), group).random_seed == 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("sft:\n  precision: fp16\n",
+     "sft.precision: expected one of 'auto', 'bf16', 'fp32', got 'fp16'"),
+    ("dpo:\n  precision: 16\n", "dpo.precision: expected one of 'auto', 'bf16', 'fp32', got 16"),
+    ("engine:\n  backend: vlm\n",
+     "engine.backend: expected one of 'transformers', 'vllm', 'fake', got 'vlm'"),
+    ("judge:\n  scoring: mean\n", "judge.scoring: expected one of 'sampled', 'expected', got 'mean'"),
+    ("seed:\n  eft_target: long\n",
+     "seed.eft_target: expected one of 'justified', 'score_only', got 'long'"),
+    ("seed:\n  eft_mode: model_rationales\n",
+     "seed.eft_mode: expected one of 'human_labels', got 'model_rationales'"),
+    ("dpo:\n  lr_scheduler: cosine_annealing\n", "dpo.lr_scheduler: expected one of 'linear', "),
+])
+def test_choices_are_one_line_naming_key_and_values(tmp_path, text, message):
+    with pytest.raises(ConfigError) as err:
+        load_params(write(tmp_path, text))
+    assert str(err.value).startswith(f"{tmp_path / 'params.yaml'}: {message}")
+    assert "\n" not in str(err.value)
+
+
+def test_choices_accept_every_listed_value(tmp_path):
+    for scheduler in ("linear", "cosine", "constant", "constant_with_warmup"):
+        text = f"sft:\n  lr_scheduler: {scheduler}\n  precision: bf16\njudge:\n  scoring: expected\n"
+        params = load_params(write(tmp_path, text))
+        assert params.sft.lr_scheduler == scheduler and params.judge.scoring == "expected"
 
 
 @pytest.mark.parametrize(
@@ -69,6 +164,7 @@ def test_paper_profile_is_valid_and_differs_only_in_values():
 
     paper = load_params(ROOT / "profiles" / "paper.yaml")
     assert paper.seed.ift_size == 3200 and paper.dpo.learning_rate == pytest.approx(1e-6)
+    assert paper.seed.eft_target == "justified" and paper.sft.random_seed == 0
     assert paper.engine.backend == "vllm"
     default = yaml.safe_load((ROOT / "params.yaml").read_text())
     profile = yaml.safe_load((ROOT / "profiles" / "paper.yaml").read_text())
@@ -79,8 +175,12 @@ def test_paper_profile_is_valid_and_differs_only_in_values():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("engine:\n  backend: vlm\n", "engine.backend: unknown backend 'vlm'"),
     ("engine:\n  batch_size: 0\n", "engine.batch_size: must be > 0, got 0"),
+    ("engine:\n  gpu_memory_utilization: 1.5\n", "engine.gpu_memory_utilization: must be within"),
+    ("sft:\n  lora:\n    r: 0\n", "sft.lora.r: must be > 0, got 0"),
+    ("seed:\n  eft_min_target_spread: 6\n", "seed.eft_min_target_spread: must be within 0..5"),
+    ("iterations:\n  m4: {}\n", "iterations.m4.base: missing"),
+    ("iterations:\n  m4: {base: m3}\n", "evaluation.models: 'm4' \\(from iterations.m4\\) is missing"),
     ("candidates:\n  shard_size: 0\n", "candidates.shard_size: must be > 0"),
     ("judge:\n  samples: -1\n", "judge.samples: must be > 0"),
     ("sft:\n  precision: fp16\n", "sft.precision: expected one of"),
@@ -89,3 +189,52 @@ def test_paper_profile_is_valid_and_differs_only_in_values():
 def test_out_of_range_values_name_the_key(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
         load_params(write(tmp_path, text))
+
+
+def test_params_explain_prints_every_key_with_type_default_and_help(capsys):
+    assert main(["params", "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert out == explain() + "\n"
+    assert "sft.random_seed  (int, default 0)  Random seed of the Trainer" in out
+    assert "dpo.learning_rate  (float, default 5e-06)  Peak learning rate" in out
+    assert "engine.backend  (transformers|vllm|fake, default transformers)  " in out
+    assert "evaluation.alpaca_eval  (str or null, default null)  " in out
+    assert "sft.lora.r  (int, default 16)  LoRA rank." in out
+    assert "iterations.<name>.base  (str, required)  " in out
+    lines = {line.split("  ")[0] for line in out.splitlines() if "  (" in line}
+
+    def keys(value, where):
+        for name, inner in value.items():
+            yield f"{where}.{name}"
+            if isinstance(inner, dict):
+                yield from keys(inner, f"{where}.{name}")
+
+    expected = {k for group, value in as_dict(Params()).items() if group != "iterations"
+                for k in keys(value, group)}
+    assert expected <= lines and "iterations" in lines
+    groups = [line.split(":")[0] for line in out.split("\n\n")]
+    assert groups == [f.name for f in dataclasses.fields(Params)]
+
+
+def test_params_prints_the_effective_params_and_has_help(tmp_path, capsys):
+    import json
+
+    assert main(["params", "--file", str(write(tmp_path, "judge:\n  samples: 5\n"))]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["judge"]["samples"] == 5 and printed["judge"]["random_seed"] == 0
+    expected = {**as_dict(Params()), "judge": {**as_dict(Params().judge), "samples": 5}}
+    assert printed == json.loads(json.dumps(expected))  # tuples print as lists
+    assert main(["params", "--file", str(write(tmp_path, "sft:\n  seed: 3\n"))]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"srlm params: {tmp_path / 'params.yaml'}: sft.seed was renamed to sft.random_seed")
+    with pytest.raises(SystemExit) as exit_:
+        main(["params", "--help"])
+    assert exit_.value.code == 0
+    assert "--explain" in capsys.readouterr().out
+
+
+def test_configs_built_in_python_are_checked_too():
+    with pytest.raises(ConfigError, match="engine.batch_size: must be > 0"):
+        EngineConfig(batch_size=0)
+    with pytest.raises(ConfigError, match="lora.dropout: must be within 0..1"):
+        LoraConfig(dropout=1.0)

@@ -1,45 +1,34 @@
 """dvc.yaml lists, for each stage, exactly the srlm modules and prompt files its script uses."""
 
-import ast
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 
 from srlm.core.config import Params
+from srlm.core.fingerprints import code_files
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.integration
 
 # Prompt files read by a module: a stage importing the module depends on the file too.
 PROMPT_FILES = {
-    "srlm/loop/judge.py": {"srlm/prompts/judge.txt"},
-    "srlm/loop/selfinstruct.py": {"srlm/prompts/self_instruct.txt"},
-    "srlm/evaluation/comparisons.py": {"srlm/prompts/compare.txt"},
+    "srlm/loop/judge.py": "srlm/prompts/judge.txt",
+    "srlm/loop/selfinstruct.py": "srlm/prompts/self_instruct.txt",
+    "srlm/evaluation/comparisons.py": "srlm/prompts/compare.txt",
 }
 
 
-def srlm_imports(path: Path, seen: set[str] | None = None) -> set[str]:
-    """Transitive srlm module files imported by `path` (lazy imports in functions included)."""
-    seen = set() if seen is None else seen
-    for node in ast.walk(ast.parse(path.read_text())):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-        for name in names:
-            if name != "srlm" and not name.startswith("srlm."):
-                continue
-            module = Path(*name.split("."))
-            for candidate in (module.with_suffix(".py"), module / "__init__.py"):
-                if (ROOT / candidate).is_file() and str(candidate) not in seen:
-                    seen.add(str(candidate))
-                    srlm_imports(ROOT / candidate, seen)
-    if any(m.startswith("srlm/") for m in seen):
-        seen.add("srlm/__init__.py")
-    return seen
+def srlm_code(script: str) -> set[str]:
+    """The srlm files (modules and prompt files) a stage script runs, relative to the root."""
+    return {str(f.relative_to(ROOT)) for f in code_files(ROOT / script)
+            if f.is_relative_to(ROOT / "srlm")}
+
+
+def test_code_files_follow_imports_to_prompt_files():
+    for module, prompt in PROMPT_FILES.items():
+        assert prompt in srlm_code(module)
+    assert "srlm/prompts/judge.txt" not in srlm_code("srlm/loop/pairs.py")
 
 
 def stages() -> dict[str, dict]:
@@ -73,8 +62,7 @@ def test_each_stage_depends_on_exactly_the_code_it_uses():
         script = re.search(r"python (stages/\S+\.py)", stage["cmd"]).group(1)
         deps = set(stage["deps"])
         assert script in deps, f"{name}: its script {script} is not a dep"
-        modules = srlm_imports(ROOT / script)
-        used = modules | {f for m in modules for f in PROMPT_FILES.get(m, ())}
+        used = srlm_code(script)
         listed = {d for d in deps if d.startswith("srlm/") and not d.startswith("srlm/seed_data/")}
         uncovered = {f for f in used if not any(f == d or f.startswith(d + "/") for d in listed)}
         assert not uncovered, f"{name}: imports {sorted(uncovered)} but does not depend on them"

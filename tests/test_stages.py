@@ -20,8 +20,9 @@ def params_file(tmp_path, text=""):
     return str(path)
 
 
-def seed_args(tmp_path, *sources, eval_source=str(EMBEDDED / "eval.trees.jsonl"), extra=()):
-    args = ["--params", params_file(tmp_path, "seed:\n  ift_size: 10\n  eft_size: 12\n")]
+def seed_args(tmp_path, *sources, eval_source=str(EMBEDDED / "eval.trees.jsonl"), extra=(),
+              params=""):
+    args = ["--params", params_file(tmp_path, "seed:\n  ift_size: 10\n  eft_size: 12\n" + params)]
     for source in sources:
         args += ["--source", str(source)]
     args += ["--eval-source", eval_source, *extra]
@@ -50,8 +51,9 @@ def test_seed_stage_decontaminates_real_data(tmp_path):
     validation = str(repo_file("oasst", "oasst1_en_validation.messages.jsonl"))
     trees = repo_file("oasst", "oasst_2023-03_en_100.trees.jsonl")
     alpaca = shared_file("alpaca_eval", "gpt4_1106_preview.model_outputs.json")
+    # AlpacaEval by params alone: the seed stage decontaminates against it too
     result = run_stage("seed", *seed_args(tmp_path, trees, eval_source=validation,
-                                          extra=["--decontaminate", str(alpaca)]))
+                                          params=f"evaluation:\n  alpaca_eval: {alpaca}\n"))
     assert result.returncode == 0, result.stderr
     stats = json.loads((tmp_path / "seed.json").read_text())
     assert stats["decontaminated_prompts"] == 6
@@ -116,24 +118,47 @@ def test_sft_and_evaluate_judge_stages(tmp_path, tiny_model_dir):
     assert (outputs["expected_score"].is_null() == outputs["score"].is_null()).all()
 
 
+def eval_prompts_args(tmp_path, params) -> list[str]:
+    """The eval_prompts stage as dvc.yaml runs it, on the data shipped in data/raw."""
+    return ["--params", params,
+            "--references", str(repo_file("oasst", "oasst1_en_validation.messages.jsonl")),
+            "--mt-bench", str(repo_file("mt_bench", "question.jsonl")),
+            "--mt-bench-references", str(repo_file("mt_bench", "reference_answer.gpt-4.jsonl")),
+            "--out", str(tmp_path / "eval" / "prompts"),
+            "--metrics", str(tmp_path / "prompts.json")]
+
+
 @requires_shared_data
-def test_evaluation_stages_answer_compare_and_report(tmp_path):
+def test_alpaca_eval_references_by_params_alone(tmp_path):
     alpaca = shared_file("alpaca_eval", "gpt4_1106_preview.model_outputs.json")
-    mt_bench = repo_file("mt_bench", "question.jsonl")
+    params = params_file(tmp_path, f"evaluation:\n  alpaca_eval: {alpaca}\n"
+                                   "  reference_limit: 6\n  mt_bench_limit: 0\n")
+    result = run_stage("eval_prompts", *eval_prompts_args(tmp_path, params))
+    assert result.returncode == 0, result.stderr
+    frame = read_artifact(tmp_path / "eval" / "prompts", "eval_prompts")
+    assert frame.height == 6 and set(frame["reference_model"]) == {"gpt4_1106_preview"}
+    assert set(frame["source"]) == {"alpaca_eval/oasst"}  # the default subset
+
+
+def test_evaluation_stages_answer_compare_and_report(tmp_path):
     params = params_file(tmp_path, (
         "engine:\n  backend: fake\n"
-        "evaluation:\n  alpaca_eval_limit: 5\n  mt_bench_limit: 3\n  models: [m1, m2]\n"
+        "evaluation:\n  reference_limit: 5\n  mt_bench_limit: 3\n  models: [m1, m2]\n"
         "iterations:\n  m2: {base: m1}\n"
         "evaluator:\n  model: judge-model\n"
     ))
     prompts = tmp_path / "eval" / "prompts"
-    result = run_stage("eval_prompts", "--params", params, "--alpaca-eval", str(alpaca),
-                       "--mt-bench", str(mt_bench), "--out", str(prompts),
-                       "--metrics", str(tmp_path / "prompts.json"))
+    result = run_stage("eval_prompts", *eval_prompts_args(tmp_path, params))
     assert result.returncode == 0, result.stderr
     frame = read_artifact(prompts, "eval_prompts")
-    assert frame.height == 8 and frame["reference"].is_not_null().sum() == 5
-    assert set(frame["source"]) >= {"alpaca_eval/oasst"}  # the default subset
+    mt_refs = frame.filter(frame["source"].str.starts_with("mt_bench/")
+                           & frame["reference"].is_not_null()).height
+    assert frame.height == 8 and frame["reference"].is_not_null().sum() == 5 + mt_refs
+    human = frame.filter(frame["reference_model"] == "human-rank0")
+    assert human.height == 5 and set(human["source"]) == {
+        "human/oasst1_en_validation.messages.jsonl"}
+    prompt_metrics = json.loads((tmp_path / "prompts.json").read_text())
+    assert prompt_metrics["reference_sets"]["human-rank0"] == 5
     metrics = tmp_path / "metrics"
     for model in ("m1", "m2"):
         model_dir = tmp_path / "models" / model  # the fake engine loads nothing from it
@@ -143,14 +168,14 @@ def test_evaluation_stages_answer_compare_and_report(tmp_path):
                            "--prompts", str(prompts), "--out", str(tmp_path / model / "answers"),
                            "--metrics", str(metrics / model / "answers.json"))
         assert result.returncode == 0, result.stderr
-        common = ["--params", params, "--prompts", str(prompts), "--evaluator", "judge-model",
+        common = ["--params", params, "--prompts", str(prompts),
                   "--answers", str(tmp_path / model / "answers"), "--name", model]
         result = run_stage("compare", *common, "--reference",
                            "--out", str(tmp_path / model / "reference"),
                            "--metrics", str(metrics / model / "reference.json"))
         assert result.returncode == 0, result.stderr
     result = run_stage("compare", "--params", params, "--prompts", str(prompts),
-                       "--evaluator", "judge-model", "--answers", str(tmp_path / "m2" / "answers"),
+                       "--answers", str(tmp_path / "m2" / "answers"),
                        "--name", "m2", "--opponent-answers", str(tmp_path / "m1" / "answers"),
                        "--opponent-name", "m1", "--out", str(tmp_path / "m2" / "h2h"),
                        "--metrics", str(metrics / "m2" / "h2h.json"))
@@ -161,12 +186,10 @@ def test_evaluation_stages_answer_compare_and_report(tmp_path):
     assert h2h["wins"] + h2h["ties"] + h2h["losses"] == 8
     assert h2h["evaluator"] == "judge-model"
     reference = json.loads((metrics / "m1" / "reference.json").read_text())
-    assert reference["n"] == 5 and reference["opponent"] == "reference:gpt4_1106_preview"
-    # a different evaluator than params say is refused: one evaluator per run
-    result = run_stage("compare", *common[:4], "--evaluator", "other-model", *common[6:],
-                       "--reference", "--out", str(tmp_path / "x"), "--metrics",
-                       str(tmp_path / "x.json"))
-    assert result.returncode == 1 and "one evaluator per run" in result.stderr
+    assert reference["n"] == 5 + mt_refs
+    assert reference["opponent"] == "reference:" + ",".join(
+        sorted({"human-rank0"} | ({"mt_bench:gpt-4"} if mt_refs else set())))
+    assert reference["by_source"]["human/oasst1_en_validation.messages.jsonl"]["n"] == 5
     result = run_stage("report", "--params", params, "--metrics-dir", str(metrics),
                        "--out", str(tmp_path / "report.md"), "--plots", str(tmp_path / "plots"))
     assert result.returncode == 0, result.stderr

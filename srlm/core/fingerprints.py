@@ -7,6 +7,7 @@ an artifact's bytes unchanged too.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 from collections.abc import Iterable
@@ -41,12 +42,62 @@ def input_hash(path: str | Path) -> str:
     return hash_file(path)
 
 
-def code_hash() -> str:
-    """sha256 over the srlm package's code and prompt files: a code change is a new build."""
-    package = Path(__file__).resolve().parents[1]
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def _docstring_only(tree: ast.Module) -> bool:
+    body = tree.body
+    return all(isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant) for n in body)
+
+
+def code_files(script: str | Path) -> list[Path]:
+    """The code a script runs: itself, every srlm module it imports (transitively, lazy imports
+    inside functions included, with their packages' `__init__.py` unless it holds only a
+    docstring) and the prompt files those
+    modules name. Resume stamps hash exactly these; tests check dvc.yaml lists them."""
+    seen: set[Path] = set()
+    todo = [Path(script).resolve()]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        if path.suffix != ".py":
+            seen.add(path)
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if path.name == "__init__.py" and _docstring_only(tree):
+            continue  # a package that only documents itself runs no code
+        seen.add(path)
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                prompt = PACKAGE / "prompts" / node.value
+                if node.value.endswith(".txt") and prompt.is_file():
+                    todo.append(prompt)
+            for name in names:
+                parts = name.split(".")
+                if parts[0] != "srlm":
+                    continue
+                for depth in range(1, len(parts) + 1):  # importing a.b.c runs a, a.b too
+                    module = PACKAGE.parent.joinpath(*parts[:depth])
+                    for candidate in (module.with_suffix(".py"), module / "__init__.py"):
+                        if candidate.is_file():
+                            todo.append(candidate)
+    return sorted(seen)
+
+
+def code_hash(script: str | Path | None = None) -> str:
+    """sha256 over the code `script` runs (`code_files`), or over all of srlm's code and prompt
+    files when no script is named: a change to that code is a new build."""
+    files = (code_files(script) if script is not None else
+             sorted(p for p in PACKAGE.rglob("*") if p.suffix in (".py", ".txt")))
     digest = hashlib.sha256()
-    for file in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".txt")):
-        digest.update(str(file.relative_to(package)).encode())
+    for file in files:
+        digest.update(file.name.encode())
         digest.update(file.read_bytes())
     return digest.hexdigest()
 

@@ -5,6 +5,7 @@ an extra column is as much an error as a missing one, so two builds of one artif
 the same shape. `SCHEMAS` maps the name stored in `_manifest.json` to the model; bump
 `SCHEMA_VERSION` when a model changes in a way old artifacts would not pass.
 
+`polars_schema(name)` / `artifact_frame(name, rows)` build frames from the same models.
 `validate(frame, name, where)` raises `ArtifactSchemaError` with one line naming the artifact,
 each failing column and the offending rows.
 """
@@ -178,6 +179,18 @@ SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "answers": Answers,
     "verdicts": Verdicts,
 }
+
+
+def polars_schema(name: str) -> dict[str, pl.DataType]:
+    """Column name -> polars dtype of artifact schema `name`, in the model's column order:
+    frames are built from this, so an artifact's columns are declared once, above."""
+    return {column: spec.dtype.type for column, spec in SCHEMAS[name].to_schema().columns.items()}
+
+
+def artifact_frame(name: str, rows: list[dict]) -> pl.DataFrame:
+    """A frame of schema `name` from row dicts (keys outside the schema are left out)."""
+    schema = polars_schema(name)
+    return pl.DataFrame([{k: row.get(k) for k in schema} for row in rows], schema=schema)
 
 
 class ArtifactSchemaError(SrlmError):

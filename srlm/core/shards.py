@@ -70,13 +70,16 @@ def run_sharded(
 class ShardWriter:
     """Resumable shard-by-shard writing of one artifact (see the module docstring)."""
 
-    def __init__(self, directory: str | Path, schema: str, fingerprint: str):
+    def __init__(self, directory: str | Path, schema: str, fingerprint: str,
+                 code: str | Path | None = None):
         self.directory = Path(directory)
         self.schema = schema
         self.fingerprint = fingerprint
         # Shards of an interrupted run are reused only by the same params, inputs AND code:
         # a fixed parser or prompt file must never be mixed with rows made before the fix.
-        self.stamp = f"{fingerprint} {code_hash()}"
+        # `code` is the stage script: its own code and everything it imports (see
+        # `code_files`); without it, all of srlm.
+        self.stamp = f"{fingerprint} {code_hash(code)}"
         stamp = self.directory / SHARD_FINGERPRINT
         if self.directory.exists():
             previous = stamp.read_text().strip() if stamp.is_file() else None

@@ -16,11 +16,17 @@ judgment, so metrics always show both; a judgment without a parseable score is `
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from functools import cache
 from importlib import resources
 
 import polars as pl
+
+from srlm.core.config import as_dict
+from srlm.core.requests import GenerationRequest, user_request
+from srlm.core.schemas import polars_schema
+from srlm.core.shards import request_seed
 
 JUDGE_PROMPT_FILE = "judge.txt"
 SCORING_MODES = ("sampled", "expected")
@@ -75,6 +81,25 @@ def expected_score(probabilities: list[float] | None) -> float | None:
     return sum(score * p for score, p in enumerate(probabilities)) / total
 
 
+def judge_requests(items: Iterable[tuple[str, str]], cfg, scope: str) -> list[GenerationRequest]:
+    """One request per `(request_id, judge prompt)`: `cfg.samples` samples with the judge's
+    sampling params (a `JudgeConfig`), seeded by (random seed, `scope`, id) only, so a request's
+    samples never depend on its shard or batch. `scope` keeps the loop's seeds (the iteration
+    name) apart from the judge evaluation's."""
+    return [
+        user_request(request_id, text, n=cfg.samples, temperature=cfg.temperature,
+                     top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
+                     seed=request_seed(cfg.random_seed, scope, request_id))
+        for request_id, text in items
+    ]
+
+
+def sampling_params(cfg) -> dict:
+    """The judge params that decide its samples, for fingerprints: all but `scoring`, which
+    only changes how finished samples are averaged (so changing it never re-judges)."""
+    return {k: v for k, v in as_dict(cfg).items() if k != "scoring"}
+
+
 def judge_samples(generator, requests) -> list[dict]:
     """Generate the judgments of `requests` and score each one both ways.
 
@@ -104,6 +129,17 @@ def judge_samples(generator, requests) -> list[dict]:
          "score_probs": probs_of.get(i), "finish_reason": c.finish_reason}
         for i, c in enumerate(completions)
     ]
+
+
+def samples_frame(rows: list[dict], id_column: str) -> pl.DataFrame:
+    """`judge_samples` rows as a frame: `request_id` renamed to `id_column`, the sample columns
+    typed as in the judgments artifact (a batch with no parsed score stays Float64), plus
+    `finish_reason`."""
+    judged = {k: v for k, v in polars_schema("judgments").items()
+              if k not in ("prompt_id", "candidate_id")}
+    schema = {id_column: pl.Utf8, **judged, "finish_reason": pl.Utf8}
+    return pl.DataFrame([{id_column: r["request_id"], **{k: r[k] for k in schema if k in r}}
+                         for r in rows], schema=schema)
 
 
 def aggregate_scores(judgments: pl.DataFrame, scoring: str = "sampled") -> pl.DataFrame:
