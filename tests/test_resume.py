@@ -69,10 +69,40 @@ def test_code_change_discards_stale_shards(tmp_path, monkeypatch):
                 raise KeyboardInterrupt
             return frame_for(items)
         run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp"), shards, crash_second, "t")
-    monkeypatch.setattr(srlm.core.shards, "code_hash", lambda: "a fixed parser")
+    monkeypatch.setattr(srlm.core.shards, "code_hash", lambda code=None: "a fixed parser")
     calls = []
     run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp"), shards, frame_for_log(calls), "t")
     assert calls == [0, 2]  # same params and inputs, new code: nothing reused
+
+
+def test_stage_script_edit_discards_stale_shards(tmp_path):
+    """The stamp covers the stage's own script, not only srlm: an edited stage never resumes
+    on rows its previous version wrote."""
+    script = tmp_path / "stage.py"
+    script.write_text("from srlm.loop.pairs import build_pairs\n")
+    shards = chunks(list(range(4)), 2)
+    with pytest.raises(KeyboardInterrupt):
+        def crash_second(items):
+            if items[0] == 2:
+                raise KeyboardInterrupt
+            return frame_for(items)
+        run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp", code=script), shards,
+                    crash_second, "t")
+    script.write_text("from srlm.loop.pairs import build_pairs  # edited\n")
+    calls = []
+    run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp", code=script), shards,
+                frame_for_log(calls), "t")
+    assert calls == [0, 2]
+
+
+def test_stamp_covers_exactly_the_stage_code():
+    from srlm.core.fingerprints import code_files
+
+    files = {str(f.relative_to(ROOT)) for f in code_files(ROOT / "stages" / "candidates.py")}
+    assert {"stages/candidates.py", "srlm/core/shards.py", "srlm/engines/fake.py"} <= files
+    # code the stage never runs does not wipe its shards when it changes
+    assert not files & {"srlm/loop/pairs.py", "srlm/loop/judge.py", "srlm/training/trainers.py",
+                        "stages/judgments.py"}
 
 
 def candidates_cmd(tmp_path, model, out, params):

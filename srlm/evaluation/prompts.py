@@ -21,7 +21,8 @@ from pathlib import Path
 import polars as pl
 
 from srlm.core.ids import content_id, normalize_text
-from srlm.sources.readers import SeedFormatError, load_records, read_prompts, read_replies
+from srlm.sources.readers import read_prompts, read_replies
+from srlm.sources.records import SeedFormatError, load_records
 
 EVAL_PROMPT_SCHEMA = {"prompt_id": pl.Utf8, "prompt": pl.Utf8, "source": pl.Utf8,
                       "reference": pl.Utf8, "reference_model": pl.Utf8}
