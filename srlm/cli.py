@@ -25,6 +25,7 @@ from srlm import __version__
 from srlm.core.artifacts import read_artifact, read_manifest, scan_artifact
 from srlm.core.config import as_dict, explain, load_params
 from srlm.core.errors import SrlmError
+from srlm.core.runtime import error_line, one_line
 
 EXAMPLES = """examples:
   srlm diff data/m2/pairs data/m3/pairs --limit 2
@@ -40,10 +41,12 @@ EXAMPLES = """examples:
 def cmd_show(args: argparse.Namespace) -> int:
     manifest = read_manifest(args.path)
     frame = read_artifact(args.path)
-    print(f"{args.path}: {manifest['schema']} v{manifest['schema_version']}, "
+    print(f"{args.path}: {manifest['schema']} v{manifest.get('schema_version', '?')}, "
           f"{manifest['rows']} rows, fingerprint {manifest['fingerprint']}")
-    print("columns: " + ", ".join(f"{k}: {v}" for k, v in manifest["columns"].items()))
-    print("versions: " + ", ".join(f"{k} {v}" for k, v in sorted(manifest["versions"].items())))
+    print("columns: " + ", ".join(f"{k}: {v}" for k, v in frame.schema.items()))
+    versions = manifest.get("versions")
+    if isinstance(versions, dict):
+        print("versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
     with pl.Config(fmt_str_lengths=args.width, tbl_rows=args.rows, tbl_cols=-1):
         print(frame.head(args.rows))
     return 0
@@ -88,7 +91,11 @@ def _diff(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     if old_manifest["schema"] != new_manifest["schema"]:
         raise SrlmError(f"{before} is a '{old_manifest['schema']}' artifact, {after} is a "
                         f"'{new_manifest['schema']}' one: diff compares artifacts of one kind")
-    report = diff_frames(old, new, new_manifest["schema"], limit=args.limit)
+    try:
+        report = diff_frames(old, new, new_manifest["schema"], limit=args.limit)
+    except pl.exceptions.PolarsError as err:  # a shard whose data pages are damaged
+        raise SrlmError(f"{before} vs {after}: unreadable parquet data ({one_line(err, 200)}); "
+                        "rebuild the artifact with `dvc repro`") from None
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
@@ -196,10 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    where = f"srlm {args.command}"
     try:
         return args.func(args)
-    except SrlmError as err:
-        print(f"srlm {args.command}: {err}", file=sys.stderr)
+    except Exception as err:  # noqa: BLE001 - every error is one line (srlm.core.runtime)
+        if isinstance(err, SrlmError):
+            line = f"error: {where}: {one_line(err)}"
+        elif (line := error_line(err, where)) is None:  # SRLM_DEBUG=1: the traceback
+            raise
+        print(line, file=sys.stderr)
         return 1
 
 

@@ -13,6 +13,7 @@ import polars as pl
 
 from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
 from srlm.core.config import as_dict, load_params
+from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import fingerprint
 from srlm.core.requests import user_request
 from srlm.core.runtime import run_stage
@@ -31,9 +32,13 @@ def main() -> None:
     params = load_params(args.params)
     cfg = params.evaluation
     prompts = read_artifact(args.prompts, "eval_prompts")
+    if prompts.is_empty():
+        raise SrlmError(f"answers: {args.prompts} has no prompts to answer (rebuild it with "
+                        "`dvc repro eval_prompts`)")
     requests = [user_request(pid, prompt, max_new_tokens=cfg.max_new_tokens)
                 for pid, prompt in prompts.select("prompt_id", "prompt").iter_rows()]
-    completions = make_generator(args.model, params.engine).generate(requests)
+    generator = make_generator(args.model, params.engine, "evaluation.max_new_tokens")
+    completions = generator.generate(requests)
     answers = prompts.select("prompt_id", "source").with_columns(
         response=pl.Series([c.text for c in completions], dtype=pl.Utf8),
         model=pl.lit(args.model),

@@ -3,8 +3,10 @@
     python stages/candidates.py --params params.yaml --iteration m2 --model data/models/m1 \
         --prompts data/m2/prompts --out data/m2/candidates --metrics metrics/m2/candidates.json
 
-Resumable: shards of `candidates.shard_size` prompts are written as they finish; rerun after
-a crash and finished shards are kept (a params change discards them).
+Resumable: shards of `candidates.shard_size` prompts are written to `<out>.partial/` as they
+finish; rerun after a crash and finished shards are kept (a params change discards them). The
+finished `<out>` is replaced only once the new one is complete and valid: a failed run (a
+broken model included) leaves it as it was. A second run on the same `--out` fails at once.
 """
 
 import argparse
@@ -35,6 +37,8 @@ def main() -> None:
     prompts = read_artifact(args.prompts, "prompts").sort("prompt_id")
     fp = fingerprint({"candidates": as_dict(cfg), "engine": as_dict(params.engine),
                       "iteration": args.iteration}, inputs=[args.model, args.prompts])
+    # Inputs are read and checked above; the writer takes the output's lock (before any model
+    # loads, so a concurrent run fails fast) and never touches the finished `args.out`.
     writer = ShardWriter(args.out, "candidates", fp, code=__file__)
     # Loaded on first use: a rerun whose shards are all done never loads the model.
     generator = cache(lambda: make_generator(args.model, params.engine))

@@ -32,6 +32,8 @@ from srlm.evaluation.comparisons import (
     verdict_frame,
 )
 from srlm.evaluation.evaluator import evaluator_identity, make_evaluator
+from srlm.evaluation.metrics import paired_accuracy_difference, reply_scores
+from srlm.loop.judge import SCORING_MODES
 
 
 def main() -> None:
@@ -45,6 +47,9 @@ def main() -> None:
     opponent.add_argument("--reference", action="store_true",
                           help="compare with the prompts' reference outputs")
     parser.add_argument("--opponent-name", help="the other model's name (with --opponent-answers)")
+    parser.add_argument("--judge-outputs", help="the model's evaluate_judge artifact: with "
+                        "--opponent-judge-outputs, the paired difference of judge accuracy")
+    parser.add_argument("--opponent-judge-outputs", help="the opponent's evaluate_judge artifact")
     parser.add_argument("--out", required=True)
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args()
@@ -74,9 +79,16 @@ def main() -> None:
     fp = fingerprint({"evaluator": as_dict(params.evaluator), "engine": as_dict(params.engine)},
                      inputs=inputs, evaluator=identity)
     write_artifact(verdicts, args.out, "verdicts", fp)
+    judge = {}
+    if args.judge_outputs and args.opponent_judge_outputs:
+        mine, theirs = (read_artifact(path, "judge_outputs")
+                        for path in (args.judge_outputs, args.opponent_judge_outputs))
+        judge = {"judge": {mode: paired_accuracy_difference(reply_scores(mine, mode),
+                                                            reply_scores(theirs, mode))
+                           for mode in SCORING_MODES}}
     write_metrics(args.metrics, {
         "model": args.name, "opponent": opponent_name, **identity,
-        **head_to_head_metrics(verdicts),
+        **head_to_head_metrics(verdicts), **judge,
         "mean_chars": round(rows["answer"].str.len_chars().mean(), 1),
         "opponent_mean_chars": round(rows["other"].str.len_chars().mean(), 1),
     })

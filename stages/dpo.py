@@ -9,8 +9,8 @@ import argparse
 from srlm.core.artifacts import atomic_directory, read_artifact, write_metrics
 from srlm.core.config import load_params
 from srlm.core.errors import SrlmError
+from srlm.core.model_dirs import check_loadable
 from srlm.core.runtime import run_stage
-from srlm.training.trainers import train_dpo
 
 
 def main() -> None:
@@ -26,6 +26,9 @@ def main() -> None:
     pairs = read_artifact(args.pairs, "pairs")
     if pairs.height == 0:
         raise SrlmError(f"{args.pairs}: no preference pairs to train on (see its pairs metrics)")
+    check_loadable(args.base)  # before the slow import of torch, transformers and TRL
+    from srlm.training.trainers import train_dpo
+
     with atomic_directory(args.out) as tmp:
         metrics = train_dpo(args.base, pairs, cfg, tmp, log_csv=args.log)
     write_metrics(args.metrics, metrics)

@@ -12,14 +12,18 @@ srlm/loop/judge.py), plus parse rate, score histogram and distance to the target
 
 import argparse
 
-import polars as pl
-
 from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
 from srlm.core.config import as_dict, load_params
+from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import fingerprint
 from srlm.core.runtime import run_stage
 from srlm.engines import make_generator
-from srlm.evaluation.metrics import judge_format_metrics, reward_model_metrics
+from srlm.evaluation.metrics import (
+    judge_format_metrics,
+    judge_intervals,
+    reply_scores,
+    reward_model_metrics,
+)
 from srlm.loop.judge import (
     SCORING_MODES,
     judge_requests,
@@ -40,22 +44,25 @@ def main() -> None:
     params = load_params(args.params)
     cfg = params.judge
     examples = read_artifact(args.eft_eval, "seed_eft")
+    if examples.is_empty():
+        raise SrlmError(f"evaluate_judge: {args.eft_eval} has no replies to judge (seed."
+                        "eft_eval_size and the held-out sources decide its rows)")
     requests = judge_requests(examples.select("example_id", "judge_input").iter_rows(), cfg,
                               scope="evaluate_judge")
-    rows = judge_samples(make_generator(args.model, params.engine), requests)
+    rows = judge_samples(make_generator(args.model, params.engine, "judge.max_new_tokens"),
+                         requests)
     samples = samples_frame(rows, "example_id")
     outputs = examples.select("example_id", "group_id", "human_rank", "target_score").join(
         samples.drop("finish_reason"), on="example_id", how="inner", maintain_order="right")
     fp = fingerprint({"judge": sampling_params(cfg), "engine": as_dict(params.engine)},
                      inputs=[args.model, args.eft_eval])
     write_artifact(outputs, args.out, "judge_outputs", fp)
-    per_reply = outputs.group_by("example_id", "group_id", "human_rank", maintain_order=True).agg(
-        sampled=pl.col("score").mean(), expected=pl.col("expected_score").mean())
     write_metrics(args.metrics, {
         "model": args.model,
         "samples_per_reply": cfg.samples,
         "scoring": cfg.scoring,
-        **{mode: reward_model_metrics(per_reply.rename({mode: "score"}))
+        **{mode: {**reward_model_metrics(reply_scores(outputs, mode)),
+                  **judge_intervals(reply_scores(outputs, mode))}
            for mode in SCORING_MODES},
         "samples": judge_format_metrics(outputs),
         "hit_max_new_tokens": int((samples["finish_reason"] == "length").sum()),

@@ -7,7 +7,8 @@
 Uses the paper's judge prompt verbatim (srlm/prompts/judge.txt); each sample keeps the raw
 text, the parsed score (null when unparseable) and the expected score with its 0..5
 probabilities; a candidate's score is the mean of its parsed samples in the `judge.scoring`
-mode (both modes are kept). Resumable like the candidates stage.
+mode (both modes are kept). Resumable like the candidates stage, and like it never touches
+the finished `--out` unless the new one is complete and valid.
 """
 
 import argparse
@@ -47,6 +48,7 @@ def main() -> None:
     # judge.scoring is left out: it only averages finished samples, never re-judges.
     fp = fingerprint({"judge": sampling_params(cfg), "engine": as_dict(params.engine),
                       "iteration": args.iteration}, inputs=[args.model, args.candidates])
+    # Inputs are read and checked above; the writer locks the output before any model loads.
     writer = ShardWriter(args.out, "judgments", fp, code=__file__)
     # Loaded on first use: a rerun whose shards are all done never loads the model.
     generator = cache(lambda: make_generator(args.model, params.engine))

@@ -42,7 +42,7 @@ def main() -> None:
     if args.eval_prompts:
         forbidden += read_artifact(args.eval_prompts, "eval_prompts")["prompt"].to_list()
         inputs.append(args.eval_prompts)
-    generator = make_generator(args.model, params.engine)
+    generator = make_generator(args.model, params.engine, "prompts.max_new_tokens")
 
     def complete(batch):
         requests = [user_request(rid, text, max_new_tokens=cfg.max_new_tokens,

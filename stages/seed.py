@@ -18,7 +18,7 @@ from collections import Counter
 
 import polars as pl
 
-from srlm.core.artifacts import write_artifact, write_metrics
+from srlm.core.artifacts import PendingArtifact, write_artifacts, write_metrics
 from srlm.core.config import as_dict, load_params
 from srlm.core.fingerprints import fingerprint
 from srlm.core.runtime import run_stage
@@ -57,15 +57,19 @@ def main() -> None:
     held_out, eval_drops = read_all(args.eval_source)
     decontaminate = [*args.decontaminate, *filter(None, [params.evaluation.alpaca_eval])]
     eval_prompts = [p for spec in decontaminate for p in read_prompts(spec)]
-    ift, eft, eft_eval, stats = build_seed_sets(train, held_out, eval_prompts, cfg)
+    ift, eft, eft_eval, stats = build_seed_sets(
+        train, held_out, eval_prompts, cfg, files=(", ".join(args.source),
+                                                   ", ".join(args.eval_source)),
+        read_drops=(train_drops, eval_drops))
     stats.update(dropped_on_read=dict(train_drops), eval_dropped_on_read=dict(eval_drops),
                  decontamination_prompts=len(set(eval_prompts)))
     specs = [*args.source, *args.eval_source, *decontaminate]
     fp = fingerprint(as_dict(cfg), inputs=[s for s in specs if not s.startswith("hf://")],
                      remote=[s for s in specs if s.startswith("hf://")])
-    write_artifact(ift, args.ift, "seed_ift", fp)
-    write_artifact(eft, args.eft, "seed_eft", fp)
-    write_artifact(eft_eval, args.eft_eval, "seed_eft", fp)
+    # One set: the three are replaced together or not at all, never a mix of two builds.
+    write_artifacts([PendingArtifact(ift, args.ift, "seed_ift", fp),
+                     PendingArtifact(eft, args.eft, "seed_eft", fp),
+                     PendingArtifact(eft_eval, args.eft_eval, "seed_eft", fp)])
     write_metrics(args.metrics, stats)
     log.info("ift %d, eft %d, eft_eval %d; %d prompts dropped as evaluation duplicates",
              ift.height, eft.height, eft_eval.height, stats["decontaminated_prompts"])

@@ -9,8 +9,9 @@ import argparse
 
 from srlm.core.artifacts import atomic_directory, read_artifact, write_metrics
 from srlm.core.config import load_params
+from srlm.core.errors import SrlmError
+from srlm.core.model_dirs import check_loadable
 from srlm.core.runtime import run_stage
-from srlm.training.trainers import train_sft
 
 
 def main() -> None:
@@ -26,6 +27,12 @@ def main() -> None:
     cfg = load_params(args.params).sft
     ift = read_artifact(args.ift, "seed_ift")
     eft = read_artifact(args.eft, "seed_eft")
+    if ift.is_empty() and eft.is_empty():
+        raise SrlmError(f"sft: {args.ift} and {args.eft} are both empty: nothing to train on "
+                        "(see metrics/seed.json)")
+    check_loadable(args.base)  # before the slow import of torch, transformers and TRL
+    from srlm.training.trainers import train_sft
+
     with atomic_directory(args.out) as tmp:
         metrics = train_sft(args.base, ift, eft, cfg, tmp, loss_csv=args.loss)
     write_metrics(args.metrics, metrics)

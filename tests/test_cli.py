@@ -34,7 +34,7 @@ def test_validate_reports_violations(artifact, capsys):
 
 def test_missing_path_is_one_line(tmp_path, capsys):
     assert main(["show", str(tmp_path / "none")]) == 1
-    assert capsys.readouterr().err.strip() == f"srlm show: {tmp_path / 'none'}: no such artifact (build it with `dvc repro`)"
+    assert capsys.readouterr().err.strip() == f"error: srlm show: {tmp_path / 'none'}: no such artifact (build it with `dvc repro`)"
 
 
 def test_help_has_examples(capsys):
@@ -49,14 +49,16 @@ def test_report_reads_metrics_and_never_overwrites(tmp_path, capsys):
     judge = {mode: {"pairwise_accuracy": 0.625, "tie_rate": 0.125, "parse_rate": 1.0,
                     "spearman": 0.25, "n_groups": 3, "n_pairs": 8}
              for mode in ("sampled", "expected")}
+    judge["sampled"]["pairwise_accuracy_ci95"] = [0.5, 0.75]
     (metrics / "m1" / "judge.json").write_text(json.dumps(judge))
     (metrics / "m1" / "answers.json").write_text(json.dumps({"mean_chars": 812.4}))
     out = tmp_path / "report.md"
     assert main(["report", "--metrics-dir", str(metrics), "--model", "m1", "--model", "m2",
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "| m1 | sampled | 100.0 | 62.5 | 12.5 | 0.250 | – |" in printed
-    assert "| m1 | – | – | – | – | 812 |" in printed
+    assert "| m1 | sampled | 100.0 | 62.5 [50.0, 75.0] | 12.5 | 0.250 | – |" in printed
+    assert "| m1 | expected | 100.0 | 62.5 | 12.5 | 0.250 | – |" in printed
+    assert "| m1 | – | – | – | – | – | – | – | – | 812 |" in printed
     assert "| m2 | – |" in printed  # a model without metrics yet: empty cells, no error
     assert out.read_text() == printed
     assert main(["report", "--metrics-dir", str(metrics), "--out", str(out)]) == 1

@@ -180,7 +180,9 @@ def test_paper_profile_is_valid_and_differs_only_in_values():
     ("sft:\n  lora:\n    r: 0\n", "sft.lora.r: must be > 0, got 0"),
     ("seed:\n  eft_min_target_spread: 6\n", "seed.eft_min_target_spread: must be within 0..5"),
     ("iterations:\n  m4: {}\n", "iterations.m4.base: missing"),
-    ("iterations:\n  m4: {base: m3}\n", "evaluation.models: 'm4' \\(from iterations.m4\\) is missing"),
+    ("iterations:\n  m2: {base: m1}\n  m3: {base: m2}\n  m4: {base: m3}\n",
+     "evaluation.models: 'm4' \\(from iterations.m4\\) is missing"),
+    ("iterations:\n  m4: {base: m3}\n", "iterations.m4.base: 'm3' is neither m0, m1 nor"),
     ("candidates:\n  shard_size: 0\n", "candidates.shard_size: must be > 0"),
     ("judge:\n  samples: -1\n", "judge.samples: must be > 0"),
     ("sft:\n  precision: fp16\n", "sft.precision: expected one of"),
@@ -226,7 +228,7 @@ def test_params_prints_the_effective_params_and_has_help(tmp_path, capsys):
     assert printed == json.loads(json.dumps(expected))  # tuples print as lists
     assert main(["params", "--file", str(write(tmp_path, "sft:\n  seed: 3\n"))]) == 1
     assert capsys.readouterr().err.strip() == (
-        f"srlm params: {tmp_path / 'params.yaml'}: sft.seed was renamed to sft.random_seed")
+        f"error: srlm params: {tmp_path / 'params.yaml'}: sft.seed was renamed to sft.random_seed")
     with pytest.raises(SystemExit) as exit_:
         main(["params", "--help"])
     assert exit_.value.code == 0

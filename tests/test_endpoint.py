@@ -22,9 +22,11 @@ class ChatServer(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (the http.server API)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         ChatServer.seen.append((self.path, body, self.headers.get("Authorization")))
-        status, payload = ChatServer.replies.pop(0)
+        status, payload, *headers = ChatServer.replies.pop(0)
         data = json.dumps(payload).encode()
         self.send_response(status)
+        for name, value in (headers[0] if headers else {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -34,14 +36,45 @@ class ChatServer(BaseHTTPRequestHandler):
         pass
 
 
+class OtherOrigin(BaseHTTPRequestHandler):
+    """Where a redirect points: records every request that reaches it, with its headers."""
+
+    seen: list[tuple[str, str, dict]] = []
+
+    def _record(self):
+        OtherOrigin.seen.append((self.command, self.path, dict(self.headers)))
+        data = json.dumps(choice("A")[1]).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _record  # noqa: N815 (the http.server API)
+
+    def log_message(self, *args):
+        pass
+
+
+def _serve(handler):
+    httpd = HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    return httpd
+
+
 @pytest.fixture()
 def server():
-    httpd = HTTPServer(("127.0.0.1", 0), ChatServer)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
+    httpd = _serve(ChatServer)
     ChatServer.replies, ChatServer.seen = [], []
     yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+
+
+@pytest.fixture()
+def other_origin():
+    httpd = _serve(OtherOrigin)
+    OtherOrigin.seen = []
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
 
 
@@ -51,10 +84,10 @@ def choice(content, top=None):
                               "logprobs": logprobs}]}
 
 
-def evaluator(url, monkeypatch):
+def evaluator(url, monkeypatch, **params):
     monkeypatch.setenv("TEST_EVAL_KEY", "sekrit")
     config = EvaluatorConfig(endpoint=url, endpoint_model="judge-70b",
-                             api_key_env="TEST_EVAL_KEY", timeout_s=5)
+                             api_key_env="TEST_EVAL_KEY", timeout_s=5, **params)
     return make_evaluator(config, EngineConfig()), config
 
 
@@ -100,3 +133,87 @@ def test_endpoint_params_are_checked():
         EvaluatorConfig(endpoint="http://host/v1")
     with pytest.raises(ConfigError, match="evaluator.endpoint: expected an http"):
         EvaluatorConfig(endpoint="host:8000", endpoint_model="m")
+
+
+@pytest.mark.parametrize("status, userinfo", [(301, ""), (302, ""), (303, ""), (307, ""),
+                                              (308, ""), (302, "someone:hunter2@")])
+def test_redirects_are_refused_and_the_key_never_leaves_the_origin(server, other_origin,
+                                                                     monkeypatch, status,
+                                                                     userinfo):
+    judge, _ = evaluator(server, monkeypatch)
+    target = other_origin.replace("http://", f"http://{userinfo}") + "/v1/chat/completions"
+    ChatServer.replies = [(status, {}, {"Location": target})]
+    with pytest.raises(EndpointError) as err:
+        judge.option_probabilities([user_request("r", "x")], [""], OPTIONS)
+    message = str(err.value)
+    assert message == (f"evaluator endpoint {server}: HTTP {status} redirect to "
+                       f"{other_origin}/v1/chat/completions refused: redirects are never "
+                       "followed (set evaluator.endpoint to the final URL)")
+    assert "sekrit" not in message and "hunter2" not in message and "\n" not in message
+    assert ChatServer.seen[0][2] == "Bearer sekrit"  # the configured origin got the key...
+    assert OtherOrigin.seen == []  # ...and the other one got nothing at all
+
+
+def test_a_redirect_without_location_is_refused_too(server, monkeypatch):
+    judge, _ = evaluator(server, monkeypatch)
+    ChatServer.replies = [(302, {})]
+    with pytest.raises(EndpointError, match=r"HTTP 302 redirect to \(no Location\) refused"):
+        judge.option_probabilities([user_request("r", "x")], [""], OPTIONS)
+
+
+def test_a_key_the_server_echoes_back_is_masked(server, monkeypatch):
+    judge, _ = evaluator(server, monkeypatch)
+    ChatServer.replies = [(401, {"error": "key sekrit is revoked"})]
+    with pytest.raises(EndpointError, match=r"HTTP 401: .*key \*\*\* is revoked") as err:
+        judge.option_probabilities([user_request("r", "x")], [""], OPTIONS)
+    assert "sekrit" not in str(err.value)
+
+
+@pytest.fixture()
+def no_network(monkeypatch):
+    """Any name lookup or connection fails the test."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network traffic: {args}")
+
+    for name in ("getaddrinfo", "gethostbyname", "create_connection"):
+        monkeypatch.setattr(socket, name, refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+@pytest.mark.parametrize("url", ["http://evaluator.example:8000/v1", "http://10.0.0.7/v1",
+                                 "http://[2001:db8::1]/v1", "http://localhost.evil.example/v1",
+                                 "http://127.0.0.1.evil.example/v1"])
+def test_plain_http_off_this_machine_is_refused_before_any_traffic(url, monkeypatch, no_network):
+    with pytest.raises(EndpointError) as err:
+        evaluator(url, monkeypatch)
+    assert str(err.value) == (
+        f"evaluator endpoint {url}: plain http to another machine would send the key "
+        "unencrypted; use https, or set evaluator.allow_insecure_http: true")
+    judge, _ = evaluator(url, monkeypatch, allow_insecure_http=True)  # the explicit opt-in
+    assert judge.endpoint == url
+
+
+@pytest.mark.parametrize("url", ["http://localhost:8000/v1", "http://127.0.0.1/v1",
+                                 "http://127.3.2.1:9/v1", "http://[::1]:8000/v1",
+                                 "https://evaluator.example/v1"])
+def test_loopback_http_and_https_are_allowed(url, monkeypatch, no_network):
+    judge, _ = evaluator(url, monkeypatch)
+    assert judge.endpoint == url
+
+
+@pytest.mark.parametrize("url", ["https://alice:hunter2@evaluator.example/v1",
+                                 "https://hunter2@evaluator.example/v1",
+                                 "https://alice:hun/ter2@evaluator.example/v1",
+                                 "http://alice:hunter2@127.0.0.1:1/v1"])
+def test_credentials_in_the_url_are_refused_and_never_shown(url, monkeypatch, no_network):
+    with pytest.raises(EndpointError) as err:
+        evaluator(url, monkeypatch)
+    message = str(err.value)
+    assert "credentials in the URL are refused" in message and "evaluator.api_key_env" in message
+    assert "hunter2" not in message and "ter2" not in message and "alice" not in message
+    config = EvaluatorConfig(endpoint=url, endpoint_model="judge-70b")
+    identity = evaluator_identity(config)["evaluator"]
+    assert "hunter2" not in identity and "ter2" not in identity and "alice" not in identity
+    assert identity.endswith("/v1#judge-70b") and "@" not in identity

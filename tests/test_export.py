@@ -45,3 +45,16 @@ def test_export_never_overwrites(pairs, tmp_path, capsys):
     assert main(["export", str(pairs), "--format", "jsonl", "--out", str(target)]) == 1
     assert "already exists" in capsys.readouterr().err
     assert target.read_text() == "keep me"
+
+
+def test_export_leaves_a_users_neighbouring_files_alone(pairs, tmp_path):
+    mine = {"p.jsonl.tmp": "a user's draft", "p.parquet.tmp": "another", "hf.old": "backup",
+            "hf.tmp": "notes"}
+    for name, text in mine.items():
+        (tmp_path / name).write_text(text)
+    for fmt, out in (("jsonl", "p.jsonl"), ("parquet", "p.parquet"), ("hf", "hf")):
+        assert main(["export", str(pairs), "--format", fmt, "--out", str(tmp_path / out)]) == 0
+    for name, text in mine.items():
+        assert (tmp_path / name).read_text() == text, name
+    assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 3
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # nothing left

@@ -45,6 +45,98 @@ def test_parse_score(text, expected):
     assert parse_score(text) == expected
 
 
+# The rules of srlm/loop/judge.py's docstring, one row each: (rule, text, expected).
+SCORE_RULES = [
+    # the label: ASCII "score", any case, not inside a word, an ASCII colon, emphasis around it
+    ("label any case", "ScOrE: 3", 3.0),
+    ("label emphasis both sides", "**Score:** 4", 4.0),
+    ("label underscores", "__Score__: 2", 2.0),
+    ("label space before colon", "Score : 4", 4.0),
+    ("label no space", "score:4", 4.0),
+    ("label inside a word", "Subscore: 3", None),
+    ("label after a non-ASCII letter", "éscore: 3", None),
+    ("label full-width colon", "Score\uff1a4", None),
+    ("label full-width colon and space", "Score\uff1a 4", None),
+    ("label full-width letters", "\uff33\uff43\uff4f\uff52\uff45: 4", None),
+    ("label long s is not s", "\u017fcore: 4", None),
+    ("label Kelvin sign is not k", "Sco\u212are: 4", None),
+    ("label plural", "Scores: 4", None),
+    ("full-width colon is not the last label", "Score: 2\nScore\uff1a4", 2.0),
+    # the last label decides
+    ("last label wins", "Score: 1 ... Score: 4", 4.0),
+    ("last label invalid", "Score: 4 ... Score: unclear", None),
+    ("last label malformed", "Score: 4 ... Score: 4.5.6", None),
+    # the number: ASCII digits, one optional decimal part
+    ("integer", "Score: 5", 5.0),
+    ("fraction", "Score: 3.5", 3.5),
+    ("leading zero", "Score: 04", 4.0),
+    ("trailing zero", "Score: 4.50", 4.5),
+    ("fraction at the top", "Score: 5.0", 5.0),
+    ("number in emphasis", "Score: **4**", 4.0),
+    ("number in underscores", "Score: _4_", 4.0),
+    ("number on the next line", "Score:\n4", 4.0),
+    ("full-width digit", "Score: \uff14", None),
+    ("Arabic-Indic digit", "Score: \u0664", None),
+    ("Devanagari digit", "Score: \u096a", None),
+    ("superscript digit", "Score: \u2074", None),
+    ("minus sign", "Score: -1", None),
+    ("plus sign", "Score: +4", None),
+    ("bare fraction", "Score: .5", None),
+    ("words", "Score: four", None),
+    ("nothing", "Score:", None),
+    # the number ends there: no letter or digit right after it, or after "." / ","
+    ("two decimal points", "Score: 4.5.6", None),
+    ("hex", "Score: 0x5", None),
+    ("exponent", "Score: 4e2", None),
+    ("exponent with a fraction", "Score: 4.0e0", None),
+    ("decimal comma", "Score: 4,5", None),
+    ("point then a letter", "Score: 4.x", None),
+    ("double point then a digit", "Score: 4..5", None),
+    ("ordinal", "Score: 4th", None),
+    ("unit glued on", "Score: 4pts", None),
+    ("non-ASCII digit after", "Score: 4\u0665", None),
+    ("full-width digit after", "Score: 4\uff15", None),
+    ("letter after the fraction", "Score: 3.5a", None),
+    ("sentence period", "Score: 4.", 4.0),
+    ("sentence period, more text", "Score: 4. Well done.", 4.0),
+    ("ellipsis", "Score: 3...", 3.0),
+    ("comma then words", "Score: 4, because it is clear", 4.0),
+    ("fraction then a period", "Score: 3.5.", 3.5),
+    ("unit after a space", "Score: 4 points", 4.0),
+    ("parenthesis", "Score: 2 (harsh)", 2.0),
+    ("underscore after", "Score: 4_", 4.0),
+    # a scale after the number must be 5
+    ("slash five", "Score: 4/5", 4.0),
+    ("spaced slash five", "Score: 4 / 5", 4.0),
+    ("slash five in emphasis", "Score: **4**/5", 4.0),
+    ("out of five", "Score: 3 out of 5", 3.0),
+    ("Out Of five", "Score: 3 Out Of 5.", 3.0),
+    ("fraction out of five", "Score: 4.5/5", 4.5),
+    ("slash 5.0", "Score: 4/5.0", 4.0),
+    ("slash ten", "Score: 4/10", None),
+    ("out of ten", "Score: 3 out of 10", None),
+    ("slash fifty", "Score: 4/50", None),
+    ("out of five in words", "Score: 3 out of five", 3.0),
+    ("a slash on the next line is more text", "Score: 3\n/10 of the answers agree", 3.0),
+    # 0..5 only
+    ("zero", "Score: 0", 0.0),
+    ("ten is not one", "Score: 10", None),
+    ("six", "Score: 6", None),
+    ("just above five", "Score: 5.5", None),
+    ("a long number", "Score: " + "9" * 400, None),
+]
+
+
+@pytest.mark.parametrize("rule, text, expected", SCORE_RULES, ids=[r[0] for r in SCORE_RULES])
+def test_parse_score_rules(rule, text, expected):
+    assert parse_score(text) == expected
+    # score_prefix agrees: present exactly when parsed, and the number starts right after it
+    prefix = score_prefix(text)
+    assert (prefix is None) == (expected is None)
+    if prefix is not None:
+        assert text.startswith(prefix) and text[len(prefix)] in "0123456789"
+
+
 def test_only_the_last_score_counts():
     assert parse_score("Score: 1 at first... on reflection Score: 4") == 4.0
     # the last label decides even when it carries no valid number
@@ -122,6 +214,8 @@ def test_score_prefix_ends_where_the_parsed_number_starts():
     assert text[len(prefix):] == "4/5" and parse_score(text) == 4.0
     assert score_prefix("no label here") is None
     assert score_prefix("Score: 9") is None  # out of range is unparsed in both modes
+    assert score_prefix("Score: 4.5.6") is None and score_prefix("Score: 4/10") is None
+    assert score_prefix("**Score:** **3**") == "**Score:** **"
 
 
 class _Recorder:

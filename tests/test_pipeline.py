@@ -83,6 +83,23 @@ def test_fake_pipeline_builds_every_artifact(project):
     # m3's candidates come from m2, m2's from m1
     m3 = read_artifact(project / "data" / "m3" / "candidates", "candidates")
     assert set(m3["model"]) == {"data/models/m2"}
+    # every evaluation rate carries its interval; iterations carry paired judge differences
+    metrics = project / "metrics"
+    judge = json.loads((metrics / "m2" / "judge.json").read_text())
+    for mode in ("sampled", "expected"):
+        for name in ("pairwise_accuracy", "spearman", "kendall_tau"):
+            assert f"{name}_ci95" in judge[mode]
+    h2h = json.loads((metrics / "m3" / "h2h.json").read_text())
+    for key in ("win_rate_ci95", "flip_rate", "soft_win_rate", "soft_win_rate_ci95"):
+        assert key in h2h
+    assert h2h["judge"]["sampled"]["n_groups"] > 0
+    assert "pairwise_accuracy_diff_ci95" in h2h["judge"]["expected"]
+    reference = json.loads((metrics / "m1" / "reference.json").read_text())
+    assert reference["opponent"].startswith("reference:") and "human-rank0" in reference["opponent"]
+    summary = (project / "reports" / "summary.md").read_text()
+    for chart in ("reward_model.png", "win_rates.png", "judge_scores.png"):
+        assert (project / "reports" / "plots" / chart).read_bytes()[:4] == b"\x89PNG"
+        assert f"](plots/{chart})" in summary
 
 
 def test_diff_of_two_iterations_matches_polars(project, capsys):

@@ -123,22 +123,27 @@ def test_kill_9_and_rerun_gives_the_uninterrupted_artifact(tmp_path, tiny_model_
     params.write_text("engine:\n  precision: fp32\n  batch_size: 2\n"
                       "candidates:\n  n: 2\n  max_new_tokens: 24\n  shard_size: 1\n")
     killed = tmp_path / "killed"
+    partial = tmp_path / "killed.partial"  # shards are built beside the output, not in it
     process = subprocess.Popen(candidates_cmd(tmp_path, tiny_model_dir, killed, params),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while not (killed / "part-00002.parquet").exists() and time.time() < deadline:
+    while not (partial / "part-00002.parquet").exists() and time.time() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    written = len(list(killed.glob("part-*.parquet")))
+    written = len(list(partial.glob("part-*.parquet")))
     assert 3 <= written < 12, "the kill should land mid-run"
-    assert not (killed / "_manifest.json").exists()
+    assert not killed.exists(), "nothing at the output until the artifact is complete"
     subprocess.run(candidates_cmd(tmp_path, tiny_model_dir, killed, params), check=True,
                    capture_output=True)
+    assert not partial.exists()
     clean = tmp_path / "clean"
     subprocess.run(candidates_cmd(tmp_path, tiny_model_dir, clean, params), check=True,
                    capture_output=True)
     assert read_artifact(killed).equals(read_artifact(clean))
+    assert sorted(p.name for p in killed.iterdir()) == sorted(p.name for p in clean.iterdir())
     for part in sorted(clean.iterdir()):
         assert (killed / part.name).read_bytes() == part.read_bytes(), part.name
     assert not list(killed.glob("*.tmp"))
+    # nothing of the run is left beside the outputs (no work folder, staging, backup or lock)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]

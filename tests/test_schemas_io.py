@@ -121,7 +121,7 @@ def test_failed_write_keeps_the_existing_artifact(tmp_path):
         (tmp / "half-written").write_text("x")
         raise RuntimeError("crash mid-write")
     assert read_artifact(target).height == 3
-    assert not list(tmp_path.glob("eft.tmp-*"))
+    assert [p.name for p in tmp_path.iterdir()] == ["eft"]  # no temporary or lock left
 
 
 def test_read_errors_name_the_path(tmp_path):
@@ -147,17 +147,21 @@ def test_shard_writer_resumes_and_discards_stale_shards(tmp_path):
     frame = judgments_frame()
     writer = ShardWriter(target, "judgments", "fp1")
     writer.write(0, frame.head(2))
-    # a crash here: shard 1 never written, no manifest
+    writer.close()  # a crash here (a dead process holds no lock): shard 1 never written
+    assert not target.exists() and (tmp_path / "judgments.partial" / "part-00000.parquet").exists()
     resumed = ShardWriter(target, "judgments", "fp1")
     assert resumed.done(0) and not resumed.done(1)
     resumed.write(1, frame.tail(1))
     assert resumed.finish(2).equals(frame)
     assert read_artifact(target).equals(frame)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["judgments"]  # nothing left beside
     # a params change: the same directory under a new fingerprint starts empty
     changed = ShardWriter(target, "judgments", "fp2")
     assert not changed.done(0)
     with pytest.raises(ArtifactError, match="never written"):
         changed.finish(1)
+    changed.close()
+    assert read_artifact(target).equals(frame)  # the finished artifact is still the old one
 
 
 def test_shard_writer_validates_each_shard(tmp_path):

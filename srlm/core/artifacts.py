@@ -1,7 +1,9 @@
 """Artifacts on disk: a directory of parquet shards plus `_manifest.json`.
 
 - `write_artifact` validates, writes everything into a temporary sibling directory and swaps it
-  in with renames, so a crash never leaves a half-written artifact and never loses the old one.
+  in with renames, so a crash never leaves a half-written artifact and never loses the old one;
+  `write_artifacts` does the same for a set (a stage's several outputs): all replaced, or none.
+- Every writer holds the output's lock (`srlm.core.locks`): a second writer fails at once.
 - Resumable shard-by-shard writing lives in `srlm.core.shards`.
 - `read_artifact` checks the manifest's schema name and validates the rows.
 """
@@ -10,17 +12,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from importlib import metadata
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 
 from srlm import __version__
+from srlm.core.atomic import staging, swap_in
 from srlm.core.errors import SrlmError
+from srlm.core.locks import OutputLock
 from srlm.core.schemas import SCHEMA_VERSION, validate
 
 log = logging.getLogger(__name__)
@@ -58,35 +61,18 @@ def manifest_for(frame: pl.DataFrame, schema: str, fp: str, meta: dict | None) -
     }
 
 
-def _swap_in(tmp: Path, target: Path) -> None:
-    """Replace `target` by `tmp` with renames: the old artifact survives any failure before."""
-    old = target.with_name(target.name + ".old")
-    if old.exists():
-        shutil.rmtree(old)
-    if target.exists():
-        target.rename(old)
-    tmp.rename(target)
-    if old.exists():
-        shutil.rmtree(old)
-
-
 @contextmanager
 def atomic_directory(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary sibling of `target`; on success it replaces `target` by renames.
+    """Lock `target` and yield a fresh temporary sibling folder; on success it replaces
+    `target` by renames.
 
-    On any error the temporary directory is removed and an existing `target` is untouched.
+    On any error the temporary folder is removed and an existing `target` is untouched.
     """
     target = Path(target)
-    tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
+    with OutputLock(target), staging(target) as tmp:
+        tmp.mkdir()
         yield tmp
-        _swap_in(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        swap_in([(tmp, target)])
 
 
 def write_metrics(path: str | Path, metrics: dict) -> None:
@@ -94,6 +80,48 @@ def write_metrics(path: str | Path, metrics: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+
+
+class PendingArtifact(NamedTuple):
+    """One artifact of a set given to `write_artifacts`."""
+
+    frame: pl.DataFrame
+    directory: str | Path
+    schema: str
+    fingerprint: str
+    meta: dict | None = None
+    rows_per_shard: int = 100_000
+
+
+def _write_parts(artifact: PendingArtifact, out: Path) -> None:
+    out.mkdir()
+    frame, size = artifact.frame, artifact.rows_per_shard
+    for index in range(max(1, -(-frame.height // size))):
+        frame.slice(index * size, size).write_parquet(out / f"part-{index:05d}.parquet")
+    manifest = manifest_for(frame, artifact.schema, artifact.fingerprint, artifact.meta)
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def write_artifacts(artifacts: Sequence[PendingArtifact]) -> list[Path]:
+    """Validate and write a set of artifacts, then swap them all in: all replaced, or none.
+
+    Every frame is validated before anything is written, every artifact is written to its
+    own temporary sibling before any is replaced, and if a replacement fails the ones already
+    replaced get their old versions back.
+    """
+    targets = [Path(a.directory) for a in artifacts]
+    if len({t.absolute() for t in targets}) != len(targets):
+        raise ArtifactError(f"{', '.join(map(str, targets))}: the same output twice")
+    for artifact, target in zip(artifacts, targets, strict=True):
+        validate(artifact.frame, artifact.schema, where=str(target))
+    with ExitStack() as stack:
+        for target in targets:
+            stack.enter_context(OutputLock(target))
+        staged = [stack.enter_context(staging(target)) for target in targets]
+        for artifact, out in zip(artifacts, staged, strict=True):
+            _write_parts(artifact, out)
+        swap_in(list(zip(staged, targets, strict=True)))
+    return targets
 
 
 def write_artifact(
@@ -105,16 +133,8 @@ def write_artifact(
     rows_per_shard: int = 100_000,
 ) -> Path:
     """Validate `frame` against `schema` and write it as an artifact directory, atomically."""
-    directory = Path(directory)
-    validate(frame, schema, where=str(directory))
-    with atomic_directory(directory) as tmp:
-        n_shards = max(1, -(-frame.height // rows_per_shard))
-        for index in range(n_shards):
-            part = frame.slice(index * rows_per_shard, rows_per_shard)
-            part.write_parquet(tmp / f"part-{index:05d}.parquet")
-        manifest = manifest_for(frame, schema, fingerprint, meta)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return directory
+    return write_artifacts(
+        [PendingArtifact(frame, directory, schema, fingerprint, meta, rows_per_shard)])[0]
 
 
 def read_manifest(directory: str | Path) -> dict:
@@ -126,9 +146,47 @@ def read_manifest(directory: str | Path) -> dict:
     if not path.is_file():
         raise ArtifactError(f"{directory}: not a finished artifact (no {MANIFEST})")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ArtifactError(f"{path}: unreadable manifest: {err}") from None
+    if not isinstance(manifest, dict):
+        raise ArtifactError(f"{path}: the manifest must be a JSON object, got "
+                            f"{type(manifest).__name__}")
+    for key, kind in (("schema", str), ("rows", int), ("fingerprint", str)):
+        value = manifest.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) or value == "" or (
+                kind is int and value < 0):
+            raise ArtifactError(f"{path}: manifest key '{key}' is missing or invalid "
+                                f"(got {value!r}); rebuild the artifact with `dvc repro`")
+    return manifest
+
+
+_READ_ERRORS = (pl.exceptions.PolarsError, OSError)
+
+
+def _first_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def _bad_shard(shards: list[Path], columns: list[str] | None = None) -> ArtifactError | None:
+    """The error naming the first shard whose footer cannot be read or whose columns differ
+    from `columns` (default: the first shard's); None when every shard looks sound."""
+    for shard in shards:
+        try:
+            names = list(pl.read_parquet_schema(shard))
+        except _READ_ERRORS as err:
+            return ArtifactError(f"{shard}: unreadable parquet shard ({_first_line(err)}); "
+                                 "restore it with `dvc checkout` or rebuild it with `dvc repro`")
+        columns = names if columns is None else columns
+        if set(names) != set(columns):  # a manifest lists its columns sorted
+            return ArtifactError(f"{shard}: columns {names} differ from the artifact's "
+                                 f"{columns}; rebuild it with `dvc repro`")
+    return None
+
+
+def _unreadable(directory: Path, shards: list[Path], err: Exception) -> ArtifactError:
+    return _bad_shard(shards) or ArtifactError(
+        f"{directory}: unreadable parquet data ({_first_line(err)}); rebuild it with `dvc repro`")
 
 
 def read_artifact(directory: str | Path, schema: str | None = None) -> pl.DataFrame:
@@ -142,7 +200,10 @@ def read_artifact(directory: str | Path, schema: str | None = None) -> pl.DataFr
     shards = sorted(directory.glob("part-*.parquet"))
     if not shards:
         raise ArtifactError(f"{directory}: manifest present but no part-*.parquet shards")
-    frame = pl.read_parquet(shards)
+    try:
+        frame = pl.read_parquet(shards)
+    except _READ_ERRORS as err:
+        raise _unreadable(directory, shards, err) from None
     if frame.height != manifest["rows"]:
         raise ArtifactError(
             f"{directory}: {frame.height} rows on disk, manifest says {manifest['rows']}"
@@ -158,4 +219,9 @@ def scan_artifact(directory: str | Path) -> tuple[pl.LazyFrame, dict]:
     shards = sorted(directory.glob("part-*.parquet"))
     if not shards:
         raise ArtifactError(f"{directory}: manifest present but no part-*.parquet shards")
+    # The scan is lazy: check every shard's footer and columns now, so a damaged or
+    # mismatched shard is named here rather than failing deep inside a query.
+    columns = manifest.get("columns")
+    if error := _bad_shard(shards, list(columns) if isinstance(columns, dict) else None):
+        raise error
     return pl.scan_parquet(shards), manifest

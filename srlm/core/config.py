@@ -17,6 +17,7 @@ the wrong type, values outside a `Literal`'s choices, values out of range.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from srlm.core.params_loop import (
     JudgeConfig,
     PairsConfig,
     PromptsConfig,
+    check_iterations,
 )
 
 __all__ = [
@@ -87,6 +89,7 @@ class Params:
     evaluator: EvaluatorConfig = _group(EvaluatorConfig)
 
     def __post_init__(self):
+        check_iterations(self.iterations)
         # Head-to-head compares each iteration with its base: both need answers.
         for name, spec in self.iterations.items():
             for model in (name, spec.base):
@@ -134,6 +137,8 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
         return tuple(_convert(v, item_type, f"{key}[{i}]") for i, v in enumerate(value))
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if annotation is float and isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key}: expected a finite number, got {value!r}")
     if annotation in (int, float) and isinstance(value, bool):
         raise ConfigError(f"{key}: expected {annotation.__name__}, got bool {value!r}")
     if annotation in (int, float, str, bool) and not isinstance(value, annotation):
@@ -166,13 +171,40 @@ def from_dict(cls: type, data: dict, where: str = "") -> Any:
         raise ConfigError(f"{where}.{err.name}: {err.reason}") from None
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, line: int, first: int):
+        super().__init__(f"{line}: duplicate key '{key}' (first at line {first}; YAML would "
+                         "silently keep the last)")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, but a key given twice in one mapping is an error (plain YAML lets
+    the last one silently win)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, typing.Hashable) and key in seen:
+                raise _DuplicateKey(key, line, seen[key])
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and check a params file; errors are `ConfigError` naming the file and the key."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such params file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a params file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid UTF-8 text") from None
+    except _DuplicateKey as err:
+        raise ConfigError(f"{path}:{err}") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}".splitlines()[0]) from None
     if not isinstance(data, dict):

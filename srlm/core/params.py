@@ -57,6 +57,24 @@ def _within(config, name: str, low: float, high: float) -> None:
     _require(config, low <= value <= high, name, f"must be within {low}..{high}, got {value!r}")
 
 
+def _non_negative(config, *names: str) -> None:
+    for name in names:
+        value = getattr(config, name)
+        _require(config, value >= 0, name, f"must be >= 0, got {value!r}")
+
+
+def _at_most(config, name: str, high: int, why: str) -> None:
+    value = getattr(config, name)
+    _require(config, value <= high, name, f"must be <= {high} ({why}), got {value!r}")
+
+
+def _sampling(config) -> None:
+    """`temperature` >= 0 (0 = greedy) and 0 < `top_p` <= 1."""
+    _non_negative(config, "temperature")
+    _require(config, 0 < config.top_p <= 1, "top_p", f"must be within (0, 1], got "
+             f"{config.top_p!r}")
+
+
 @dataclass(frozen=True)
 class BaseModelConfig:
     """Stage `base`: where M0 comes from."""
@@ -107,8 +125,7 @@ class SeedConfig:
 
     def __post_init__(self):
         _within(self, "eft_min_target_spread", 0, 5)
-        for name in ("ift_size", "eft_size", "eft_eval_size", "min_prompt_chars"):
-            _require(self, getattr(self, name) >= 0, name, "must be >= 0")
+        _non_negative(self, "ift_size", "eft_size", "eft_eval_size", "min_prompt_chars")
         _positive(self, "max_prompt_chars", "max_response_chars")
 
 

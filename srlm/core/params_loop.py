@@ -5,10 +5,30 @@ Import them from `srlm.core.config`, which also holds `Params`, the whole file.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from srlm.core.params import Scoring, _positive, _require, _within
+from srlm.core.params import (
+    ConfigError,
+    Scoring,
+    _at_most,
+    _non_negative,
+    _positive,
+    _require,
+    _sampling,
+    _within,
+)
+
+# Upper bounds of counts that multiply the work (a typo such as 4000 would otherwise run
+# for days before anyone notices).
+MAX_SAMPLES = 64
+MAX_GENERATE = 1_000_000
+# A model or iteration name becomes a folder (data/models/<name>, data/<name>/...) and a DVC
+# stage name: plain characters only, so it can never point outside the project.
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+NAME_RULE = "letters, digits, '_' and '-', starting with a letter or digit"
+BUILT_MODELS = {"m0": "base", "m1": "sft"}  # models built outside the loop, by these stages
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,12 @@ class PromptsConfig:
 
     def __post_init__(self):
         _positive(self, "n_generate", "n_keep", "max_new_tokens", "max_words")
+        _non_negative(self, "fewshot_seed", "fewshot_generated", "min_words")
+        _at_most(self, "n_generate", MAX_GENERATE, "generations asked for")
+        _require(self, self.min_words <= self.max_words, "min_words",
+                 f"must be <= prompts.max_words ({self.max_words}), got {self.min_words}")
+        _within(self, "max_rouge_l", 0.0, 1.0)
+        _sampling(self)
 
 
 @dataclass(frozen=True)
@@ -61,6 +87,8 @@ class CandidatesConfig:
 
     def __post_init__(self):
         _positive(self, "n", "max_new_tokens", "shard_size")
+        _at_most(self, "n", MAX_SAMPLES, "responses per prompt")
+        _sampling(self)
 
 
 @dataclass(frozen=True)
@@ -85,6 +113,8 @@ class JudgeConfig:
 
     def __post_init__(self):
         _positive(self, "samples", "max_new_tokens", "shard_size")
+        _at_most(self, "samples", MAX_SAMPLES, "judge samples per candidate")
+        _sampling(self)
 
 
 @dataclass(frozen=True)
@@ -108,6 +138,33 @@ class IterationSpec:
     base: str = field(metadata={"help": (
         "The model the iteration starts from: its generator, judge, DPO policy and "
         "reference.")})
+
+
+def check_iterations(iterations: dict[str, IterationSpec]) -> None:
+    """Names are plain folder names; each base is m0, m1 or another iteration; no cycles."""
+    for name, spec in iterations.items():
+        where = f"iterations.{name}"
+        if not NAME.match(name):
+            raise ConfigError(f"iterations: {name!r} is not a valid iteration name "
+                              f"({NAME_RULE}): it becomes a folder and a stage name")
+        if name in BUILT_MODELS:
+            raise ConfigError(f"{where}: {name} is built by the {BUILT_MODELS[name]} stage, "
+                              "not by an iteration; name the iteration m2, m3, ...")
+        if spec.base == name:
+            raise ConfigError(f"{where}.base: an iteration cannot start from itself")
+        if spec.base not in BUILT_MODELS and spec.base not in iterations:
+            known = ", ".join([*BUILT_MODELS, *(i for i in iterations if i != name)])
+            raise ConfigError(f"{where}.base: '{spec.base}' is neither m0, m1 nor another "
+                              f"iteration (expected one of: {known})")
+    for name in iterations:
+        path, base = [name], iterations[name].base
+        while base in iterations:
+            if base in path:
+                raise ConfigError(f"iterations.{name}.base: a cycle ("
+                                  f"{' -> '.join([*path, base])}); every iteration must lead "
+                                  "back to m0 or m1")
+            path.append(base)
+            base = iterations[base].base
 
 
 @dataclass(frozen=True)
@@ -143,6 +200,9 @@ class EvaluationConfig:
 
     def __post_init__(self):
         _require(self, len(self.models) > 0, "models", "must name at least one model")
+        for model in self.models:
+            _require(self, bool(NAME.match(model)), "models",
+                     f"'{model}' is not a valid model name ({NAME_RULE})")
         _positive(self, "max_new_tokens")
         for name in ("reference_limit", "mt_bench_limit", "prompts_limit"):
             _require(self, getattr(self, name) >= 0, name, "must be >= 0")
@@ -164,6 +224,9 @@ class EvaluatorConfig:
         "Environment variable holding the endpoint's key.")})
     timeout_s: float = field(default=60.0, metadata={"help": (
         "Seconds one endpoint request may take.")})
+    allow_insecure_http: bool = field(default=False, metadata={"help": (
+        "Allow a plain http:// endpoint on another host than this one (the key and the "
+        "comparisons travel unencrypted); http to localhost/127.0.0.0/8/::1 is always allowed.")})
 
     def __post_init__(self):
         if self.endpoint is not None:

@@ -1,18 +1,37 @@
-"""How stage scripts and the CLI run: logging, and known errors as one clear line.
+"""How stage scripts and the CLI run: logging, and every error as one clear line.
 
-`run_stage(main)` calls `main()`; an `SrlmError` (bad params, bad seed file, missing or
-invalid artifact, unloadable model) is printed as one line naming the file/key and exits 1,
-instead of a traceback from deep inside a library.
+`run_stage(main)` calls `main()`; whatever goes wrong is printed as one line starting with
+`error:` and the process exits 1, instead of a traceback from deep inside a library:
+- an `SrlmError` (bad params, bad seed file, missing or invalid artifact, unloadable model)
+  is printed as it is: its message names the file/key;
+- an `OSError` (full disk, read-only or missing folder) names the file and the reason;
+- a polars write that failed for lack of space ("Invalid thrift: transport error", "No space
+  left on device") says so;
+- anything else is `error: <stage>: unexpected <Type>: <message>`; `SRLM_DEBUG=1` shows
+  the traceback instead.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from srlm.core.errors import SrlmError
+
+DEBUG_HINT = "(SRLM_DEBUG=1 shows the traceback)"
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full: free some space and rerun",
+    errno.EDQUOT: "the disk quota is used up: free some space and rerun",
+    errno.EROFS: "the folder is on a read-only file system: choose a writable output",
+    errno.EACCES: "no permission: choose a writable output or fix the folder's permissions",
+    errno.EPERM: "no permission: choose a writable output or fix the folder's permissions",
+}
+# What polars says when a parquet write or read hits a full disk.
+_DISK_FULL_MARKERS = ("No space left on device", "os error 28", "Invalid thrift: transport error")
 
 
 def setup_logging() -> None:
@@ -28,11 +47,50 @@ def setup_logging() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
+def one_line(text: str, limit: int = 400) -> str:
+    """`text` as one line: its lines joined with ' | ', cut at `limit` characters."""
+    joined = " | ".join(part.strip() for part in str(text).splitlines() if part.strip())
+    return joined if len(joined) <= limit else joined[: limit - 1] + "…"
+
+
+def _os_error(err: OSError) -> str:
+    files = [str(f) for f in (err.filename, err.filename2) if f is not None]
+    reason = err.strerror or str(err) or type(err).__name__
+    hint = _OS_HINTS.get(err.errno)
+    text = ": ".join([*files, reason]) if files else f"{reason} (while reading or writing)"
+    return f"{text}; {hint}" if hint else text
+
+
+def error_line(err: BaseException, where: str) -> str | None:
+    """The one line (`error: ...`) that reports `err`; None for an unexpected error while
+    `SRLM_DEBUG` is set (the caller re-raises it for its traceback)."""
+    if isinstance(err, SrlmError):
+        return f"error: {one_line(err)}"
+    if isinstance(err, OSError):
+        return f"error: {where}: {one_line(_os_error(err))}"
+    message = str(err)
+    if type(err).__module__.startswith("polars") and any(
+            marker in message for marker in _DISK_FULL_MARKERS):
+        return (f"error: {where}: writing parquet failed, the disk is probably full "
+                f"(polars: {one_line(message, 160)}); free some space and rerun")
+    if os.environ.get("SRLM_DEBUG"):
+        return None
+    return f"error: {where}: unexpected {type(err).__name__}: {one_line(message)} {DEBUG_HINT}"
+
+
+def stage_name() -> str:
+    """The running stage's name: its script's file name (`stages/seed.py` -> `seed`)."""
+    return Path(sys.argv[0]).stem or "stage"
+
+
 def run_stage(main: Callable[[], object]) -> None:
-    """Run a stage's `main`; known errors become one line on stderr and exit status 1."""
+    """Run a stage's `main`; every error becomes one line on stderr and exit status 1."""
     setup_logging()
     try:
         main()
-    except SrlmError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except Exception as err:  # noqa: BLE001 - the whole point: one line, never a traceback
+        line = error_line(err, stage_name())
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
         sys.exit(1)

@@ -3,8 +3,14 @@
 `run_sharded` walks the shards in order with a progress bar, skips shards a previous run
 already wrote under the same fingerprint, generates the rest and writes each one atomically,
 so a run killed at any moment and started again ends with the same artifact as an
-uninterrupted run. `ShardWriter` keeps shards written under the same fingerprint and the same
-code and wipes any others; `finish` validates the whole and writes the manifest last.
+uninterrupted run.
+
+`ShardWriter` locks the output (a second writer fails at once, see `srlm.core.locks`) and
+writes its shards into the work folder `<out>.partial/`, stamped with the fingerprint and the
+code: shards there are kept by a run of the same fingerprint and code, and wiped by any other
+(unfinished work only). The finished artifact `<out>` is never touched until `finish` has
+validated the complete new one and written its manifest; then the work folder replaces `<out>`
+by renames. A failed run (a broken model, a crash, `kill -9`) leaves `<out>` as it was.
 `request_seed` gives every request a seed that depends only on its own
 identity, never on shard boundaries or batch composition.
 """
@@ -23,13 +29,22 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from srlm.core.artifacts import MANIFEST, ArtifactError, manifest_for
+from srlm.core.atomic import swap_in
 from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import code_hash
+from srlm.core.locks import OutputLock
 from srlm.core.schemas import validate
 
 SHARD_FINGERPRINT = "_fingerprint"
+PARTIAL_SUFFIX = ".partial"
 Item = TypeVar("Item")
 log = logging.getLogger(__name__)
+
+
+def partial_dir(directory: str | Path) -> Path:
+    """The work folder where the shards of `directory` are built: `<directory>.partial`."""
+    directory = Path(directory)
+    return directory.with_name(directory.name + PARTIAL_SUFFIX)
 
 
 def request_seed(*parts: object) -> int:
@@ -52,27 +67,34 @@ def run_sharded(
     desc: str,
     meta: dict | None = None,
 ) -> pl.DataFrame:
-    """Build each unfinished shard with `make_frame`, then validate and finish the artifact."""
-    resumed = sum(writer.done(i) for i in range(len(shards)))
-    if resumed:
-        log.info("%s: resuming, %d of %d shards already written", writer.directory, resumed,
-                 len(shards))
-    with tqdm(total=len(shards), initial=resumed, desc=desc, unit="shard") as bar:
-        for index, shard in enumerate(shards):
-            if writer.done(index):
-                continue
-            writer.write(index, make_frame(shard))
-            bar.update(1)
-    # The manifest says nothing about resumption: a resumed build must equal a clean one.
-    return writer.finish(len(shards), meta=meta)
+    """Build each unfinished shard with `make_frame`, then validate and finish the artifact.
+
+    The writer's lock is released however this ends (a finished artifact or an error)."""
+    with writer:
+        resumed = sum(writer.done(i) for i in range(len(shards)))
+        if resumed:
+            log.info("%s: resuming, %d of %d shards already written", writer.work, resumed,
+                     len(shards))
+        with tqdm(total=len(shards), initial=resumed, desc=desc, unit="shard") as bar:
+            for index, shard in enumerate(shards):
+                if writer.done(index):
+                    continue
+                writer.write(index, make_frame(shard))
+                bar.update(1)
+        # The manifest says nothing about resumption: a resumed build must equal a clean one.
+        return writer.finish(len(shards), meta=meta)
 
 
 class ShardWriter:
-    """Resumable shard-by-shard writing of one artifact (see the module docstring)."""
+    """Resumable shard-by-shard writing of one artifact (see the module docstring).
+
+    Holds the output's lock from construction until `finish` or `close` (or a `with` block
+    ends); constructing it before loading a model makes a second writer fail fast."""
 
     def __init__(self, directory: str | Path, schema: str, fingerprint: str,
                  code: str | Path | None = None):
         self.directory = Path(directory)
+        self.work = partial_dir(self.directory)
         self.schema = schema
         self.fingerprint = fingerprint
         # Shards of an interrupted run are reused only by the same params, inputs AND code:
@@ -80,47 +102,78 @@ class ShardWriter:
         # `code` is the stage script: its own code and everything it imports (see
         # `code_files`); without it, all of srlm.
         self.stamp = f"{fingerprint} {code_hash(code)}"
-        stamp = self.directory / SHARD_FINGERPRINT
-        if self.directory.exists():
+        self._lock = OutputLock(self.directory).acquire()
+        try:
+            self._prepare()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _prepare(self) -> None:
+        """Keep the work folder when it holds shards of this very build, else start it anew."""
+        stamp = self.work / SHARD_FINGERPRINT
+        if self.work.is_dir() and not self.work.is_symlink():
             previous = stamp.read_text().strip() if stamp.is_file() else None
             if previous != self.stamp:
-                log.info("%s: discarding shards from another build", self.directory)
-                shutil.rmtree(self.directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        (self.directory / MANIFEST).unlink(missing_ok=True)  # unfinished from here on
-        for leftover in self.directory.glob("*.tmp"):
+                log.info("%s: discarding unfinished shards from another build", self.work)
+                shutil.rmtree(self.work)
+        elif self.work.exists() or self.work.is_symlink():
+            raise ArtifactError(f"{self.work}: in the way of {self.directory}'s shards "
+                                "(not a folder); move it away")
+        self.work.mkdir(parents=True, exist_ok=True)
+        (self.work / MANIFEST).unlink(missing_ok=True)  # unfinished from here on
+        for leftover in self.work.glob("*.tmp"):
             leftover.unlink()
         stamp.write_text(self.stamp + "\n")
 
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the output's lock; the work folder stays for a later run to resume."""
+        self._lock.release()
+
     def _path(self, index: int) -> Path:
-        return self.directory / f"part-{index:05d}.parquet"
+        return self.work / f"part-{index:05d}.parquet"
 
     def done(self, index: int) -> bool:
         """Whether shard `index` was already written under this fingerprint."""
         return self._path(index).is_file()
 
+    def _check_open(self) -> None:
+        if not self._lock.held:
+            raise ArtifactError(f"{self.directory}: this writer was already closed")
+
     def write(self, index: int, frame: pl.DataFrame) -> None:
         """Validate and atomically write shard `index`."""
+        self._check_open()
         validate(frame, self.schema, where=f"{self.directory} shard {index}")
         tmp = self._path(index).with_suffix(".tmp")
         frame.write_parquet(tmp)
         tmp.rename(self._path(index))
 
     def finish(self, n_shards: int, meta: dict | None = None) -> pl.DataFrame:
-        """Check all `n_shards` exist, drop extra ones, validate the whole, write the manifest."""
+        """Check all `n_shards` exist, drop extra ones, validate the whole, write the manifest,
+        then replace the finished artifact by the new one and release the lock."""
+        self._check_open()
         if n_shards == 0:
             raise ArtifactError(f"{self.directory}: nothing to write (the input has no rows)")
         missing = [i for i in range(n_shards) if not self.done(i)]
         if missing:
             raise ArtifactError(f"{self.directory}: shards {missing[:5]} were never written")
-        for extra in self.directory.glob("part-*.parquet"):
+        for extra in self.work.glob("part-*.parquet"):
             if int(extra.stem.split("-")[1]) >= n_shards:
                 extra.unlink()
         frame = pl.read_parquet([self._path(i) for i in range(n_shards)])
         validate(frame, self.schema, where=str(self.directory))
         manifest = manifest_for(frame, self.schema, self.fingerprint, meta)
-        tmp = self.directory / (MANIFEST + ".tmp")
+        tmp = self.work / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        tmp.rename(self.directory / MANIFEST)
-        (self.directory / SHARD_FINGERPRINT).unlink(missing_ok=True)
+        tmp.rename(self.work / MANIFEST)
+        (self.work / SHARD_FINGERPRINT).unlink(missing_ok=True)
+        swap_in([(self.work, self.directory)])
+        self.close()
         return frame

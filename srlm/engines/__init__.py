@@ -7,22 +7,37 @@ without it) or `fake` (deterministic and instant, for tests).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from srlm.core.config import ConfigError
+from srlm.core.model_dirs import check_loadable, check_model_dir
 from srlm.core.requests import Completion, GenerationRequest, Generator
 
 __all__ = ["Completion", "GenerationRequest", "Generator", "make_generator"]
 
 
-def make_generator(model_dir: str, config) -> Generator:
-    """The backend named by `config.backend` (an `EngineConfig`) for the model in `model_dir`."""
+def make_generator(model_dir: str, config, max_new_tokens_key: str = "max_new_tokens"
+                   ) -> Generator:
+    """The backend named by `config.backend` (an `EngineConfig`) for the model in `model_dir`.
+
+    A missing or damaged `model_dir` is a `ModelLoadError` naming it and the cause. The fake
+    backend loads nothing and accepts a path that does not exist (tests name made-up models),
+    but an existing one must be a directory with a `config.json` object.
+    `max_new_tokens_key` is the params key a too-long generation is reported under.
+    """
+    if config.backend in ("transformers", "vllm"):
+        check_loadable(model_dir)  # a clear line before importing and loading anything
     if config.backend == "transformers":
         from srlm.engines.transformers_engine import TransformersGenerator
 
         return TransformersGenerator(model_dir, precision=config.precision,
-                                     batch_size=config.batch_size)
+                                     batch_size=config.batch_size,
+                                     max_new_tokens_key=max_new_tokens_key)
     if config.backend == "fake":
         from srlm.engines.fake import FakeGenerator
 
+        if Path(model_dir).exists():
+            check_model_dir(model_dir)
         return FakeGenerator(model_dir)
     if config.backend == "vllm":
         from srlm.engines.vllm_engine import VLLMGenerator

@@ -6,15 +6,28 @@ For users who have a strong model behind an API (`evaluator.endpoint` in params,
 returns `top_logprobs` the option probabilities come from them; otherwise the letter the
 reply starts with gets probability 1. The API key, if any, is read from the environment
 variable named by `evaluator.api_key_env`, never from params.
+
+The key goes to the configured origin and nowhere else:
+- redirects are never followed (a 3xx answer is an `EndpointError` naming the endpoint and the
+  `Location`): urllib would resend the `Authorization` header to whatever origin a redirect
+  names, and accept that origin's verdicts;
+- plain `http://` is refused unless the host is this machine (`localhost`, 127.0.0.0/8, `::1`,
+  read from the URL as written: nothing is resolved) or `evaluator.allow_insecure_http` is true;
+- a URL with credentials in it (`https://user:pass@host/v1`) is refused: params are tracked in
+  git and recorded by DVC, so a secret there is already leaked; the key belongs in the
+  environment variable. Every URL this module reports (`public_url`) has its userinfo removed,
+  and an error never contains the key.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import os
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 
@@ -24,16 +37,72 @@ from srlm.core.errors import SrlmError
 from srlm.core.requests import GenerationRequest
 
 _LETTER = re.compile(r"[A-Za-z]+")
+_USERINFO = re.compile(r"[^:/?#]*://([^?#]*@)")
 
 
 class EndpointError(SrlmError):
     """The evaluator endpoint could not be reached or answered something unusable."""
 
 
+def _userinfo(url: str) -> re.Match | None:
+    """The `user:pass@` of `url`: up to its last `@` before any `?` or `#`, so that a password
+    with a `/` in it (which URL parsers read as the start of the path) is caught too."""
+    return _USERINFO.match(url)
+
+
+def public_url(url: str) -> str:
+    """`url` without its userinfo (`user:pass@`), safe to print, fingerprint and record."""
+    found = _userinfo(url)
+    return url if found is None else url[: found.start(1)] + url[found.end(1):]
+
+
+def _is_loopback(host: str) -> bool:
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name other than localhost: never resolved here
+
+
+def check_endpoint(url: str, allow_insecure_http: bool = False) -> str:
+    """The endpoint URL without a trailing slash, or a one-line `EndpointError`: not http(s),
+    credentials in the URL, or plain http to another machine without `allow_insecure_http`."""
+    shown = public_url(url)
+    if _userinfo(url):  # first: a parse error could quote a piece of the password
+        raise EndpointError(
+            f"evaluator endpoint {shown}: credentials in the URL are refused (params are "
+            "recorded in git and DVC); put the key in the variable named by "
+            "evaluator.api_key_env")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host, _ = parts.hostname or "", parts.port  # .port raises on a bad port
+    except ValueError as err:
+        raise EndpointError(f"evaluator endpoint {shown}: not a valid URL ({err})") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise EndpointError(f"evaluator endpoint {shown}: expected an http(s) URL with a host")
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(host):
+        raise EndpointError(
+            f"evaluator endpoint {shown}: plain http to another machine would send the key "
+            "unencrypted; use https, or set evaluator.allow_insecure_http: true")
+    return url.rstrip("/")
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """No redirect is followed: the 3xx answer reaches the caller as an `HTTPError`."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_RefuseRedirects)
+
+
 class EndpointEvaluator:
     def __init__(self, endpoint: str, model: str, api_key_env: str | None = None,
-                 timeout_s: float = 60.0, max_tokens: int = 4):
-        self.endpoint = endpoint.rstrip("/")
+                 timeout_s: float = 60.0, max_tokens: int = 4,
+                 allow_insecure_http: bool = False):
+        self.endpoint = check_endpoint(endpoint, allow_insecure_http)
         self.model = model
         self.model_id = f"{self.endpoint}#{model}"
         self.timeout_s = timeout_s
@@ -47,17 +116,27 @@ class EndpointEvaluator:
         request = urllib.request.Request(f"{self.endpoint}/chat/completions",
                                          data=json.dumps(body).encode(), headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            with _OPENER.open(request, timeout=self.timeout_s) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as err:
+            if 300 <= err.code < 400:
+                location = public_url(" ".join((err.headers.get("Location") or "").split()))
+                raise EndpointError(
+                    f"evaluator endpoint {self.endpoint}: HTTP {err.code} redirect to "
+                    f"{self._redact(location[:200]) or '(no Location)'} refused: redirects are "
+                    "never followed (set evaluator.endpoint to the final URL)") from None
             detail = err.read().decode("utf-8", "replace")[:200]
             raise EndpointError(f"evaluator endpoint {self.endpoint}: HTTP {err.code}: "
-                                f"{' '.join(detail.split())}") from None
+                                f"{self._redact(' '.join(detail.split()))}") from None
         except (urllib.error.URLError, TimeoutError, OSError) as err:
             reason = getattr(err, "reason", err)
             raise EndpointError(f"evaluator endpoint {self.endpoint}: {reason}") from None
         except json.JSONDecodeError:
             raise EndpointError(f"evaluator endpoint {self.endpoint}: reply is not JSON") from None
+
+    def _redact(self, text: str) -> str:
+        """`text` (from the server) with the key masked, should the server echo it back."""
+        return text.replace(self.api_key, "***") if self.api_key else text
 
     def _probabilities(self, reply: dict, options: Sequence[str]) -> list[float]:
         letters = [o.strip() for o in options]

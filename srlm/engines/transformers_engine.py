@@ -15,15 +15,11 @@ from collections.abc import Sequence
 
 import torch
 from tqdm.auto import tqdm
-from transformers import (
-    AutoModelForCausalLM,
-    AutoTokenizer,
-    DynamicCache,
-    LogitsProcessor,
-    LogitsProcessorList,
-)
+from transformers import DynamicCache, LogitsProcessor, LogitsProcessorList
 
+from srlm.core.errors import SrlmError
 from srlm.core.hardware import device, resolve_precision
+from srlm.core.model_dirs import context_length, load_model_and_tokenizer
 from srlm.core.requests import Completion, GenerationRequest
 from srlm.engines.base import (
     continuation_ids,
@@ -37,6 +33,10 @@ log = logging.getLogger(__name__)
 def row_seed(seed: int, index: int) -> int:
     """The sampling seed of completion `index` of a request seeded `seed`."""
     return int.from_bytes(hashlib.sha256(f"{seed}:{index}".encode()).digest()[:8], "little") >> 1
+
+
+class ContextLengthError(SrlmError):
+    """A prompt plus `max_new_tokens` is longer than the model's context."""
 
 
 class PerRowSampler(LogitsProcessor):
@@ -83,21 +83,38 @@ class PerRowSampler(LogitsProcessor):
 
 
 class TransformersGenerator:
-    def __init__(self, model_dir: str, precision: str = "auto", batch_size: int = 16):
+    def __init__(self, model_dir: str, precision: str = "auto", batch_size: int = 16,
+                 max_new_tokens_key: str = "max_new_tokens"):
         self.model_id = str(model_dir)
         self.batch_size = batch_size
         self.precision = resolve_precision(precision)
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+        # A missing or damaged model directory is one ModelLoadError naming the cause.
+        model, self.tokenizer = load_model_and_tokenizer(
+            model_dir, {"padding_side": "left"}, {"dtype": dtype})
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device())
+        self.model = model.to(device())
+        self.context = context_length(self.model.config.to_dict())
+        self.max_new_tokens_key = max_new_tokens_key
         self.model.eval()
         stops = {self.tokenizer.eos_token_id}
         configured = self.model.generation_config.eos_token_id
         if configured is not None:
             stops |= set(configured if isinstance(configured, list) else [configured])
         self.stop_ids = sorted(stops)
+
+    def _check_context(self, request: GenerationRequest, prompt_tokens: int) -> None:
+        """A prompt plus `max_new_tokens` must fit the model's context (its position
+        embeddings): beyond it a model generates garbage or fails deep inside torch."""
+        if self.context is None or prompt_tokens + request.max_new_tokens <= self.context:
+            return
+        room = self.context - prompt_tokens
+        raise ContextLengthError(
+            f"{self.max_new_tokens_key}: {request.max_new_tokens} new tokens after a "
+            f"{prompt_tokens}-token prompt (request {request.request_id}) exceed the context of "
+            f"{self.model_id} ({self.context} tokens, max_position_embeddings); set it to at "
+            f"most {max(room, 0)}" + ("" if room > 0 else " (the prompt alone is too long)"))
 
     def _prompt_ids(self, request: GenerationRequest) -> list[int]:
         ids = self.tokenizer.apply_chat_template(
@@ -176,7 +193,10 @@ class TransformersGenerator:
         self, requests: Sequence[GenerationRequest], progress: bool = True
     ) -> list[Completion]:
         """All completions, batched by prompt length; returned in request order."""
-        rows = [(r, i, self._prompt_ids(r)) for r in requests for i in range(r.n)]
+        prompt_ids = {id(r): self._prompt_ids(r) for r in requests}
+        for request in requests:
+            self._check_context(request, len(prompt_ids[id(request)]))
+        rows = [(r, i, prompt_ids[id(r)]) for r in requests for i in range(r.n)]
         # Length-sorted batches waste less compute on padding; the tie-break keeps it total.
         rows.sort(key=lambda row: (len(row[2]), row[0].request_id, row[1]))
         done: dict[tuple[str, int], Completion] = {}
@@ -196,7 +216,12 @@ class TransformersGenerator:
         rows = []
         for index, (request, prefix) in enumerate(zip(requests, prefixes, strict=True)):
             prefix_ids, option_ids = continuation_ids(self.tokenizer, prefix, options)
-            rows.append((index, self._prompt_ids(request) + prefix_ids, option_ids))
+            ids = self._prompt_ids(request) + prefix_ids
+            if self.context is not None and len(ids) >= self.context:
+                raise ContextLengthError(f"{self.model_id}: a {len(ids)}-token prompt (request "
+                                         f"{request.request_id}) exceeds the model's context "
+                                         f"of {self.context} tokens")
+            rows.append((index, ids, option_ids))
         rows.sort(key=lambda row: len(row[1]))
         pad = self.tokenizer.pad_token_id
         out: list[list[float]] = [[] for _ in requests]

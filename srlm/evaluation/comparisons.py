@@ -17,6 +17,8 @@ from importlib import resources
 
 import polars as pl
 
+from srlm.evaluation.intervals import comparison_intervals
+
 COMPARE_PROMPT_FILE = "compare.txt"
 VERDICT_PREFIX = "The better response is Response"
 OPTIONS = (" A", " B")
@@ -90,7 +92,9 @@ def head_to_head_metrics(verdicts: pl.DataFrame) -> dict:
 
     `win_rate_ties_half` counts a tie as half a win (AlpacaEval's convention);
     `mean_preference` is the mean of the model's preference share over both orders, a soft
-    win rate that still moves when every verdict is a tie.
+    win rate that still moves when every verdict is a tie; `soft_win_rate` averages the two
+    orders per comparison first, then over comparisons (with `soft_win_rate_ci95`), and
+    `flip_rate` and `win_rate_ci95` are as in `intervals.comparison_intervals`.
     """
 
     def summary(frame: pl.DataFrame) -> dict:
@@ -104,6 +108,7 @@ def head_to_head_metrics(verdicts: pl.DataFrame) -> dict:
             "loss_rate": round(counts["loss"] / n, 4) if n else None,
             "win_rate_ties_half": round((counts["win"] + counts["tie"] / 2) / n, 4) if n else None,
             "mean_preference": round(shares.mean(), 4) if shares.len() else None,
+            **comparison_intervals(frame),
         }
 
     metrics = summary(verdicts)

@@ -9,8 +9,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
+from srlm.evaluation.intervals import N_BOOT, SEED, bootstrap_ci, mean_statistic, ratio_statistic
 from srlm.loop.judge import score_histogram
 
 
@@ -42,6 +44,19 @@ def judged_pairs(frame: pl.DataFrame) -> pl.DataFrame:
         .filter(pl.col("i") < pl.col("i_b"))
         .rename({"human_rank": "rank_a", "score": "score_a", "human_rank_b": "rank_b"})
     )
+
+
+def pair_outcomes(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every human-ordered pair of replies to one prompt with `correct` (the judge orders it
+    as humans do; a judge tie or an unparsed score is not correct) and `tie` (both scored,
+    equal scores)."""
+    pairs = judged_pairs(frame).filter(pl.col("rank_a") != pl.col("rank_b"))
+    both = pl.col("score_a").is_not_null() & pl.col("score_b").is_not_null()
+    better_first = pl.col("rank_a") < pl.col("rank_b")
+    correct = both & pl.when(better_first).then(pl.col("score_a") > pl.col("score_b")).otherwise(
+        pl.col("score_b") > pl.col("score_a"))
+    tie = both & (pl.col("score_a") == pl.col("score_b"))
+    return pairs.with_columns(correct=correct.fill_null(False), tie=tie.fill_null(False))
 
 
 def _group_correlations(frame: pl.DataFrame) -> pl.DataFrame:
@@ -153,3 +168,55 @@ def length_metrics(answers: pl.DataFrame) -> dict:
         "empty": int((answers["response"].str.strip_chars() == "").sum()),
         "mean_chars_by_source": dict(by_source.iter_rows()),
     }
+
+
+def judge_group_table(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per prompt (group): human-ordered pairs, correctly ordered pairs, Spearman, Kendall τ
+    (null where undefined). `frame` as for `reward_model_metrics`."""
+    pairs = pair_outcomes(frame).group_by("group_id").agg(
+        pairs=pl.len().cast(pl.Int64), correct=pl.col("correct").sum().cast(pl.Int64))
+    groups = frame.select("group_id").unique()
+    return (groups.join(pairs, on="group_id", how="left")
+            .join(_group_correlations(frame), on="group_id", how="left")
+            .with_columns(pl.col("pairs", "correct").fill_null(0))
+            .sort("group_id"))
+
+
+def judge_intervals(frame: pl.DataFrame, n_boot: int = N_BOOT, seed: int = SEED) -> dict:
+    """`pairwise_accuracy_ci95`, `spearman_ci95`, `kendall_tau_ci95` of one judge."""
+    table = judge_group_table(frame)
+    pairs, correct = (table[c].to_numpy().astype(float) for c in ("pairs", "correct"))
+    n = table.height
+    return {
+        "pairwise_accuracy_ci95": bootstrap_ci(n, ratio_statistic(correct, pairs), n_boot, seed),
+        **{f"{name}_ci95": bootstrap_ci(n, mean_statistic(table[name].fill_null(np.nan).to_numpy()),
+                                        n_boot, seed)
+           for name in ("spearman", "kendall_tau")},
+    }
+
+
+def paired_accuracy_difference(frame: pl.DataFrame, baseline: pl.DataFrame,
+                               n_boot: int = N_BOOT, seed: int = SEED) -> dict:
+    """Pairwise accuracy of `frame` minus `baseline` on the prompts both judged, with the
+    interval of the difference (the same resampled prompts for both)."""
+    mine, theirs = judge_group_table(frame), judge_group_table(baseline)
+    both = mine.join(theirs, on="group_id", suffix="_base").filter(pl.col("pairs") > 0)
+    pairs = both["pairs"].to_numpy().astype(float)
+    gain = (both["correct"] - both["correct_base"]).to_numpy().astype(float)
+    total = pairs.sum()
+    return {
+        "pairwise_accuracy_diff": round(float(gain.sum() / total), 4) if total else None,
+        "pairwise_accuracy_diff_ci95": bootstrap_ci(both.height, ratio_statistic(gain, pairs),
+                                                    n_boot, seed),
+        "n_groups": both.height,
+        "n_pairs": int(total),
+    }
+
+
+def reply_scores(outputs: pl.DataFrame, mode: str) -> pl.DataFrame:
+    """One row per judged reply of a `judge_outputs` artifact: `example_id, group_id,
+    human_rank, score`, the score the mean of its parsed samples in scoring `mode`
+    (`sampled`: the numbers the judge wrote; `expected`: their expected scores)."""
+    column = {"sampled": "score", "expected": "expected_score"}[mode]
+    return outputs.group_by("example_id", "group_id", "human_rank", maintain_order=True).agg(
+        score=pl.col(column).mean())

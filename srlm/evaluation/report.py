@@ -27,8 +27,12 @@ JUDGE_COLUMNS = [  # (header, key in a scoring mode's reward-model metrics)
 FOLLOW_COLUMNS = [
     ("vs reference win %", "reference", ("win_rate",)),
     ("vs reference W/T/L", "reference", ("wins", "ties", "losses")),
+    ("vs reference soft win %", "reference", ("soft_win_rate",)),
+    ("vs reference flips %", "reference", ("flip_rate",)),
     ("vs base win %", "h2h", ("win_rate",)),
     ("vs base W/T/L", "h2h", ("wins", "ties", "losses")),
+    ("vs base soft win %", "h2h", ("soft_win_rate",)),
+    ("judge acc − base's %", "h2h", ("judge", "sampled", "pairwise_accuracy_diff")),
     ("answer chars", "answers", ("mean_chars",)),
     ("DPO pairs", "pairs", ("pairs",)),
     ("pair yield %", "pairs", ("yield",)),
@@ -37,6 +41,7 @@ FOLLOW_COLUMNS = [
 # Every metrics file the report reads (the judge table reads `judge.json`).
 FILES = ("judge", *dict.fromkeys(file for _, file, _ in FOLLOW_COLUMNS))
 MODES = ("sampled", "expected")
+WIN_KEYS = ("win_rate", "tie_rate", "loss_rate", "soft_win_rate", "flip_rate")
 REWARD_KEYS = ("pairwise_accuracy", "tie_rate", "spearman", "kendall_tau", "five_best",
                "exact_match", "parse_rate")
 
@@ -64,21 +69,36 @@ def _format(header: str, value) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def _cell(header: str, data: dict | None, path: tuple[str, ...]) -> str:
+    """A value of a metrics dict (a key path), with its `<key>_ci95` interval when there."""
+    *parents, key = path
+    for name in parents:
+        data = (data or {}).get(name)
+    if not data:
+        return "–"
+    text = _format(header, data.get(key))
+    interval = data.get(f"{key}_ci95")
+    if interval and text != "–":
+        text += " [" + ", ".join(_format(header, v) for v in interval) + "]"
+    return text
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(headers) + " |", "|---|" + "---:|" * (len(headers) - 1)]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
-def markdown(rows: list[dict]) -> str:
+def markdown(rows: list[dict], charts: dict[str, str] | None = None) -> str:
     """The report as GitHub markdown: judge quality per model and scoring mode, then
-    instruction following per model."""
+    instruction following per model; `charts` (title -> image path relative to the report)
+    are embedded at the end."""
     judge_rows = []
     for row in rows:
         for mode in MODES:
             data = (row.get("judge") or {}).get(mode)
             if data is None:
                 continue
-            judge_rows.append([row["model"], mode] + [_format(h, data.get(k))
+            judge_rows.append([row["model"], mode] + [_cell(h, data, (k,))
                                                       for h, k in JUDGE_COLUMNS])
     follow_rows = []
     for row in rows:
@@ -87,10 +107,10 @@ def markdown(rows: list[dict]) -> str:
             data = row.get(file)
             if data is None:
                 cells.append("–")
-            elif len(keys) > 1:
+            elif header.endswith("W/T/L"):
                 cells.append("/".join(str(data.get(k, "–")) for k in keys))
             else:
-                cells.append(_format(header, data.get(keys[0])))
+                cells.append(_cell(header, data, keys))
         follow_rows.append([row["model"]] + cells)
     evaluators = sorted({r[f]["evaluator"] for r in rows for f in ("reference", "h2h")
                          if r.get(f) and r[f].get("evaluator")})
@@ -100,17 +120,24 @@ def markdown(rows: list[dict]) -> str:
         "",
         *_table(["model", "scoring"] + [h for h, _ in JUDGE_COLUMNS], judge_rows),
         "",
-        "A judge tie or an unparsed score counts as a miss in pairwise accuracy.",
+        "A judge tie or an unparsed score counts as a miss in pairwise accuracy. "
+        "[lo, hi]: 95% bootstrap interval over prompts.",
         "",
         "### Instruction following",
         "",
         *_table(["model"] + [h for h, _, _ in FOLLOW_COLUMNS], follow_rows),
         "",
         "Win rates: the fixed evaluator judges each pair in both orders; an inconsistent "
-        "verdict is a tie. DPO pairs, pair yield and loop judge parse describe the iteration "
-        "data that trained the model (none for m0, m1).",
+        "verdict is a tie. Soft win: its probability that the model's answer is better, "
+        "averaged over both orders (a bias for one position cancels); flips: the share of "
+        "comparisons whose verdict changes with the order. Judge acc − base's: pairwise "
+        "accuracy (sampled scoring) minus the base model's on the same pairs. [lo, hi]: 95% "
+        "bootstrap interval over prompts. DPO pairs, pair yield and loop judge parse describe "
+        "the iteration data that trained the model (none for m0, m1).",
         f"Evaluator: {', '.join(evaluators) or '–'}. Reference: {', '.join(opponents) or '–'}.",
     ]
+    if charts:
+        lines += ["", "### Charts", ""] + [f"![{title}]({path})" for title, path in charts.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -121,26 +148,30 @@ def plot_frames(rows: list[dict]) -> dict[str, pl.DataFrame]:
         judge = row.get("judge") or {}
         for mode in MODES:
             if judge.get(mode):
+                low, high = judge[mode].get("pairwise_accuracy_ci95") or (None, None)
                 reward.append({"model": f"{row['model']} {mode}",
-                               **{k: judge[mode].get(k) for k in REWARD_KEYS}})
+                               **{k: judge[mode].get(k) for k in REWARD_KEYS},
+                               "pairwise_accuracy_lo": low, "pairwise_accuracy_hi": high})
             for score, count in judge.get("samples", {}).get("score_histogram", {}).items():
                 scores.append({"model": row["model"], "stage": "evaluate_judge",
                                "score": score, "count": count})
         for file, kind in (("reference", "reference"), ("h2h", "vs_base")):
             data = row.get(file)
             if data:
+                low, high = data.get("soft_win_rate_ci95") or (None, None)
                 wins.append({"model": row["model"], "comparison": kind,
-                             "win_rate": data.get("win_rate"), "tie_rate": data.get("tie_rate"),
-                             "loss_rate": data.get("loss_rate")})
+                             **{k: data.get(k) for k in WIN_KEYS},
+                             "soft_win_rate_lo": low, "soft_win_rate_hi": high})
         for score, count in (row.get("judgments") or {}).get("score_histogram", {}).items():
             scores.append({"model": row["model"], "stage": "judgments",
                            "score": score, "count": count})
     return {
-        "reward_model": pl.DataFrame(reward, schema={"model": pl.Utf8,
-                                                     **{k: pl.Float64 for k in REWARD_KEYS}}),
-        "win_rates": pl.DataFrame(wins, schema={"model": pl.Utf8, "comparison": pl.Utf8,
-                                                "win_rate": pl.Float64, "tie_rate": pl.Float64,
-                                                "loss_rate": pl.Float64}),
+        "reward_model": pl.DataFrame(reward, schema={
+            "model": pl.Utf8, **{k: pl.Float64 for k in REWARD_KEYS},
+            "pairwise_accuracy_lo": pl.Float64, "pairwise_accuracy_hi": pl.Float64}),
+        "win_rates": pl.DataFrame(wins, schema={
+            "model": pl.Utf8, "comparison": pl.Utf8, **{k: pl.Float64 for k in WIN_KEYS},
+            "soft_win_rate_lo": pl.Float64, "soft_win_rate_hi": pl.Float64}),
         "judge_scores": pl.DataFrame(scores, schema={"model": pl.Utf8, "stage": pl.Utf8,
                                                      "score": pl.Utf8, "count": pl.Int64}),
     }

@@ -15,6 +15,7 @@ reason (non-English, empty, deleted, failed review, synthetic, no replies). Stru
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any
 
@@ -53,19 +54,30 @@ def detect_format(record: Any) -> str:
     return "unknown"
 
 
-def _quality(labels: Any) -> float | None:
+def _number(value: Any, where: str, what: str) -> float:
+    """`value` as a finite float; a string, bool, NaN or infinity is malformed input."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SeedFormatError(f"{where}: {what} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise SeedFormatError(f"{where}: {what} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _quality(labels: Any, where: str) -> float | None:
     """The human 'quality' label from oasst tree labels or HF flat-format labels."""
     if not labels:
         return None
     if isinstance(labels, dict) and "name" in labels and "value" in labels:  # HF flat format
-        for name, value in zip(labels["name"], labels["value"], strict=False):
+        for name, value in zip(labels["name"] or [], labels["value"] or [], strict=False):
             if name == "quality":
-                return float(value)
+                return _number(value, where, "the 'quality' label")
         return None
     quality = labels.get("quality") if isinstance(labels, dict) else None
     if isinstance(quality, dict):
-        return float(quality["value"])
-    return float(quality) if isinstance(quality, int | float) else None
+        if "value" not in quality:
+            raise SeedFormatError(f"{where}: the 'quality' label has no 'value'")
+        quality = quality["value"]
+    return None if quality is None else _number(quality, where, "the 'quality' label")
 
 
 def message_problem(message: dict) -> str | None:
@@ -84,30 +96,32 @@ def message_problem(message: dict) -> str | None:
     return None
 
 
-def _reply_row(group: str, prompt: str, reply: dict, source: str) -> dict:
+def _reply_row(group: str, prompt: str, reply: dict, where: str, source: str) -> dict:
+    where = f"{where}: reply {reply.get('message_id')}"
     rank = reply.get("rank")
-    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int | float)):
-        raise SeedFormatError(f"{source}: reply {reply.get('message_id')}: rank must be a "
-                              f"number, got {rank!r}")
+    if rank is not None and (_number(rank, where, "rank") < 0):
+        raise SeedFormatError(f"{where}: rank must be >= 0, got {rank!r}")
     return {
         "group_id": group,
         "prompt": prompt.strip(),
         "response": reply["text"].strip(),
         "rank": int(rank) if rank is not None else None,
-        "quality": _quality(reply.get("labels")),
+        "quality": _quality(reply.get("labels"), where),
         "source": source,
     }
 
 
-def _from_thread(prompt: dict, replies: list[dict], source: str, drops: Counter) -> list[dict]:
+def _from_thread(prompt: dict, replies: list[tuple[str, Any]], source: str,
+                 drops: Counter) -> list[dict]:
+    """Rows of a prompt's usable replies; `replies` are (file:line, reply) pairs."""
     problem = message_problem(prompt)
     if problem:
         drops[f"prompt_{problem}"] += 1
         return []
     usable = []
-    for reply in replies:
+    for where, reply in replies:
         if not isinstance(reply, dict):
-            raise SeedFormatError(f"{source}: message {prompt.get('message_id')}: a reply is "
+            raise SeedFormatError(f"{where}: message {prompt.get('message_id')}: a reply is "
                                   f"not an object ({type(reply).__name__})")
         if reply.get("role", "assistant") != "assistant":
             continue
@@ -115,12 +129,12 @@ def _from_thread(prompt: dict, replies: list[dict], source: str, drops: Counter)
         if problem:
             drops[f"reply_{problem}"] += 1
         else:
-            usable.append(reply)
+            usable.append((where, reply))
     if not usable:
         drops["prompt_no_replies"] += 1
         return []
     group = content_id(normalize_text(prompt["text"]))
-    return [_reply_row(group, prompt["text"], r, source) for r in usable]
+    return [_reply_row(group, prompt["text"], r, where, source) for where, r in usable]
 
 
 def _trees(records: list[tuple[int, Any]], source: str, drops: Counter) -> list[dict]:
@@ -129,7 +143,10 @@ def _trees(records: list[tuple[int, Any]], source: str, drops: Counter) -> list[
         prompt = tree.get("prompt") if isinstance(tree, dict) else None
         if not isinstance(prompt, dict):
             raise SeedFormatError(f"{source}:{number}: tree without a 'prompt' object")
-        rows += _from_thread(prompt, prompt.get("replies") or [], source, drops)
+        replies = prompt.get("replies") or []
+        if not isinstance(replies, list):
+            raise SeedFormatError(f"{source}:{number}: 'replies' must be a list")
+        rows += _from_thread(prompt, [(f"{source}:{number}", r) for r in replies], source, drops)
     return rows
 
 
@@ -141,7 +158,7 @@ def _messages(records: list[tuple[int, Any]], source: str, drops: Counter) -> li
         if message.get("parent_id") is None:
             roots[message["message_id"]] = message
         else:
-            children.setdefault(message["parent_id"], []).append(message)
+            children.setdefault(message["parent_id"], []).append((f"{source}:{number}", message))
     rows = []
     for root_id, root in roots.items():
         rows += _from_thread(root, children.get(root_id, []), source, drops)
@@ -168,9 +185,9 @@ def _plain(records: list[tuple[int, Any]], source: str, drops: Counter) -> list[
             continue
         score = _first(record, _SCORE_KEYS)
         rank = record.get("rank")
-        if score is not None and not isinstance(score, int | float):
-            raise SeedFormatError(f"{source}:{number}: score must be a number, got {score!r}")
-        if rank is not None and (not isinstance(rank, int) or rank < 0):
+        if score is not None:
+            score = _number(score, f"{source}:{number}", "score")
+        if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 0):
             raise SeedFormatError(f"{source}:{number}: rank must be an integer >= 0")
         rows.append(
             {

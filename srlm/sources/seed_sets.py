@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from srlm.core.errors import SrlmError
 from srlm.core.ids import content_id, normalize_text
 from srlm.loop.judge import render_judge_prompt, score_histogram
 
@@ -189,13 +190,40 @@ def build_eft(replies: pl.DataFrame, size: int, seed: int,
     return pl.DataFrame(rows, schema=schema)
 
 
+class EmptySeedSetError(SrlmError):
+    """A seed set came out empty: the message names the set, its input files and why."""
+
+
+def _why_no_eft(replies: pl.DataFrame, size: int, min_spread: int) -> str:
+    ranked = ranked_groups(replies)
+    if ranked.is_empty():
+        return "no prompt has 2+ usable replies with different ranks, quality labels or scores"
+    targets = ranked.with_columns(target=target_scores(ranked)).group_by("group_id").agg(
+        spread=pl.col("target").max() - pl.col("target").min())
+    if min_spread > 0 and targets.filter(pl.col("spread") >= min_spread).is_empty():
+        return f"no prompt's targets are seed.eft_min_target_spread={min_spread} apart"
+    smallest = ranked.group_by("group_id").len()["len"].min()
+    return f"every ranked prompt has more replies ({smallest}+) than the size {size} allows"
+
+
+def _dropped(*counters: Counter | dict) -> str:
+    total: Counter = Counter()
+    for counter in counters:
+        total.update(counter)
+    return ", ".join(f"{k} {v}" for k, v in sorted(total.items()) if v) or "nothing"
+
+
 def build_seed_sets(
-    train: pl.DataFrame, held_out: pl.DataFrame, eval_prompts: Iterable[str], cfg
+    train: pl.DataFrame, held_out: pl.DataFrame, eval_prompts: Iterable[str], cfg, *,
+    files: tuple[str, str] = ("the training sources", "the held-out sources"),
+    read_drops: tuple[Counter, Counter] = (Counter(), Counter()),
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict]:
     """IFT, EFT and EFT-eval from reply frames (`cfg` is a `SeedConfig`), plus statistics.
 
     Training replies are decontaminated against the held-out prompts and `eval_prompts`
-    before anything is sampled from them.
+    before anything is sampled from them. A set that comes out empty although its size is
+    above 0 is an `EmptySeedSetError` naming the set, the input `files` (training, held-out)
+    and what was dropped on the way (`read_drops`: the readers' counts).
     """
     stats: dict = {"replies_read": train.height, "eval_replies_read": held_out.height}
     # Every held-out prompt is banned from training, including ones the filters below drop.
@@ -208,9 +236,24 @@ def build_seed_sets(
     held_out, eval_length_drops = filter_lengths(
         held_out, cfg.min_prompt_chars, cfg.max_prompt_chars, cfg.max_response_chars
     )
+    if train.is_empty() and max(cfg.ift_size, cfg.eft_size) > 0:
+        dropped = _dropped(read_drops[0], length_drops, {
+            "decontaminated_prompts": stats["decontaminated_prompts"]})
+        raise EmptySeedSetError(f"seed: no usable training replies in {files[0]} "
+                                f"(dropped: {dropped})")
+    if held_out.is_empty() and cfg.eft_eval_size > 0:
+        dropped = _dropped(read_drops[1], eval_length_drops)
+        raise EmptySeedSetError(f"seed: no usable held-out replies in {files[1]} "
+                                f"(dropped: {dropped})")
     ift = build_ift(train, cfg.ift_size, cfg.random_seed)
     eft = build_eft(train, cfg.eft_size, cfg.random_seed, cfg.eft_min_target_spread, cfg.eft_target)
     eft_eval = build_eft(held_out, cfg.eft_eval_size, cfg.random_seed, target_style=cfg.eft_target)
+    for name, frame, size, replies, spread, where in (
+            ("EFT", eft, cfg.eft_size, train, cfg.eft_min_target_spread, files[0]),
+            ("EFT-eval", eft_eval, cfg.eft_eval_size, held_out, 0, files[1])):
+        if frame.is_empty() and size > 0:
+            raise EmptySeedSetError(f"seed: {name} is empty: "
+                                    f"{_why_no_eft(replies, size, spread)} (in {where})")
     stats.update(
         dropped_by_length=dict(length_drops),
         eval_dropped_by_length=dict(eval_length_drops),

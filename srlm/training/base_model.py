@@ -78,8 +78,9 @@ def import_base_model(model: str, out: str | Path, gguf_file: str | None = None,
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         loaded = AutoModelForCausalLM.from_pretrained(source, **kwargs)
-    except OSError as err:
-        raise BaseModelError(f"{source}: cannot load model ({err})".splitlines()[0]) from None
+    except Exception as err:  # OSError, ValueError, SafetensorError, JSON errors: many types
+        cause = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise BaseModelError(f"{source}: cannot load model ({cause})") from None
     if tokenizer.chat_template is None:
         raise BaseModelError(f"{source}: the tokenizer has no chat template; use a chat model")
     config = loaded.config

@@ -21,6 +21,7 @@ from transformers import TrainerCallback
 
 from srlm.core.errors import SrlmError
 from srlm.core.hardware import device, resolve_precision
+from srlm.core.model_dirs import load_model_and_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -151,12 +152,10 @@ def common_training_args(cfg, precision: str, work_dir: str) -> dict:
 
 def load_for_training(base_dir: str | Path):
     """(model, tokenizer) to train from `base_dir`: fp32 master weights, a pad token set."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    model, tokenizer = load_model_and_tokenizer(base_dir)  # ModelLoadError names the cause
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return AutoModelForCausalLM.from_pretrained(base_dir), tokenizer
+    return model, tokenizer
 
 
 def train_and_save(trainer, out_dir: str | Path) -> tuple[object, float]:

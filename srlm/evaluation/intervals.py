@@ -1,0 +1,88 @@
+"""How sure a number is: seeded bootstrap intervals over prompts, and paired differences.
+
+Every evaluation rate is an average over prompts (a group of ranked replies for the judge, one
+comparison for win rates), and prompts are what was sampled, so the bootstrap resamples
+prompts with replacement (`N_BOOT` times, a fixed seed: the same data give the same interval
+on every machine) and reports the 2.5th and 97.5th percentiles as `<name>_ci95: [lo, hi]`.
+Resampling is vectorised with numpy over per-prompt sums, so an interval costs milliseconds.
+
+Two models judged on the same items are compared by their paired difference: the same
+resampled prompts for both, so the prompt-to-prompt variation they share cancels (the judge's
+intervals and differences are in `srlm.evaluation.metrics`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import polars as pl
+
+N_BOOT = 2000
+SEED = 0
+
+
+def bootstrap_ci(n_items: int, statistic: Callable[[np.ndarray], np.ndarray],
+                 n_boot: int = N_BOOT, seed: int = SEED) -> list[float] | None:
+    """95% percentile interval of `statistic` over `n_boot` resamples of `n_items` items.
+
+    `statistic` gets an index matrix (n_boot × n_items) and returns one value per row; rows
+    whose value is not finite (nothing to count in that resample) are left out. None when
+    there are no items or no finite values.
+    """
+    if n_items == 0:
+        return None
+    index = np.random.default_rng(seed).integers(0, n_items, size=(n_boot, n_items))
+    values = np.asarray(statistic(index), dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    low, high = np.quantile(values, [0.025, 0.975])
+    return [round(float(low), 4), round(float(high), 4)]
+
+
+def ratio_statistic(numerator: np.ndarray, denominator: np.ndarray):
+    """Sum of `numerator` over sum of `denominator` of the resampled items (e.g. correct pairs
+    over pairs per prompt: an accuracy weighted by pairs, as the point estimate is)."""
+
+    def statistic(index: np.ndarray) -> np.ndarray:
+        total = denominator[index].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, numerator[index].sum(axis=1) / total, np.nan)
+    return statistic
+
+
+def mean_statistic(values: np.ndarray):
+    """Mean of the finite `values` of the resampled items (NaN = undefined for that item)."""
+
+    def statistic(index: np.ndarray) -> np.ndarray:
+        picked = values[index]
+        counts = np.isfinite(picked).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts > 0, np.nansum(picked, axis=1) / counts, np.nan)
+    return statistic
+
+
+def comparison_intervals(verdicts: pl.DataFrame, n_boot: int = N_BOOT,
+                         seed: int = SEED) -> dict:
+    """Of a `verdicts` frame: `win_rate_ci95`; `flip_rate`, the share of comparisons whose
+    verdict changes when the order of the answers is swapped; `soft_win_rate`, the
+    evaluator's probability that the model's answer is better averaged over both orders (a
+    constant preference for one position cancels), with `soft_win_rate_ci95`."""
+    n = verdicts.height
+    wins = (verdicts["outcome"] == "win").to_numpy().astype(float)
+    a, b = (verdicts[c].fill_null(np.nan).to_numpy().astype(float)
+            for c in ("model_as_a", "model_as_b"))
+    both = np.stack([a, b])
+    counts = np.isfinite(both).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        soft = np.where(counts > 0, np.nansum(both, axis=0) / counts, np.nan)
+    decided = np.isfinite(a) & np.isfinite(b)
+    flips = (a > 0.5) != (b > 0.5)
+    finite_soft = soft[np.isfinite(soft)]
+    return {
+        "win_rate_ci95": bootstrap_ci(n, ratio_statistic(wins, np.ones(n)), n_boot, seed),
+        "flip_rate": round(float(flips[decided].mean()), 4) if decided.any() else None,
+        "soft_win_rate": round(float(finite_soft.mean()), 4) if finite_soft.size else None,
+        "soft_win_rate_ci95": bootstrap_ci(n, mean_statistic(soft), n_boot, seed),
+    }
