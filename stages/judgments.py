@@ -18,15 +18,14 @@ from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
 from srlm.core.config import as_dict, load_params
 from srlm.core.fingerprints import fingerprint
 from srlm.core.runtime import run_stage
-from srlm.core.schemas import polars_schema
 from srlm.core.shards import ShardWriter, chunks, run_sharded
 from srlm.engines import make_generator
 from srlm.loop.judge import (
     aggregate_scores,
     judge_requests,
     judge_samples,
+    judgments_frame,
     render_judge_prompt,
-    samples_frame,
     sampling_params,
     score_histogram,
 )
@@ -58,9 +57,7 @@ def main() -> None:
             [(cid, render_judge_prompt(prompt, response)) for cid, _, prompt, response in rows],
             cfg, scope=args.iteration)
         prompt_of = {cid: pid for cid, pid, _, _ in rows}
-        samples = samples_frame(judge_samples(generator(), requests), "candidate_id")
-        return samples.with_columns(prompt_id=samples["candidate_id"].replace_strict(prompt_of)
-                                    ).select(list(polars_schema("judgments")))
+        return judgments_frame(judge_samples(generator(), requests), prompt_of)
 
     rows = list(candidates.select("candidate_id", "prompt_id", "prompt", "response").iter_rows())
     judgments = run_sharded(writer, chunks(rows, cfg.shard_size), make_frame, "judgments")

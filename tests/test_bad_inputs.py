@@ -259,7 +259,7 @@ def model_case(stage, model, *names, text=REAL):
 def not_a_folder(w, tmp):
     out = w.a_file / "ift"
     return seed(w, tmp, ift=out, eft=tmp / "eft", eft_eval=tmp / "eft-eval"), [
-        "error: seed:", str(w.a_file), "Not a directory"]
+        "error: seed:", f"{w.a_file}: is a file, but a folder is needed"]
 
 
 def disk_full(w, tmp):
@@ -307,6 +307,7 @@ CASES = [
     ("nan", bad_params("prompts:\n  temperature: .nan\n", "prompts.temperature")),
     ("negative-size", bad_params("seed:\n  ift_size: -1\n", "seed.ift_size")),
     ("negative-batch", bad_params("sft:\n  batch_size: -3\n", "sft.batch_size")),
+    ("negative-seed", bad_params("sft:\n  random_seed: -1\n", "sft.random_seed")),
     ("negative-fewshot", bad_params("prompts:\n  fewshot_seed: -2\n", "prompts.fewshot_seed")),
     ("iteration-path", bad_params("iterations:\n  ../../x: {base: m1}\n", "'../../x'")),
     ("iteration-self", bad_params("iterations:\n  m2: {base: m2}\n", "iterations.m2.base")),
@@ -398,3 +399,28 @@ def test_bad_input_is_one_line_and_changes_nothing(world, tmp_path, make):
 
 def test_the_table_is_large_enough():
     assert len(CASES) >= 40 and len({name for name, _ in CASES}) == len(CASES)
+
+
+def test_unexpected_errors_are_one_line_unless_debugging(monkeypatch):
+    from srlm.core.runtime import DEBUG_HINT, error_line
+
+    monkeypatch.delenv("SRLM_DEBUG", raising=False)
+    assert error_line(KeyError("rows"), "seed") == (
+        f"error: seed: unexpected KeyError: 'rows' {DEBUG_HINT}")
+    assert error_line(RuntimeError("two\nlines"), "sft") == (
+        f"error: sft: unexpected RuntimeError: two | lines {DEBUG_HINT}")
+    full = pl.exceptions.ComputeError("parquet: Invalid thrift: transport error")
+    assert "the disk is probably full" in error_line(full, "judgments")
+    monkeypatch.setenv("SRLM_DEBUG", "1")
+    assert error_line(KeyError("rows"), "seed") is None  # run_stage re-raises: a traceback
+
+
+def test_os_errors_name_the_file_and_the_remedy():
+    from srlm.core.runtime import error_line
+
+    denied = PermissionError(13, "Permission denied", "/ro/data/m1")
+    assert error_line(denied, "sft") == (
+        "error: sft: /ro/data/m1: Permission denied; no permission: choose a writable output "
+        "or fix the folder's permissions")
+    read_only = OSError(30, "Read-only file system", "/mnt/ro/x")
+    assert error_line(read_only, "seed").startswith("error: seed: /mnt/ro/x: Read-only file system;")

@@ -106,7 +106,7 @@ def test_cli_diff_between_git_revisions(tmp_path, monkeypatch, capsys):
     assert main(["diff", "data/pairs", "--rev", "HEAD^", "--rev", "HEAD", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["rows"]["added"] == 3
     assert main(["diff", "data/pairs", "--rev", "no-such-rev", "--rev", "HEAD"]) == 1
-    assert capsys.readouterr().err.strip().startswith("srlm diff: unknown revision 'no-such-rev'")
+    assert capsys.readouterr().err.strip().startswith("error: srlm diff: unknown revision 'no-such-rev'")
 
 
 def test_diff_needs_two_things_to_compare(capsys):

@@ -96,7 +96,11 @@ def test_fake_pipeline_builds_every_artifact(project):
     assert "pairwise_accuracy_diff_ci95" in h2h["judge"]["expected"]
     reference = json.loads((metrics / "m1" / "reference.json").read_text())
     assert reference["opponent"].startswith("reference:") and "human-rank0" in reference["opponent"]
+    for iteration in ("m2", "m3"):
+        monitors = json.loads((metrics / iteration / "monitors.json").read_text())
+        assert monitors["judge_consistency_n"] == 16 and 0 <= monitors["top_score_share"] <= 1
     summary = (project / "reports" / "summary.md").read_text()
+    assert "### Loop monitors" in summary
     for chart in ("reward_model.png", "win_rates.png", "judge_scores.png"):
         assert (project / "reports" / "plots" / chart).read_bytes()[:4] == b"\x89PNG"
         assert f"](plots/{chart})" in summary
@@ -141,5 +145,5 @@ def test_adding_an_iteration_runs_only_its_stages(project):
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     assert ran == {"prompts@m4", "candidates@m4", "judgments@m4", "pairs@m4", "dpo@m4",
                    "answers@m4", "evaluate_judge@m4", "evaluate_reference@m4",
-                   "evaluate_h2h@m4", "report"}
+                   "evaluate_h2h@m4", "monitors@m4", "report"}
     assert "| m4 |" in (project / "reports" / "summary.md").read_text()

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from srlm.core.artifacts import read_artifact, read_manifest
-from srlm.evaluation.metrics import reward_model_metrics
+from srlm.evaluation.metrics import judge_intervals, reward_model_metrics
 from tests.helpers import ROOT, repo_file, requires_shared_data, run_stage, shared_file
 
 pytestmark = pytest.mark.integration  # every test runs a stage script in a subprocess
@@ -114,7 +114,9 @@ def test_sft_and_evaluate_judge_stages(tmp_path, tiny_model_dir):
         assert 0 <= metrics[mode]["pairwise_accuracy"] <= 1
     per_reply = outputs.group_by("example_id", "group_id", "human_rank").agg(
         score=pl.col("expected_score").mean())
-    assert metrics["expected"] == reward_model_metrics(per_reply)
+    assert metrics["expected"] == {**reward_model_metrics(per_reply), **judge_intervals(per_reply)}
+    low, high = metrics["expected"]["pairwise_accuracy_ci95"]
+    assert low <= metrics["expected"]["pairwise_accuracy"] <= high
     assert (outputs["expected_score"].is_null() == outputs["score"].is_null()).all()
 
 
@@ -195,11 +197,14 @@ def test_evaluation_stages_answer_compare_and_report(tmp_path):
     assert result.returncode == 0, result.stderr
     report = (tmp_path / "report.md").read_text()
     m2_reference = json.loads((metrics / "m2" / "reference.json").read_text())
-    assert f"| m2 | {100 * m2_reference['win_rate']:.1f} | " in report
+    low, high = m2_reference["win_rate_ci95"]
+    assert (f"| m2 | {100 * m2_reference['win_rate']:.1f} [{100 * low:.1f}, {100 * high:.1f}] | "
+            in report)
+    assert (tmp_path / "plots" / "win_rates.png").is_file() and "](plots/win_rates.png)" in report
     assert f"{h2h['wins']}/{h2h['ties']}/{h2h['losses']}" in report
     assert "Evaluator: judge-model" in report
     assert {p.name for p in (tmp_path / "plots").iterdir()} == {
-        "reward_model.csv", "win_rates.csv", "judge_scores.csv"}
+        "reward_model.csv", "win_rates.csv", "judge_scores.csv", "win_rates.png"}
 
 
 def test_missing_input_artifact_is_one_clear_line(tmp_path):

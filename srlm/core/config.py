@@ -43,6 +43,7 @@ from srlm.core.params_loop import (
     EvaluatorConfig,
     IterationSpec,
     JudgeConfig,
+    MonitorsConfig,
     PairsConfig,
     PromptsConfig,
     check_iterations,
@@ -51,7 +52,8 @@ from srlm.core.params_loop import (
 __all__ = [
     "BaseModelConfig", "CandidatesConfig", "ConfigError", "DPOConfig", "EngineConfig",
     "EvaluationConfig", "EvaluatorConfig", "IterationSpec", "JudgeConfig", "LoraConfig",
-    "PairsConfig", "Params", "PromptsConfig", "SFTConfig", "SeedConfig", "TrainingConfig",
+    "MonitorsConfig", "PairsConfig", "Params", "PromptsConfig", "SFTConfig", "SeedConfig",
+    "TrainingConfig",
     "as_dict", "explain", "from_dict", "load_params",
 ]
 
@@ -80,6 +82,7 @@ class Params:
     judge: JudgeConfig = _group(JudgeConfig)
     pairs: PairsConfig = _group(PairsConfig)
     dpo: DPOConfig = _group(DPOConfig)
+    monitors: MonitorsConfig = _group(MonitorsConfig)
     iterations: dict[str, IterationSpec] = field(
         default_factory=lambda: {"m2": IterationSpec("m1"), "m3": IterationSpec("m2")},
         metadata={"help": "The self-rewarding loop: each iteration (m2, m3, ...) starts from "

@@ -84,10 +84,13 @@ def context_length(config: dict) -> int | None:
 def load_model_and_tokenizer(path: str | Path, tokenizer_kwargs: dict | None = None,
                              model_kwargs: dict | None = None) -> tuple[Any, Any]:
     """(model, tokenizer) of the causal LM in `path`; every failure is a `ModelLoadError`."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import CONFIG_MAPPING, AutoModelForCausalLM, AutoTokenizer, __version__
     from transformers.utils import logging as hf_logging
 
-    check_loadable(path)
+    model_type = check_loadable(path)["model_type"]
+    if model_type not in CONFIG_MAPPING:
+        raise ModelLoadError(f"{Path(path) / 'config.json'}: unknown model_type '{model_type}' "
+                             f"(transformers {__version__} does not know it)")
     part = "tokenizer"
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # a "Loading weights" bar per stage run says nothing

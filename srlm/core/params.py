@@ -68,6 +68,13 @@ def _at_most(config, name: str, high: int, why: str) -> None:
     _require(config, value <= high, name, f"must be <= {high} ({why}), got {value!r}")
 
 
+MAX_SEED = 2**32 - 1  # numpy's limit, which transformers' set_seed hits
+
+
+def _random_seed(config) -> None:
+    _within(config, "random_seed", 0, MAX_SEED)
+
+
 def _sampling(config) -> None:
     """`temperature` >= 0 (0 = greedy) and 0 < `top_p` <= 1."""
     _non_negative(config, "temperature")
@@ -126,6 +133,7 @@ class SeedConfig:
     def __post_init__(self):
         _within(self, "eft_min_target_spread", 0, 5)
         _non_negative(self, "ift_size", "eft_size", "eft_eval_size", "min_prompt_chars")
+        _random_seed(self)
         _positive(self, "max_prompt_chars", "max_response_chars")
 
 
@@ -181,6 +189,7 @@ class TrainingConfig:
     def __post_init__(self):
         _positive(self, "epochs", "learning_rate", "batch_size", "grad_accum", "max_length",
                   "logging_steps")
+        _random_seed(self)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from srlm.core.params import (
     _at_most,
     _non_negative,
     _positive,
+    _random_seed,
     _require,
     _sampling,
     _within,
@@ -68,6 +69,7 @@ class PromptsConfig:
                  f"must be <= prompts.max_words ({self.max_words}), got {self.min_words}")
         _within(self, "max_rouge_l", 0.0, 1.0)
         _sampling(self)
+        _random_seed(self)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class CandidatesConfig:
         _positive(self, "n", "max_new_tokens", "shard_size")
         _at_most(self, "n", MAX_SAMPLES, "responses per prompt")
         _sampling(self)
+        _random_seed(self)
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ class JudgeConfig:
         _positive(self, "samples", "max_new_tokens", "shard_size")
         _at_most(self, "samples", MAX_SAMPLES, "judge samples per candidate")
         _sampling(self)
+        _random_seed(self)
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,21 @@ class PairsConfig:
 
     def __post_init__(self):
         _within(self, "min_margin", 0.0, 5.0)
+
+
+@dataclass(frozen=True)
+class MonitorsConfig:
+    """Stage `monitors@<iter>`: the loop's failure modes (srlm/evaluation/monitors.py)."""
+
+    _group: ClassVar[str] = "monitors"
+    consistency_sample: int = field(default=16, metadata={"help": (
+        "Candidates of the iteration that the model it trained re-judges (with the `judge` "
+        "params) for judge_consistency_tau, a seeded sample; 1..10000.")})
+    random_seed: int = field(default=0, metadata={"help": "Seed of that sample."})
+
+    def __post_init__(self):
+        _within(self, "consistency_sample", 1, 10_000)
+        _random_seed(self)
 
 
 @dataclass(frozen=True)
@@ -204,8 +223,8 @@ class EvaluationConfig:
             _require(self, bool(NAME.match(model)), "models",
                      f"'{model}' is not a valid model name ({NAME_RULE})")
         _positive(self, "max_new_tokens")
-        for name in ("reference_limit", "mt_bench_limit", "prompts_limit"):
-            _require(self, getattr(self, name) >= 0, name, "must be >= 0")
+        _non_negative(self, "reference_limit", "mt_bench_limit", "prompts_limit")
+        _random_seed(self)
 
 
 @dataclass(frozen=True)

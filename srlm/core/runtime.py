@@ -53,9 +53,22 @@ def one_line(text: str, limit: int = 400) -> str:
     return joined if len(joined) <= limit else joined[: limit - 1] + "…"
 
 
+def _is_file(name) -> bool:
+    try:
+        return Path(name).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _os_error(err: OSError) -> str:
     files = [str(f) for f in (err.filename, err.filename2) if f is not None]
     reason = err.strerror or str(err) or type(err).__name__
+    if err.errno in (errno.EEXIST, errno.ENOTDIR):
+        # mkdir(parents=True) through a file says "File exists": name the real problem.
+        for name in files:
+            for candidate in (Path(name), *Path(name).parents):
+                if _is_file(candidate):
+                    return f"{candidate}: is a file, but a folder is needed there ({reason})"
     hint = _OS_HINTS.get(err.errno)
     text = ": ".join([*files, reason]) if files else f"{reason} (while reading or writing)"
     return f"{text}; {hint}" if hint else text

@@ -38,8 +38,10 @@ FOLLOW_COLUMNS = [
     ("pair yield %", "pairs", ("yield",)),
     ("loop judge parse %", "judgments", ("parse_rate",)),
 ]
+MONITOR_KEYS = ("top_score_share", "score_gap", "length_gap_chars", "length_ratio_vs_m1",
+                "pair_yield", "parse_rate", "judge_consistency_tau")
 # Every metrics file the report reads (the judge table reads `judge.json`).
-FILES = ("judge", *dict.fromkeys(file for _, file, _ in FOLLOW_COLUMNS))
+FILES = ("judge", "monitors", *dict.fromkeys(file for _, file, _ in FOLLOW_COLUMNS))
 MODES = ("sampled", "expected")
 WIN_KEYS = ("win_rate", "tie_rate", "loss_rate", "soft_win_rate", "flip_rate")
 REWARD_KEYS = ("pairwise_accuracy", "tie_rate", "spearman", "kendall_tau", "five_best",
@@ -136,6 +138,14 @@ def markdown(rows: list[dict], charts: dict[str, str] | None = None) -> str:
         "the iteration data that trained the model (none for m0, m1).",
         f"Evaluator: {', '.join(evaluators) or '–'}. Reference: {', '.join(opponents) or '–'}.",
     ]
+    monitor_rows = [[row["model"]] + [_format("", row["monitors"].get(k)) for k in MONITOR_KEYS]
+                    for row in rows if row.get("monitors")]
+    if monitor_rows:
+        lines += ["", "### Loop monitors (`monitors@<iteration>`)", "",
+                  *_table(["iteration", *MONITOR_KEYS], monitor_rows), "",
+                  "Top score share and pair yield near 1, a shrinking score gap, a growing "
+                  "length ratio or a falling judge consistency are the loop's known failure "
+                  "modes (srlm/evaluation/monitors.py)."]
     if charts:
         lines += ["", "### Charts", ""] + [f"![{title}]({path})" for title, path in charts.items()]
     return "\n".join(lines) + "\n"
@@ -143,7 +153,7 @@ def markdown(rows: list[dict], charts: dict[str, str] | None = None) -> str:
 
 def plot_frames(rows: list[dict]) -> dict[str, pl.DataFrame]:
     """Long-format tables for `dvc plots`: reward-model metrics, win rates, score histograms."""
-    reward, wins, scores = [], [], []
+    reward, wins, scores, monitors = [], [], [], []
     for row in rows:
         judge = row.get("judge") or {}
         for mode in MODES:
@@ -162,6 +172,9 @@ def plot_frames(rows: list[dict]) -> dict[str, pl.DataFrame]:
                 wins.append({"model": row["model"], "comparison": kind,
                              **{k: data.get(k) for k in WIN_KEYS},
                              "soft_win_rate_lo": low, "soft_win_rate_hi": high})
+        if row.get("monitors"):
+            monitors.append({"model": row["model"],
+                             **{k: row["monitors"].get(k) for k in MONITOR_KEYS}})
         for score, count in (row.get("judgments") or {}).get("score_histogram", {}).items():
             scores.append({"model": row["model"], "stage": "judgments",
                            "score": score, "count": count})
@@ -172,6 +185,8 @@ def plot_frames(rows: list[dict]) -> dict[str, pl.DataFrame]:
         "win_rates": pl.DataFrame(wins, schema={
             "model": pl.Utf8, "comparison": pl.Utf8, **{k: pl.Float64 for k in WIN_KEYS},
             "soft_win_rate_lo": pl.Float64, "soft_win_rate_hi": pl.Float64}),
+        "monitors": pl.DataFrame(monitors, schema={"model": pl.Utf8,
+                                                   **{k: pl.Float64 for k in MONITOR_KEYS}}),
         "judge_scores": pl.DataFrame(scores, schema={"model": pl.Utf8, "stage": pl.Utf8,
                                                      "score": pl.Utf8, "count": pl.Int64}),
     }

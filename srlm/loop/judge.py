@@ -175,6 +175,14 @@ def samples_frame(rows: list[dict], id_column: str) -> pl.DataFrame:
                          for r in rows], schema=schema)
 
 
+def judgments_frame(rows: list[dict], prompt_of: dict[str, str]) -> pl.DataFrame:
+    """`judge_samples` rows of candidates as a `judgments` artifact frame; `prompt_of` maps
+    each candidate id to its prompt id."""
+    samples = samples_frame(rows, "candidate_id")
+    return samples.with_columns(prompt_id=samples["candidate_id"].replace_strict(prompt_of)
+                                ).select(list(polars_schema("judgments")))
+
+
 def aggregate_scores(judgments: pl.DataFrame, scoring: str = "sampled") -> pl.DataFrame:
     """Per candidate: the mean of its parsed samples in each mode (null when none parsed),
     `mean_score` = the one `scoring` selects, and how many samples parsed."""

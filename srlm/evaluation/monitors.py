@@ -1,0 +1,84 @@
+"""Monitors for the ways a self-rewarding loop fails, one set per iteration.
+
+Later work on this loop names its failure modes: judge scores piling up at the top of the
+scale, chosen and rejected answers converging (the score gap shrinks), answers growing
+longer every iteration, and a judge whose rankings drift between iterations (CREAM's
+consistency). `loop_monitors` measures them from an iteration's artifacts:
+
+- `top_score_share`: share of the iteration's parsed judge samples at the top score (5);
+- `score_gap`: mean chosen − rejected score of its pairs;
+- `length_gap_chars`: mean chosen − rejected length of its pairs, in characters;
+- `length_ratio_vs_m1`: mean length of the iteration's model's answers to the evaluation
+  prompts over M1's answers to the same prompts;
+- `pair_yield`: pairs per prompt; `parse_rate`: parsed judge samples;
+- `judge_consistency_tau`: Kendall τ-b between the scores the iteration's judge (its base
+  model) gave a seeded sample of its candidates and the scores the model this iteration
+  trained gives the same candidates: how far one round of DPO moved the judge's ranking.
+"""
+
+from __future__ import annotations
+
+import random
+
+import polars as pl
+
+TOP_SCORE = 5.0
+
+
+def _round(value) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+def consistency_sample(candidate_ids: list[str], size: int, seed: int) -> list[str]:
+    """A seeded sample of candidates to re-judge, the same on every machine."""
+    ids = sorted(candidate_ids)
+    random.Random(f"{seed}:consistency").shuffle(ids)
+    return sorted(ids[:size])
+
+
+def kendall_tau_b(x: list[float], y: list[float]) -> float | None:
+    """Kendall τ-b of two score lists (pairs with a null on either side left out); None when
+    either side has no two different values."""
+    pairs = [(a, b) for a, b in zip(x, y, strict=True) if a is not None and b is not None]
+    concordant = discordant = ties_x = ties_y = 0
+    for i in range(len(pairs)):
+        for j in range(i + 1, len(pairs)):
+            dx, dy = pairs[i][0] - pairs[j][0], pairs[i][1] - pairs[j][1]
+            if dx == 0 and dy == 0:
+                continue
+            if dx == 0:
+                ties_x += 1
+            elif dy == 0:
+                ties_y += 1
+            elif (dx > 0) == (dy > 0):
+                concordant += 1
+            else:
+                discordant += 1
+    total = concordant + discordant
+    denominator = ((total + ties_x) * (total + ties_y)) ** 0.5
+    return (concordant - discordant) / denominator if denominator else None
+
+
+def loop_monitors(judgments: pl.DataFrame, pairs: pl.DataFrame, n_prompts: int,
+                  answers: pl.DataFrame, m1_answers: pl.DataFrame,
+                  judge_scores: pl.DataFrame, rejudged_scores: pl.DataFrame) -> dict:
+    """The monitors above. `judge_scores` / `rejudged_scores`: `candidate_id, score` from the
+    iteration's judge and from the trained model, on the consistency sample."""
+    parsed = judgments["score"].drop_nulls()
+    both = answers.select("prompt_id", chars=pl.col("response").str.len_chars()).join(
+        m1_answers.select("prompt_id", m1=pl.col("response").str.len_chars()), on="prompt_id")
+    matched = judge_scores.join(rejudged_scores, on="candidate_id", suffix="_after")
+    return {
+        "top_score_share": _round((parsed == TOP_SCORE).mean()) if parsed.len() else None,
+        "score_gap": _round(pairs["margin"].mean()) if pairs.height else None,
+        "length_gap_chars": _round((pairs["chosen"].str.len_chars().cast(pl.Int64)
+                                    - pairs["rejected"].str.len_chars().cast(pl.Int64)).mean())
+        if pairs.height else None,
+        "length_ratio_vs_m1": _round(both["chars"].mean() / both["m1"].mean())
+        if both.height and both["m1"].mean() else None,
+        "pair_yield": _round(pairs.height / n_prompts) if n_prompts else None,
+        "parse_rate": _round(parsed.len() / judgments.height) if judgments.height else None,
+        "judge_consistency_tau": _round(kendall_tau_b(matched["score"].to_list(),
+                                                      matched["score_after"].to_list())),
+        "judge_consistency_n": matched.height,
+    }
