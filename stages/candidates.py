@@ -15,12 +15,11 @@ from functools import cache
 from srlm.core.artifacts import read_artifact, write_metrics
 from srlm.core.config import as_dict, load_params
 from srlm.core.fingerprints import fingerprint
-from srlm.core.ids import content_id
-from srlm.core.requests import user_request
 from srlm.core.runtime import run_stage
 from srlm.core.schemas import artifact_frame
-from srlm.core.shards import ShardWriter, chunks, request_seed, run_sharded
+from srlm.core.shards import ShardWriter, chunks, run_sharded
 from srlm.engines import make_generator
+from srlm.loop.sampling import candidate_requests, candidate_rows
 
 
 def main() -> None:
@@ -44,21 +43,9 @@ def main() -> None:
     generator = cache(lambda: make_generator(args.model, params.engine))
 
     def make_frame(rows):
-        seeds = [request_seed(cfg.random_seed, args.iteration, pid) for pid, _ in rows]
-        requests = [
-            user_request(pid, prompt, n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p,
-                         max_new_tokens=cfg.max_new_tokens, seed=seed)
-            for (pid, prompt), seed in zip(rows, seeds, strict=True)
-        ]
-        by_id = {pid: (prompt, seed) for (pid, prompt), seed in zip(rows, seeds, strict=True)}
-        out = []
-        for c in generator().generate(requests):
-            prompt, seed = by_id[c.request_id]
-            out.append({"prompt_id": c.request_id,
-                        "candidate_id": content_id(c.request_id, args.iteration, str(c.index)),
-                        "prompt": prompt, "response": c.text, "model": args.model,
-                        "seed": seed, "n_tokens": c.n_tokens, "finish_reason": c.finish_reason})
-        return artifact_frame("candidates", out)
+        requests = candidate_requests(rows, cfg, scope=args.iteration)
+        return artifact_frame("candidates", candidate_rows(
+            generator().generate(requests), requests, args.iteration, args.model))
 
     rows = list(prompts.select("prompt_id", "prompt").iter_rows())
     frame = run_sharded(writer, chunks(rows, cfg.shard_size), make_frame, "candidates")

@@ -96,3 +96,50 @@ def test_yield_by_setting_reports_each_mode_and_margin():
     assert table["sampled"]["0"] == round(2 / 6, 4)
     assert table["sampled"]["2"] == round(2 / 6, 4)  # p1 3.5, p6 5.0
     assert table["expected"]["2"] == round(1 / 6, 4)  # p1 1.75 < 2, p6 2.5
+
+
+MODES = scored([
+    ("p1", "c1", "P1", "a long and padded top answer", 4.5),
+    ("p1", "c2", "P1", "short good", 4.0),
+    ("p1", "c3", "P1", "mid", 3.0),
+    ("p1", "c4", "P1", "worst", 1.0),
+    ("p2", "c1", "P2", "best", 5.0),
+    ("p2", "c2", "P2", "only one above worst", 2.0),
+    ("p3", "c1", "P3", "tiny", 2.0),
+    ("p3", "c2", "P3", "a much longer answer", 2.5),
+])
+
+
+def anchors(rows):
+    return pl.DataFrame(rows, schema={"prompt_id": pl.Utf8, "candidate_id": pl.Utf8,
+                                      "response": pl.Utf8, "mean_score": pl.Float64},
+                        orient="row")
+
+
+def test_length_controlled_chooses_the_shortest_near_the_top():
+    pairs, drops = build_pairs(MODES, mode="length_controlled", length_epsilon=0.5)
+    chosen = dict(pairs.select("prompt_id", "chosen").iter_rows())
+    assert chosen["p1"] == "short good"            # 4.0 is within 0.5 of 4.5, and shorter
+    assert chosen["p2"] == "best"                  # nothing else is near the top
+    assert "p3" not in chosen and drops["tie"] == 1  # the shortest near-top is the worst
+    assert pairs.filter(pl.col("prompt_id") == "p1")["margin"].item() == 3.0
+    paper, _ = build_pairs(MODES)
+    assert dict(paper.select("prompt_id", "chosen").iter_rows())["p1"] == (
+        "a long and padded top answer")
+    validate(pairs, "pairs")
+
+
+def test_anchored_rejects_m1s_answer_only_when_it_scored_lower():
+    m1 = anchors([("p1", "a1", "m1 awful", 0.5), ("p1", "a2", "m1 ok", 3.5),
+                  ("p2", "a3", "m1 fine", 4.0), ("p3", "a4", "m1 unscored", None),
+                  ("p9", "a5", "no pair for this prompt", 0.0)])
+    pairs, drops = build_pairs(MODES, mode="anchored", anchors=m1)
+    rejected = dict(pairs.select("prompt_id", "rejected").iter_rows())
+    assert rejected["p1"] == "m1 awful"                  # 0.5 < the iteration's worst (1.0)
+    assert rejected["p2"] == "only one above worst"      # M1's 4.0 is not lower: kept
+    assert rejected["p3"] == "tiny"                      # an unscored anchor never counts
+    assert "p9" not in rejected
+    assert pairs.filter(pl.col("prompt_id") == "p1")["margin"].item() == 4.0
+    same, _ = build_pairs(MODES, mode="anchored", anchors=m1.clear())
+    assert same.equals(build_pairs(MODES)[0])            # no anchors: the paper's pairs
+    validate(pairs, "pairs")

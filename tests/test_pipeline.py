@@ -145,5 +145,37 @@ def test_adding_an_iteration_runs_only_its_stages(project):
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     assert ran == {"prompts@m4", "candidates@m4", "judgments@m4", "pairs@m4", "dpo@m4",
                    "answers@m4", "evaluate_judge@m4", "evaluate_reference@m4",
-                   "evaluate_h2h@m4", "monitors@m4", "report"}
+                   "evaluate_h2h@m4", "monitors@m4", "anchors@m4", "report"}
     assert "| m4 |" in (project / "reports" / "summary.md").read_text()
+
+
+@pytest.mark.parametrize("mode", ["anchored", "length_controlled"])
+def test_pair_modes_run_end_to_end(project, mode):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["pairs"].update(mode=mode, length_epsilon=1.0)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = dvc(project, "repro", "dpo@m3").stdout
+    assert "Running stage 'pairs@m2'" in out and "Running stage 'dpo@m3'" in out
+    for iteration in ("m2", "m3"):
+        metrics = json.loads((project / "metrics" / iteration / "pairs.json").read_text())
+        pairs = read_artifact(project / "data" / iteration / "pairs", "pairs")
+        assert metrics["mode"] == mode and metrics["pairs"] == pairs.height > 0
+        anchors = read_artifact(project / "data" / iteration / "anchors", "anchors")
+        if mode == "anchored":
+            assert "Running stage 'anchors@m3'" in out
+            assert 0 <= metrics["anchored_rejections"] <= pairs.height
+            # m3's anchors are M1's answers to m3's prompts, judged by m2
+            assert set(anchors["model"]) == {"data/models/m1"}
+            prompts = read_artifact(project / "data" / iteration / "prompts", "prompts")
+            assert set(anchors["prompt_id"]) == set(prompts["prompt_id"])
+        else:
+            assert anchors.height == 0 and metrics["length_epsilon"] == 1.0
+            candidates = read_artifact(project / "data" / iteration / "candidates")
+            scores = read_artifact(project / "data" / iteration / "scores")
+            scored = candidates.join(scores, on="candidate_id")
+            for row in pairs.iter_rows(named=True):
+                near_top = scored.filter(
+                    (pl.col("prompt_id") == row["prompt_id"])
+                    & (pl.col("mean_score") >= scored.filter(
+                        pl.col("prompt_id") == row["prompt_id"])["mean_score"].max() - 1.0))
+                assert len(row["chosen"]) == near_top["response"].str.len_chars().min()

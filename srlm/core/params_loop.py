@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from srlm.core.params import (
     ConfigError,
@@ -30,6 +30,7 @@ MAX_GENERATE = 1_000_000
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 NAME_RULE = "letters, digits, '_' and '-', starting with a letter or digit"
 BUILT_MODELS = {"m0": "base", "m1": "sft"}  # models built outside the loop, by these stages
+PairMode = Literal["max_min", "anchored", "length_controlled"]
 
 
 @dataclass(frozen=True)
@@ -129,9 +130,17 @@ class PairsConfig:
     min_margin: float = field(default=0.0, metadata={"help": (
         "Drop a prompt whose best and worst scores differ by less than this, 0..5 (0 = drop "
         "exact ties only, the paper's rule).")})
+    mode: PairMode = field(default="max_min", metadata={"help": (
+        "max_min: best vs worst candidate (the paper). anchored: the rejected answer is M1's "
+        "candidate for the prompt when the judge scores it below the iteration's worst "
+        "(Temporal Self-Rewarding). length_controlled: the shortest candidate within "
+        "length_epsilon of the top score is chosen (Meta-Rewarding, DICE).")})
+    length_epsilon: float = field(default=0.5, metadata={"help": (
+        "length_controlled: candidates this close to the top score (0..5) count as top.")})
 
     def __post_init__(self):
         _within(self, "min_margin", 0.0, 5.0)
+        _within(self, "length_epsilon", 0.0, 5.0)
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,17 @@ class CandidateScores(_Strict):
     expected_score: float = pa.Field(ge=SCORE_MIN, le=SCORE_MAX, nullable=True)
 
 
+class Anchors(_Strict):
+    """`<iter>/anchors`: M1's judged candidates for the iteration's prompts, the rejected side
+    of `pairs.mode: anchored` (empty in the other modes)."""
+
+    prompt_id: str
+    candidate_id: str = pa.Field(unique=True)
+    response: str
+    mean_score: float = pa.Field(ge=SCORE_MIN, le=SCORE_MAX, nullable=True)
+    model: str
+
+
 class Pairs(_Strict):
     """`<iter>/pairs`: DPO preference pairs (chosen = best mean score, rejected = worst)."""
 
@@ -173,6 +184,7 @@ SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "candidates": Candidates,
     "judgments": Judgments,
     "candidate_scores": CandidateScores,
+    "anchors": Anchors,
     "pairs": Pairs,
     "judge_outputs": JudgeOutputs,
     "eval_prompts": EvalPrompts,

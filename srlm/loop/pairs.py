@@ -1,5 +1,14 @@
 """Preference pairs from self-judged candidates: chosen = best mean score, rejected = worst.
 
+Three modes (`pairs.mode`):
+- `max_min` (the paper): chosen = the highest mean score, rejected = the lowest;
+- `anchored` (Temporal Self-Rewarding's anchored rejection): as `max_min`, but the rejected
+  answer is M1's candidate for the same prompt (the `anchors` artifact) when the judge scored
+  it lower than the iteration's worst — the rejected side stays anchored to a weak model while
+  the chosen side improves, so the pairs do not converge;
+- `length_controlled` (Meta-Rewarding, DICE): among the candidates within
+  `pairs.length_epsilon` of the top score, the shortest is chosen, so length alone never wins.
+
 Per prompt, a pair is kept only when it is informative; otherwise the prompt is dropped and
 counted under one reason:
 - `single_candidate`: fewer than two candidates were generated;
@@ -16,6 +25,7 @@ from __future__ import annotations
 
 import polars as pl
 
+PAIR_MODES = ("max_min", "anchored", "length_controlled")
 DROP_REASONS = ("single_candidate", "all_unparsed", "one_scored", "tie", "small_margin",
                 "identical")
 # Margins whose pair yield the pairs metrics always report, next to the configured one.
@@ -24,10 +34,14 @@ PAIR_COLUMNS = ["prompt_id", "prompt", "chosen", "rejected", "chosen_score", "re
                 "margin"]
 
 
-def build_pairs(scored: pl.DataFrame, min_margin: float = 0.0
+def build_pairs(scored: pl.DataFrame, min_margin: float = 0.0, mode: str = "max_min",
+                length_epsilon: float = 0.0, anchors: pl.DataFrame | None = None,
                 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Pairs artifact rows and drop counts from `prompt_id, candidate_id, prompt, response,
-    mean_score` (null = unscored); a best-worst gap below `min_margin` drops the prompt."""
+    mean_score` (null = unscored); a best-worst gap below `min_margin` drops the prompt.
+    `anchors` (`prompt_id, candidate_id, response, mean_score`) are used in `anchored` mode."""
+    if mode not in PAIR_MODES:
+        raise ValueError(f"pairs mode {mode!r} is not one of {PAIR_MODES}")
     groups = scored.group_by("prompt_id").agg(
         n=pl.len(),
         n_scored=pl.col("mean_score").count(),
@@ -45,17 +59,26 @@ def build_pairs(scored: pl.DataFrame, min_margin: float = 0.0
     counts = dict(groups.group_by("reason").len().drop_nulls("reason").iter_rows())
     drops = {name: int(counts.get(name, 0)) for name in DROP_REASONS}
 
-    keep = groups.filter(pl.col("reason").is_null()).select("prompt_id")
+    keep = groups.filter(pl.col("reason").is_null()).select("prompt_id", "best")
     candidates = scored.join(keep, on="prompt_id").filter(pl.col("mean_score").is_not_null())
-    chosen = (
-        candidates.sort(
-            ["prompt_id", "mean_score", "candidate_id"], descending=[False, True, False]
-        )
-        .group_by("prompt_id", maintain_order=True).first()
-        .select("prompt_id", "prompt", chosen="response", chosen_score="mean_score")
-    )
+    if mode == "length_controlled":
+        # The shortest of the near-top candidates; then the higher score, then the id.
+        chosen = candidates.filter(pl.col("mean_score") >= pl.col("best") - length_epsilon)
+        chosen = chosen.with_columns(_length=pl.col("response").str.len_chars()).sort(
+            ["prompt_id", "_length", "mean_score", "candidate_id"],
+            descending=[False, False, True, False])
+    else:
+        chosen = candidates.sort(["prompt_id", "mean_score", "candidate_id"],
+                                 descending=[False, True, False])
+    chosen = chosen.group_by("prompt_id", maintain_order=True).first().select(
+        "prompt_id", "prompt", chosen="response", chosen_score="mean_score")
+    pool = candidates.select("prompt_id", "candidate_id", "response", "mean_score")
+    if mode == "anchored" and anchors is not None:
+        # M1's candidates compete for the rejected side of the prompts that kept a pair.
+        pool = pl.concat([pool, anchors.join(keep, on="prompt_id", how="semi").filter(
+            pl.col("mean_score").is_not_null()).select(pool.columns)])
     rejected = (
-        candidates.sort(["prompt_id", "mean_score", "candidate_id"])
+        pool.sort(["prompt_id", "mean_score", "candidate_id"])
         .group_by("prompt_id", maintain_order=True).first()
         .select("prompt_id", rejected="response", rejected_score="mean_score")
     )
@@ -65,6 +88,10 @@ def build_pairs(scored: pl.DataFrame, min_margin: float = 0.0
         .select(PAIR_COLUMNS)
         .sort("prompt_id")
     )
+    # Only length_controlled can pick a chosen answer no better than the rejected one.
+    no_gain = pl.col("margin") <= 0
+    drops["tie"] += pairs.filter(no_gain).height
+    pairs = pairs.filter(~no_gain)
     identical = pl.col("chosen") == pl.col("rejected")
     drops["identical"] = pairs.filter(identical).height
     return pairs.filter(~identical), drops

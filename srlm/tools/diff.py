@@ -24,6 +24,7 @@ KEYS = {
     "candidates": ["candidate_id"],
     "judgments": ["candidate_id", "sample"],
     "candidate_scores": ["candidate_id"],
+    "anchors": ["candidate_id"],
     "pairs": ["prompt_id"],
     "judge_outputs": ["example_id", "sample"],
     "eval_prompts": ["prompt_id"],
