@@ -24,6 +24,7 @@ from srlm.core.schemas import artifact_frame
 from srlm.engines import make_generator
 from srlm.loop.judge import (
     aggregate_scores,
+    judge_model,
     judge_requests,
     judge_samples,
     judgments_frame,
@@ -46,6 +47,8 @@ def main() -> None:
     prompts = read_artifact(args.prompts, "prompts").sort("prompt_id")
     candidates = read_artifact(args.candidates, "candidates")
     anchored = params.pairs.mode == "anchored"
+    judge = judge_model(params.judge, args.model)
+    # The iteration's candidates are the anchors when M1 made them and its judge judged them.
     own = Path(args.anchor_model).resolve() == Path(args.model).resolve()
     if not anchored:
         rows = []
@@ -60,7 +63,7 @@ def main() -> None:
         generated = candidate_rows(make_generator(args.anchor_model, params.engine)
                                    .generate(requests), requests, scope, args.anchor_model)
         judged = judgments_frame(
-            judge_samples(make_generator(args.model, params.engine), judge_requests(
+            judge_samples(make_generator(judge, params.engine), judge_requests(
                 [(r["candidate_id"], render_judge_prompt(r["prompt"], r["response"]))
                  for r in generated], params.judge, scope)),
             {r["candidate_id"]: r["prompt_id"] for r in generated})
@@ -71,7 +74,7 @@ def main() -> None:
     fp = fingerprint({"anchored": anchored, "candidates": as_dict(params.candidates),
                       "judge": sampling_params(params.judge), "scoring": params.judge.scoring,
                       "engine": as_dict(params.engine), "iteration": args.iteration},
-                     inputs=[args.anchor_model, args.model, args.prompts, args.candidates,
+                     inputs=[args.anchor_model, judge, args.prompts, args.candidates,
                              args.scores] if anchored else [args.prompts])
     write_artifact(anchors, args.out, "anchors", fp)
     if anchored:

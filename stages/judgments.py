@@ -20,8 +20,10 @@ from srlm.core.fingerprints import fingerprint
 from srlm.core.runtime import run_stage
 from srlm.core.shards import ShardWriter, chunks, run_sharded
 from srlm.engines import make_generator
+from srlm.evaluation.monitors import consistency_sample, kendall_tau_b
 from srlm.loop.judge import (
     aggregate_scores,
+    judge_model,
     judge_requests,
     judge_samples,
     judgments_frame,
@@ -45,12 +47,13 @@ def main() -> None:
     cfg = params.judge
     candidates = read_artifact(args.candidates, "candidates").sort("candidate_id")
     # judge.scoring is left out: it only averages finished samples, never re-judges.
+    judge = judge_model(cfg, args.model)
     fp = fingerprint({"judge": sampling_params(cfg), "engine": as_dict(params.engine),
-                      "iteration": args.iteration}, inputs=[args.model, args.candidates])
+                      "iteration": args.iteration}, inputs=[judge, args.candidates])
     # Inputs are read and checked above; the writer locks the output before any model loads.
     writer = ShardWriter(args.out, "judgments", fp, code=__file__)
     # Loaded on first use: a rerun whose shards are all done never loads the model.
-    generator = cache(lambda: make_generator(args.model, params.engine))
+    generator = cache(lambda: make_generator(judge, params.engine))
 
     def make_frame(rows):
         requests = judge_requests(
@@ -65,7 +68,25 @@ def main() -> None:
     write_artifact(scores, args.scores, "candidate_scores",
                    fingerprint({"scoring": cfg.scoring}, inputs=[args.out]))
     parsed = judgments["score"].is_not_null().sum()
+    agreement = {}
+    if judge != args.model:  # an external judge: how far would the model's own judge agree?
+        picked = consistency_sample(scores["candidate_id"].to_list(), cfg.agreement_sample,
+                                    cfg.random_seed)
+        picked = set(picked)
+        sample = [r for r in rows if r[0] in picked]
+        own = aggregate_scores(judgments_frame(judge_samples(
+            make_generator(args.model, params.engine), judge_requests(
+                [(cid, render_judge_prompt(p, r)) for cid, _, p, r in sample], cfg,
+                scope=f"self:{args.iteration}")), {cid: pid for cid, pid, _, _ in sample}),
+            cfg.scoring).select("candidate_id", own="mean_score")
+        both = scores.select("candidate_id", "mean_score").join(own, on="candidate_id")
+        agreement = {"judge_model": judge, "self_judge_agreement": {
+            "kendall_tau": kendall_tau_b(both["mean_score"].to_list(), both["own"].to_list()),
+            "mean_abs_diff": round((both["mean_score"] - both["own"]).abs().mean(), 4)
+            if both.height else None,
+            "n": both.height}}
     write_metrics(args.metrics, {
+        **agreement,
         "scoring": cfg.scoring,
         "candidates": scores.height, "samples": judgments.height,
         "parse_rate": round(parsed / judgments.height, 4) if judgments.height else None,

@@ -207,6 +207,47 @@ def test_evaluation_stages_answer_compare_and_report(tmp_path):
         "reward_model.csv", "win_rates.csv", "judge_scores.csv", "win_rates.png"}
 
 
+def fake_model(tmp_path, name):
+    folder = tmp_path / "models" / name  # the fake engine loads nothing from it
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(f'{{"name": "{name}"}}')
+    return str(folder)
+
+
+def test_external_judge_scores_and_reports_agreement_with_the_self_judge(tmp_path):
+    from srlm.core.artifacts import write_artifact
+
+    prompts = pl.DataFrame({"prompt_id": [f"p{i}" for i in range(6)],
+                            "prompt": [f"Question number {i}?" for i in range(6)],
+                            "iteration": ["m2"] * 6, "generator": ["m1"] * 6,
+                            "fewshot_ids": [[]] * 6},
+                           schema_overrides={"fewshot_ids": pl.List(pl.Utf8)})
+    write_artifact(prompts, tmp_path / "prompts", "prompts", "fp")
+    own, teacher = fake_model(tmp_path, "m1"), fake_model(tmp_path, "teacher")
+    judged = {}
+    for name, judge in (("self", "{}"), ("external", f"{{model: {teacher}, agreement_sample: 5}}")):
+        params = params_file(tmp_path, f"engine:\n  backend: fake\njudge: {judge}\n")
+        assert run_stage("candidates", "--params", params, "--iteration", "m2", "--model", own,
+                         "--prompts", str(tmp_path / "prompts"), "--out",
+                         str(tmp_path / "candidates"), "--metrics",
+                         str(tmp_path / "c.json")).returncode == 0
+        result = run_stage("judgments", "--params", params, "--iteration", "m2", "--model", own,
+                           "--candidates", str(tmp_path / "candidates"),
+                           "--out", str(tmp_path / name / "judgments"),
+                           "--scores", str(tmp_path / name / "scores"),
+                           "--metrics", str(tmp_path / name / "metrics.json"))
+        assert result.returncode == 0, result.stderr
+        judged[name] = read_artifact(tmp_path / name / "judgments", "judgments")
+    metrics = json.loads((tmp_path / "external" / "metrics.json").read_text())
+    assert metrics["judge_model"] == teacher
+    agreement = metrics["self_judge_agreement"]
+    assert agreement["n"] == 5 and agreement["mean_abs_diff"] is not None
+    self_metrics = json.loads((tmp_path / "self" / "metrics.json").read_text())
+    assert "self_judge_agreement" not in self_metrics
+    # the fake engine answers per model: the teacher's judgments are its own
+    assert not judged["self"]["judge_text"].equals(judged["external"]["judge_text"])
+
+
 def test_missing_input_artifact_is_one_clear_line(tmp_path):
     result = run_stage("sft", "--params", params_file(tmp_path), "--base", "m0",
                        "--ift", str(tmp_path / "nope"), "--eft", str(tmp_path / "nope"),

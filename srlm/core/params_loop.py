@@ -114,8 +114,20 @@ class JudgeConfig:
     scoring: Scoring = field(default="sampled", metadata={"help": (
         "sampled: the number the judge wrote (the paper); expected: the expectation of its "
         "probabilities for 0..5 at that position. Both are always computed and reported.")})
+    model: str | None = field(default=None, metadata={"help": (
+        "The loop's judge: empty = the iteration's own base model (the paper); or a local "
+        "model directory, an external (teacher) judge for small models. Its files' hash is in "
+        "the fingerprints; DVC sees the path as a param only, so after changing the files in "
+        "place run `dvc repro -f judgments@<iter>`.")})
+    agreement_sample: int = field(default=16, metadata={"help": (
+        "With an external judge: candidates the iteration's own model also judges (a seeded "
+        "sample), for the self-vs-external agreement in the judgments metrics; 1..10000.")})
 
     def __post_init__(self):
+        _within(self, "agreement_sample", 1, 10_000)
+        if self.model is not None and not self.model.strip():
+            raise ConfigError("judge.model: empty; leave it out (null) to use the "
+                              "iteration's own model")
         _positive(self, "samples", "max_new_tokens", "shard_size")
         _at_most(self, "samples", MAX_SAMPLES, "judge samples per candidate")
         _sampling(self)

@@ -127,10 +127,20 @@ def judge_requests(items: Iterable[tuple[str, str]], cfg, scope: str) -> list[Ge
     ]
 
 
+def judge_model(cfg, own: str) -> str:
+    """The loop's judge: `judge.model` when set (an external judge), else the iteration's
+    own model `own` (the paper's self-rewarding)."""
+    return cfg.model or own
+
+
 def sampling_params(cfg) -> dict:
     """The judge params that decide its samples, for fingerprints: all but `scoring`, which
-    only changes how finished samples are averaged (so changing it never re-judges)."""
-    return {k: v for k, v in as_dict(cfg).items() if k != "scoring"}
+    only changes how finished samples are averaged (so changing it never re-judges), and the
+    judge model and agreement sample (see below)."""
+    # The judge model is an input (hashed by content), not a param; the agreement sample only
+    # decides an extra check.
+    return {k: v for k, v in as_dict(cfg).items()
+            if k not in ("scoring", "model", "agreement_sample")}
 
 
 def judge_samples(generator, requests) -> list[dict]:
