@@ -60,12 +60,14 @@ def main() -> None:
         scope = f"anchors:{args.iteration}"
         requests = candidate_requests(prompts.select("prompt_id", "prompt").iter_rows(),
                                       params.candidates, scope)
-        generated = candidate_rows(make_generator(args.anchor_model, params.engine)
+        generated = candidate_rows(make_generator(args.anchor_model, params.engine,
+                                                  "candidates.max_new_tokens")
                                    .generate(requests), requests, scope, args.anchor_model)
+        requests = judge_requests(
+            [(r["candidate_id"], render_judge_prompt(r["prompt"], r["response"]))
+             for r in generated], params.judge, scope)
         judged = judgments_frame(
-            judge_samples(make_generator(judge, params.engine), judge_requests(
-                [(r["candidate_id"], render_judge_prompt(r["prompt"], r["response"]))
-                 for r in generated], params.judge, scope)),
+            judge_samples(make_generator(judge, params.engine, "judge.max_new_tokens"), requests),
             {r["candidate_id"]: r["prompt_id"] for r in generated})
         means = dict(aggregate_scores(judged, params.judge.scoring)
                      .select("candidate_id", "mean_score").iter_rows())

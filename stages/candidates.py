@@ -40,7 +40,8 @@ def main() -> None:
     # loads, so a concurrent run fails fast) and never touches the finished `args.out`.
     writer = ShardWriter(args.out, "candidates", fp, code=__file__)
     # Loaded on first use: a rerun whose shards are all done never loads the model.
-    generator = cache(lambda: make_generator(args.model, params.engine))
+    generator = cache(lambda: make_generator(args.model, params.engine,
+                                                  "candidates.max_new_tokens"))
 
     def make_frame(rows):
         requests = candidate_requests(rows, cfg, scope=args.iteration)

@@ -53,7 +53,7 @@ def main() -> None:
     # Inputs are read and checked above; the writer locks the output before any model loads.
     writer = ShardWriter(args.out, "judgments", fp, code=__file__)
     # Loaded on first use: a rerun whose shards are all done never loads the model.
-    generator = cache(lambda: make_generator(judge, params.engine))
+    generator = cache(lambda: make_generator(judge, params.engine, "judge.max_new_tokens"))
 
     def make_frame(rows):
         requests = judge_requests(
@@ -75,7 +75,7 @@ def main() -> None:
         picked = set(picked)
         sample = [r for r in rows if r[0] in picked]
         own = aggregate_scores(judgments_frame(judge_samples(
-            make_generator(args.model, params.engine), judge_requests(
+            make_generator(args.model, params.engine, "judge.max_new_tokens"), judge_requests(
                 [(cid, render_judge_prompt(p, r)) for cid, _, p, r in sample], cfg,
                 scope=f"self:{args.iteration}")), {cid: pid for cid, pid, _, _ in sample}),
             cfg.scoring).select("candidate_id", own="mean_score")

@@ -48,7 +48,8 @@ def main() -> None:
         [(cid, render_judge_prompt(prompt, response)) for cid, prompt, response
          in rows.select("candidate_id", "prompt", "response").iter_rows()],
         cfg, scope=f"monitors:{args.iteration}")
-    rejudged = judgments_frame(judge_samples(make_generator(args.model, params.engine), requests),
+    generator = make_generator(args.model, params.engine, "judge.max_new_tokens")
+    rejudged = judgments_frame(judge_samples(generator, requests),
                                dict(rows.select("candidate_id", "prompt_id").iter_rows()))
     fp = fingerprint({"judge": sampling_params(cfg), "engine": as_dict(params.engine),
                       "monitors": as_dict(params.monitors), "iteration": args.iteration},

@@ -204,7 +204,7 @@ def test_evaluation_stages_answer_compare_and_report(tmp_path):
     assert f"{h2h['wins']}/{h2h['ties']}/{h2h['losses']}" in report
     assert "Evaluator: judge-model" in report
     assert {p.name for p in (tmp_path / "plots").iterdir()} == {
-        "reward_model.csv", "win_rates.csv", "judge_scores.csv", "win_rates.png"}
+        "reward_model.csv", "win_rates.csv", "judge_scores.csv", "monitors.csv", "win_rates.png"}
 
 
 def fake_model(tmp_path, name):

@@ -78,8 +78,11 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
 def write_metrics(path: str | Path, metrics: dict) -> None:
     """Write a DVC metrics JSON file (sorted keys, so diffs between runs stay small)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    except OSError as err:  # a full disk reports no file name of its own
+        raise ArtifactError(f"{path}: cannot write the metrics ({err.strerror or err})") from None
 
 
 class PendingArtifact(NamedTuple):
@@ -168,7 +171,7 @@ def _first_line(err: Exception) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
-def _bad_shard(shards: list[Path], columns: list[str] | None = None) -> ArtifactError | None:
+def bad_shard(shards: list[Path], columns: list[str] | None = None) -> ArtifactError | None:
     """The error naming the first shard whose footer cannot be read or whose columns differ
     from `columns` (default: the first shard's); None when every shard looks sound."""
     for shard in shards:
@@ -185,7 +188,7 @@ def _bad_shard(shards: list[Path], columns: list[str] | None = None) -> Artifact
 
 
 def _unreadable(directory: Path, shards: list[Path], err: Exception) -> ArtifactError:
-    return _bad_shard(shards) or ArtifactError(
+    return bad_shard(shards) or ArtifactError(
         f"{directory}: unreadable parquet data ({_first_line(err)}); rebuild it with `dvc repro`")
 
 
@@ -222,6 +225,6 @@ def scan_artifact(directory: str | Path) -> tuple[pl.LazyFrame, dict]:
     # The scan is lazy: check every shard's footer and columns now, so a damaged or
     # mismatched shard is named here rather than failing deep inside a query.
     columns = manifest.get("columns")
-    if error := _bad_shard(shards, list(columns) if isinstance(columns, dict) else None):
+    if error := bad_shard(shards, list(columns) if isinstance(columns, dict) else None):
         raise error
     return pl.scan_parquet(shards), manifest

@@ -28,7 +28,7 @@ from typing import TypeVar
 import polars as pl
 from tqdm.auto import tqdm
 
-from srlm.core.artifacts import MANIFEST, ArtifactError, manifest_for
+from srlm.core.artifacts import MANIFEST, ArtifactError, bad_shard, manifest_for
 from srlm.core.atomic import swap_in
 from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import code_hash
@@ -167,7 +167,10 @@ class ShardWriter:
         for extra in self.work.glob("part-*.parquet"):
             if int(extra.stem.split("-")[1]) >= n_shards:
                 extra.unlink()
-        frame = pl.read_parquet([self._path(i) for i in range(n_shards)])
+        shards = [self._path(i) for i in range(n_shards)]
+        if error := bad_shard(shards):  # a resumed shard may have been damaged since
+            raise ArtifactError(f"{self.work} (unfinished {self.directory}): {error}")
+        frame = pl.read_parquet(shards)
         validate(frame, self.schema, where=str(self.directory))
         manifest = manifest_for(frame, self.schema, self.fingerprint, meta)
         tmp = self.work / (MANIFEST + ".tmp")

@@ -12,6 +12,12 @@ from pathlib import Path
 
 import polars as pl
 
+from srlm.core.errors import SrlmError
+
+
+class ReportError(SrlmError):
+    """A metrics file the report cannot read; the message names it."""
+
 JUDGE_COLUMNS = [  # (header, key in a scoring mode's reward-model metrics)
     ("parsed %", "parse_rate"),
     ("pairwise acc %", "pairwise_accuracy"),
@@ -53,6 +59,9 @@ def _load(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except FileNotFoundError:
         return None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ReportError(f"{path}: not a valid metrics JSON file ({err}); rebuild it with "
+                          "`dvc repro`") from None
 
 
 def collect(metrics_dir: str | Path, models: list[str]) -> list[dict]:
