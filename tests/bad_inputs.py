@@ -255,7 +255,7 @@ def not_a_folder(w, tmp):
 
 def disk_full(w, tmp):
     return seed(w, tmp, ift=tmp / "ift", eft=tmp / "eft", eft_eval=tmp / "eft-eval",
-                metrics="/dev/full"), ["error: seed:", "No space left on device"]
+                metrics="/dev/full"), ["/dev/full", "No space left on device"]
 
 
 def empty_eval_set(w, tmp):

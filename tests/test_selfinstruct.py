@@ -97,7 +97,7 @@ def test_generate_prompts_stops_at_quota():
     def complete(batch):
         return [f"Explain topic number {rid} in simple words" for rid, _, _ in batch]
 
-    cfg = PromptsConfig(n_generate=20, n_keep=3, max_rouge_l=1.01)
+    cfg = PromptsConfig(n_generate=20, n_keep=3, max_rouge_l=1.0)  # only exact repeats
     rows, reasons = generate_prompts(complete, {"s": "Seed prompt here please"}, [], "m2", cfg,
                                      round_size=5)
     assert len(rows) == 3 and reasons["kept"] == 3 and reasons["over_quota"] == 2
