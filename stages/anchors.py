@@ -24,11 +24,8 @@ from srlm.core.schemas import artifact_frame
 from srlm.engines import make_generator
 from srlm.loop.judge import (
     aggregate_scores,
+    judge_candidates,
     judge_model,
-    judge_requests,
-    judge_samples,
-    judgments_frame,
-    render_judge_prompt,
     sampling_params,
 )
 from srlm.loop.sampling import candidate_requests, candidate_rows
@@ -63,12 +60,10 @@ def main() -> None:
         generated = candidate_rows(make_generator(args.anchor_model, params.engine,
                                                   "candidates.max_new_tokens")
                                    .generate(requests), requests, scope, args.anchor_model)
-        requests = judge_requests(
-            [(r["candidate_id"], render_judge_prompt(r["prompt"], r["response"]))
-             for r in generated], params.judge, scope)
-        judged = judgments_frame(
-            judge_samples(make_generator(judge, params.engine, "judge.max_new_tokens"), requests),
-            {r["candidate_id"]: r["prompt_id"] for r in generated})
+        judged = judge_candidates(
+            make_generator(judge, params.engine, "judge.max_new_tokens"),
+            [(r["candidate_id"], r["prompt_id"], r["prompt"], r["response"]) for r in generated],
+            params.judge, scope)
         means = dict(aggregate_scores(judged, params.judge.scoring)
                      .select("candidate_id", "mean_score").iter_rows())
         rows = [{**r, "mean_score": means.get(r["candidate_id"])} for r in generated]

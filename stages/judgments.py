@@ -23,11 +23,8 @@ from srlm.engines import make_generator
 from srlm.evaluation.monitors import consistency_sample, kendall_tau_b
 from srlm.loop.judge import (
     aggregate_scores,
+    judge_candidates,
     judge_model,
-    judge_requests,
-    judge_samples,
-    judgments_frame,
-    render_judge_prompt,
     sampling_params,
     score_histogram,
 )
@@ -56,11 +53,7 @@ def main() -> None:
     generator = cache(lambda: make_generator(judge, params.engine, "judge.max_new_tokens"))
 
     def make_frame(rows):
-        requests = judge_requests(
-            [(cid, render_judge_prompt(prompt, response)) for cid, _, prompt, response in rows],
-            cfg, scope=args.iteration)
-        prompt_of = {cid: pid for cid, pid, _, _ in rows}
-        return judgments_frame(judge_samples(generator(), requests), prompt_of)
+        return judge_candidates(generator(), rows, cfg, scope=args.iteration)
 
     rows = list(candidates.select("candidate_id", "prompt_id", "prompt", "response").iter_rows())
     judgments = run_sharded(writer, chunks(rows, cfg.shard_size), make_frame, "judgments")
@@ -73,11 +66,9 @@ def main() -> None:
         picked = consistency_sample(scores["candidate_id"].to_list(), cfg.agreement_sample,
                                     cfg.random_seed)
         picked = set(picked)
-        sample = [r for r in rows if r[0] in picked]
-        own = aggregate_scores(judgments_frame(judge_samples(
-            make_generator(args.model, params.engine, "judge.max_new_tokens"), judge_requests(
-                [(cid, render_judge_prompt(p, r)) for cid, _, p, r in sample], cfg,
-                scope=f"self:{args.iteration}")), {cid: pid for cid, pid, _, _ in sample}),
+        own = aggregate_scores(judge_candidates(
+            make_generator(args.model, params.engine, "judge.max_new_tokens"),
+            [r for r in rows if r[0] in picked], cfg, scope=f"self:{args.iteration}"),
             cfg.scoring).select("candidate_id", own="mean_score")
         both = scores.select("candidate_id", "mean_score").join(own, on="candidate_id")
         agreement = {"judge_model": judge, "self_judge_agreement": {

@@ -20,10 +20,7 @@ from srlm.engines import make_generator
 from srlm.evaluation.monitors import consistency_sample, loop_monitors
 from srlm.loop.judge import (
     aggregate_scores,
-    judge_requests,
-    judge_samples,
-    judgments_frame,
-    render_judge_prompt,
+    judge_candidates,
     sampling_params,
 )
 
@@ -44,13 +41,10 @@ def main() -> None:
     picked = consistency_sample(candidates["candidate_id"].to_list(), sample_size,
                                 params.monitors.random_seed)
     rows = candidates.filter(candidates["candidate_id"].is_in(picked)).sort("candidate_id")
-    requests = judge_requests(
-        [(cid, render_judge_prompt(prompt, response)) for cid, prompt, response
-         in rows.select("candidate_id", "prompt", "response").iter_rows()],
-        cfg, scope=f"monitors:{args.iteration}")
     generator = make_generator(args.model, params.engine, "judge.max_new_tokens")
-    rejudged = judgments_frame(judge_samples(generator, requests),
-                               dict(rows.select("candidate_id", "prompt_id").iter_rows()))
+    rejudged = judge_candidates(
+        generator, rows.select("candidate_id", "prompt_id", "prompt", "response").iter_rows(),
+        cfg, scope=f"monitors:{args.iteration}")
     fp = fingerprint({"judge": sampling_params(cfg), "engine": as_dict(params.engine),
                       "monitors": as_dict(params.monitors), "iteration": args.iteration},
                      inputs=[args.model, args.candidates])

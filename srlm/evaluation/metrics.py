@@ -124,13 +124,7 @@ def reward_model_metrics(frame: pl.DataFrame) -> dict:
     Ratios with nothing to count are None.
     """
     n_replies = frame.height
-    pairs = judged_pairs(frame).filter(pl.col("rank_a") != pl.col("rank_b"))
-    both = pl.col("score_a").is_not_null() & pl.col("score_b").is_not_null()
-    better_first = pl.col("rank_a") < pl.col("rank_b")
-    correct = both & pl.when(better_first).then(pl.col("score_a") > pl.col("score_b")).otherwise(
-        pl.col("score_b") > pl.col("score_a"))
-    tie = both & (pl.col("score_a") == pl.col("score_b"))
-    pairs = pairs.with_columns(correct=correct.fill_null(False), tie=tie.fill_null(False))
+    pairs = pair_outcomes(frame)
     per_group = pairs.group_by("group_id").agg(all_correct=pl.col("correct").all())
     best_rank = pl.col("human_rank").min().over("group_id")
     fives = frame.with_columns(best=pl.col("human_rank") == best_rank).filter(

@@ -185,6 +185,19 @@ def samples_frame(rows: list[dict], id_column: str) -> pl.DataFrame:
                          for r in rows], schema=schema)
 
 
+def judge_candidates(generator, candidates: Iterable[tuple[str, str, str, str]], cfg,
+                     scope: str) -> pl.DataFrame:
+    """Judge `(candidate_id, prompt_id, prompt, response)` rows with `generator`: the paper's
+    prompt, `cfg.samples` samples each seeded by `scope` (see `judge_requests`), as a
+    `judgments` artifact frame."""
+    candidates = list(candidates)
+    requests = judge_requests(
+        [(cid, render_judge_prompt(prompt, response)) for cid, _, prompt, response in candidates],
+        cfg, scope)
+    return judgments_frame(judge_samples(generator, requests),
+                           {cid: pid for cid, pid, _, _ in candidates})
+
+
 def judgments_frame(rows: list[dict], prompt_of: dict[str, str]) -> pl.DataFrame:
     """`judge_samples` rows of candidates as a `judgments` artifact frame; `prompt_of` maps
     each candidate id to its prompt id."""
