@@ -43,11 +43,10 @@ def merged_params(point: int, profile: Path) -> dict:
 
 def project_copy(folder: Path, params: dict) -> Path:
     ignore = shutil.ignore_patterns("__pycache__")
-    for name in ("stages", "srlm", "data/raw", ".dvc"):
+    for name in ("stages", "srlm", "data/raw"):
         shutil.copytree(ROOT / name, folder / name, ignore=ignore)
     for name in ("dvc.yaml", ".dvcignore"):
         shutil.copy(ROOT / name, folder / name)
-    (folder / ".dvc" / "config.local").unlink(missing_ok=True)
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return folder
 
@@ -58,7 +57,7 @@ def run_point(point: int, profile: Path, keep: Path | None) -> dict:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
            "PYTHONPATH": str(project), "HF_HUB_OFFLINE": "1"}
     started = time.perf_counter()
-    for args in (["init", "--no-scm", "-q", "-f"], ["repro", "evaluate_judge@m1"]):
+    for args in (["init", "--no-scm", "-q"], ["repro", "evaluate_judge@m1"]):
         subprocess.run([str(Path(sys.executable).parent / "dvc"), *args], cwd=project, env=env,
                        check=True)
     seconds = time.perf_counter() - started
