@@ -53,10 +53,10 @@ def main() -> None:
     stats.update(min_margin=cfg.min_margin, mode=cfg.mode)
     if cfg.mode == "length_controlled":
         stats["length_epsilon"] = cfg.length_epsilon
-    if anchored:
+    if anchored:  # rejected answers that are not among the iteration's own candidates
         stats["anchored_rejections"] = pairs.join(
-            anchors.select("prompt_id", rejected="response"), on=["prompt_id", "rejected"],
-            how="semi").height
+            candidates.select("prompt_id", rejected="response"), on=["prompt_id", "rejected"],
+            how="anti").height
     stats["yield_by_setting"] = yield_by_setting(
         scored, {"sampled": "sampled_score", "expected": "expected_score"}, cfg.min_margin)
     write_metrics(args.metrics, stats)

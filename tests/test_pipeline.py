@@ -164,6 +164,8 @@ def test_pair_modes_run_end_to_end(project, mode):
         if mode == "anchored":
             assert "Running stage 'anchors@m3'" in out
             assert 0 <= metrics["anchored_rejections"] <= pairs.height
+            if iteration == "m2":  # m2's candidates are M1's: nothing to anchor from outside
+                assert metrics["anchored_rejections"] == 0
             # m3's anchors are M1's answers to m3's prompts, judged by m2
             assert set(anchors["model"]) == {"data/models/m1"}
             prompts = read_artifact(project / "data" / iteration / "prompts", "prompts")

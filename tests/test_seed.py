@@ -2,6 +2,7 @@ import polars as pl
 import pytest
 
 from srlm.core.config import SeedConfig
+from srlm.core.schemas import validate
 from srlm.loop.judge import parse_score, render_judge_prompt
 from srlm.sources.readers import read_prompts, read_replies
 from srlm.sources.seed_sets import (
@@ -141,3 +142,14 @@ def test_score_only_targets_parse_to_the_same_score():
     assert short["judge_target"].to_list() == ["Score: 5", "Score: 2"]
     assert [parse_score(t) for t in justified["judge_target"]] == [5.0, 2.0]
     assert short["judge_input"].to_list() == justified["judge_input"].to_list()
+
+
+def test_every_held_out_reply_of_oasst1_validation_gives_one_example():
+    """All 541 ranked replies, as the judge learning-curve study uses them: one group has the
+    same text twice (ranked 0 and 2); its best-ranked copy is kept, ids stay unique."""
+    held_out, _ = read_replies(str(repo_file("oasst", "oasst1_en_validation.messages.jsonl")))
+    eft_eval = build_eft(held_out, 100_000, seed=0)
+    validate(eft_eval, "seed_eft")
+    assert eft_eval.height == 540 and eft_eval["group_id"].n_unique() == 186
+    twice = eft_eval.filter(pl.col("response") == "Jay's brother is John.")
+    assert twice["human_rank"].to_list() == [0]

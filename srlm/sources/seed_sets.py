@@ -167,7 +167,10 @@ def build_eft(replies: pl.DataFrame, size: int, seed: int,
         spread = pl.col("target_score").max().over("group_id") - pl.col(
             "target_score").min().over("group_id")
         ranked = ranked.filter(spread >= min_target_spread)
-    sampled = sample_groups(ranked, size, seed)
+    # The same text twice in one group (oasst1 validation has one, ranked 0 and 2) cannot be
+    # ranked two ways and would share an example id: its best-ranked copy is kept.
+    sampled = sample_groups(ranked, size, seed).unique(
+        subset=["group_id", "response"], keep="first", maintain_order=True)
     rows = [
         {
             "example_id": content_id(r["prompt"], r["response"]),
