@@ -59,16 +59,19 @@ def test_params_change_discards_stale_shards(tmp_path):
     assert json.loads((tmp_path / "a" / "_manifest.json").read_text())["fingerprint"] == "new"
 
 
+def crash_at_second(items):
+    """A shard builder that is interrupted at the shard starting with item 2."""
+    if items[0] == 2:
+        raise KeyboardInterrupt
+    return frame_for(items)
+
+
 def test_code_change_discards_stale_shards(tmp_path, monkeypatch):
     import srlm.core.shards
 
     shards = chunks(list(range(4)), 2)
     with pytest.raises(KeyboardInterrupt):
-        def crash_second(items):
-            if items[0] == 2:
-                raise KeyboardInterrupt
-            return frame_for(items)
-        run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp"), shards, crash_second, "t")
+        run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp"), shards, crash_at_second, "t")
     monkeypatch.setattr(srlm.core.shards, "code_hash", lambda code=None: "a fixed parser")
     calls = []
     run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp"), shards, frame_for_log(calls), "t")
@@ -82,12 +85,8 @@ def test_stage_script_edit_discards_stale_shards(tmp_path):
     script.write_text("from srlm.loop.pairs import build_pairs\n")
     shards = chunks(list(range(4)), 2)
     with pytest.raises(KeyboardInterrupt):
-        def crash_second(items):
-            if items[0] == 2:
-                raise KeyboardInterrupt
-            return frame_for(items)
         run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp", code=script), shards,
-                    crash_second, "t")
+                    crash_at_second, "t")
     script.write_text("from srlm.loop.pairs import build_pairs  # edited\n")
     calls = []
     run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp", code=script), shards,
