@@ -5,12 +5,14 @@
 """
 
 import argparse
+import sys
 
-from srlm.core.artifacts import atomic_directory, read_artifact, write_metrics
+from srlm.core.artifacts import read_artifact, write_metrics
 from srlm.core.config import load_params
 from srlm.core.errors import SrlmError
 from srlm.core.model_dirs import check_loadable
 from srlm.core.runtime import run_stage
+from srlm.training.launch import main_process_output, relaunch
 
 
 def main() -> None:
@@ -22,16 +24,20 @@ def main() -> None:
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--log", required=True, help="CSV of loss and rewards per step")
     args = parser.parse_args()
-    cfg = load_params(args.params).dpo
+    params = load_params(args.params)
+    cfg = params.dpo
     pairs = read_artifact(args.pairs, "pairs")
     if pairs.height == 0:
         raise SrlmError(f"{args.pairs}: no preference pairs to train on (see its pairs metrics)")
     check_loadable(args.base)  # before the slow import of torch, transformers and TRL
+    if relaunch(params.accelerate, __file__, sys.argv[1:]):  # accelerate.processes > 1
+        return
     from srlm.training.trainers import train_dpo
 
-    with atomic_directory(args.out) as tmp:
-        metrics = train_dpo(args.base, pairs, cfg, tmp, log_csv=args.log)
-    write_metrics(args.metrics, metrics)
+    with main_process_output(args.out) as tmp:  # None in launched processes but the main one
+        metrics = train_dpo(args.base, pairs, cfg, tmp, log_csv=args.log if tmp else None)
+    if tmp is not None:
+        write_metrics(args.metrics, metrics)
 
 
 if __name__ == "__main__":

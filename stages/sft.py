@@ -6,12 +6,14 @@
 """
 
 import argparse
+import sys
 
-from srlm.core.artifacts import atomic_directory, read_artifact, write_metrics
+from srlm.core.artifacts import read_artifact, write_metrics
 from srlm.core.config import load_params
 from srlm.core.errors import SrlmError
 from srlm.core.model_dirs import check_loadable
 from srlm.core.runtime import run_stage
+from srlm.training.launch import main_process_output, relaunch
 
 
 def main() -> None:
@@ -24,18 +26,22 @@ def main() -> None:
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--loss", required=True, help="CSV of the loss per logged step")
     args = parser.parse_args()
-    cfg = load_params(args.params).sft
+    params = load_params(args.params)
+    cfg = params.sft
     ift = read_artifact(args.ift, "seed_ift")
     eft = read_artifact(args.eft, "seed_eft")
     if ift.is_empty() and eft.is_empty():
         raise SrlmError(f"sft: {args.ift} and {args.eft} are both empty: nothing to train on "
                         "(see metrics/seed.json)")
     check_loadable(args.base)  # before the slow import of torch, transformers and TRL
+    if relaunch(params.accelerate, __file__, sys.argv[1:]):  # accelerate.processes > 1
+        return
     from srlm.training.trainers import train_sft
 
-    with atomic_directory(args.out) as tmp:
-        metrics = train_sft(args.base, ift, eft, cfg, tmp, loss_csv=args.loss)
-    write_metrics(args.metrics, metrics)
+    with main_process_output(args.out) as tmp:  # None in launched processes but the main one
+        metrics = train_sft(args.base, ift, eft, cfg, tmp, loss_csv=args.loss if tmp else None)
+    if tmp is not None:
+        write_metrics(args.metrics, metrics)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import save_tiny_llama
+
 # Tests never touch a model or dataset hub; set before huggingface_hub is first imported.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -35,19 +37,12 @@ def smollm2_tokenizer(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, smollm2_tokenizer) -> Path:
     """A randomly initialised 2-layer Llama (about 1.6M parameters) saved like M0."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-model"), smollm2_tokenizer,
+                           hidden_size=32, num_attention_heads=2)
 
-    torch.manual_seed(0)
-    tokenizer = smollm2_tokenizer
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048,
-        tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-    )
-    model = LlamaForCausalLM(config)
-    out = tmp_path_factory.mktemp("tiny-model")
-    model.save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
-    return out
+
+@pytest.fixture(scope="session")
+def tiny_vllm_model_dir(tmp_path_factory, smollm2_tokenizer) -> Path:
+    """The tiny Llama with a head size of 64: vLLM's CPU attention rejects 16 (SmolLM2 has 64)."""
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-vllm-model"), smollm2_tokenizer,
+                           hidden_size=64, num_attention_heads=1)

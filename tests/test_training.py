@@ -4,7 +4,8 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from srlm.core.config import LoraConfig, SFTConfig
-from srlm.training.trainers import completion_loss, sft_records, train_sft
+from srlm.training.completion_loss import completion_loss
+from srlm.training.trainers import sft_records, train_sft
 
 
 def seed_frames():

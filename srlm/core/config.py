@@ -48,9 +48,11 @@ from srlm.core.params_loop import (
     PromptsConfig,
     check_iterations,
 )
+from srlm.core.params_scale import AccelerateConfig
 
 __all__ = [
-    "BaseModelConfig", "CandidatesConfig", "ConfigError", "DPOConfig", "EngineConfig",
+    "AccelerateConfig", "BaseModelConfig", "CandidatesConfig", "ConfigError", "DPOConfig",
+    "EngineConfig",
     "EvaluationConfig", "EvaluatorConfig", "IterationSpec", "JudgeConfig", "LoraConfig",
     "MonitorsConfig", "PairsConfig", "Params", "PromptsConfig", "SFTConfig", "SeedConfig",
     "TrainingConfig",
@@ -82,6 +84,7 @@ class Params:
     judge: JudgeConfig = _group(JudgeConfig)
     pairs: PairsConfig = _group(PairsConfig)
     dpo: DPOConfig = _group(DPOConfig)
+    accelerate: AccelerateConfig = _group(AccelerateConfig)
     monitors: MonitorsConfig = _group(MonitorsConfig)
     iterations: dict[str, IterationSpec] = field(
         default_factory=lambda: {"m2": IterationSpec("m1"), "m3": IterationSpec("m2")},

@@ -237,8 +237,13 @@ class EngineConfig:
         "vLLM only: the fraction of GPU memory vLLM may take.")})
     max_model_len: int = field(default=4096, metadata={"help": (
         "vLLM only: the longest prompt + answer in tokens.")})
+    kv_cache_gib: float = field(default=0.0, metadata={"help": (
+        "vLLM only: GiB for the KV cache; 0 = on a GPU what gpu_memory_utilization leaves, "
+        "on a CPU 2 GiB.")})
 
     def __post_init__(self):
         _positive(self, "batch_size", "tensor_parallel_size", "max_model_len")
         _require(self, 0 < self.gpu_memory_utilization <= 1, "gpu_memory_utilization",
                  f"must be within 0..1, got {self.gpu_memory_utilization!r}")
+        _require(self, self.kv_cache_gib >= 0, "kv_cache_gib",
+                 f"must be 0 or more, got {self.kv_cache_gib!r}")

@@ -5,13 +5,25 @@ The request and completion records and the `Generator` protocol are in `srlm.cor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from srlm.core.errors import SrlmError
 
 
 class OptionTokenError(SrlmError):
     """An option of `option_probabilities` is not exactly one token for this tokenizer."""
+
+
+def chat_prompt_ids(tokenizer, chat: list[dict]) -> list[int]:
+    """Token ids of `chat` in the model's chat template, ready for the assistant's reply.
+
+    transformers 5 returns a `BatchEncoding` from `apply_chat_template(tokenize=True)` unless
+    `return_dict=False` is passed, and wrappers (vLLM's) may not pass the flag on; a mapping
+    becomes its `input_ids` here, because iterating it would give its keys.
+    """
+    ids = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True,
+                                        return_dict=False)
+    return list(ids["input_ids"]) if isinstance(ids, Mapping) else list(ids)
 
 
 def continuation_ids(tokenizer, prefix: str, options: Sequence[str]) -> tuple[list[int], list[int]]:

@@ -22,6 +22,7 @@ from srlm.core.hardware import device, resolve_precision
 from srlm.core.model_dirs import context_length, load_model_and_tokenizer
 from srlm.core.requests import Completion, GenerationRequest
 from srlm.engines.base import (
+    chat_prompt_ids,
     continuation_ids,
     token_offsets,
     watch_token_ids,
@@ -117,10 +118,7 @@ class TransformersGenerator:
             f"most {max(room, 0)}" + ("" if room > 0 else " (the prompt alone is too long)"))
 
     def _prompt_ids(self, request: GenerationRequest) -> list[int]:
-        ids = self.tokenizer.apply_chat_template(
-            request.chat(), add_generation_prompt=True, tokenize=True, return_dict=False
-        )
-        return list(ids["input_ids"]) if isinstance(ids, dict) else list(ids)
+        return chat_prompt_ids(self.tokenizer, request.chat())
 
     def _shared_prefill(self, rows, input_ids: torch.Tensor, mask: torch.Tensor):
         """A KV cache of the batch's prompts (all but the last token), each distinct prompt
@@ -143,7 +141,7 @@ class TransformersGenerator:
         self.model(input_ids=prefix.to(self.model.device),
                    attention_mask=prefix_mask.to(self.model.device),
                    position_ids=positions.to(self.model.device),
-                   cache=cache, use_cache=True, logits_to_keep=1)
+                   past_key_values=cache, use_cache=True, logits_to_keep=1)
         cache.batch_select_indices(select.to(self.model.device))
         return cache
 
@@ -162,7 +160,7 @@ class TransformersGenerator:
         output = self.model.generate(
             input_ids=input_ids.to(self.model.device),
             attention_mask=mask.to(self.model.device),
-            cache=self._shared_prefill(rows, input_ids, mask),
+            past_key_values=self._shared_prefill(rows, input_ids, mask),
             max_new_tokens=max(r.max_new_tokens for r, _, _ in rows),
             do_sample=False,
             logits_processor=LogitsProcessorList([sampler]),

