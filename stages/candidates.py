@@ -4,22 +4,21 @@
         --prompts data/m2/prompts --out data/m2/candidates --metrics metrics/m2/candidates.json
 
 Resumable: shards of `candidates.shard_size` prompts are written to `<out>.partial/` as they
-finish; rerun after a crash and finished shards are kept (a params change discards them). The
-finished `<out>` is replaced only once the new one is complete and valid: a failed run (a
-broken model included) leaves it as it was. A second run on the same `--out` fails at once.
+finish, built by `scale.workers` engine replicas (the same artifact for any number); rerun
+after a crash and finished shards are kept (a params change discards them). The finished
+`<out>` is replaced only once the new one is complete and valid: a failed run (a broken model
+included) leaves it as it was. A second run on the same `--out` fails at once.
 """
 
 import argparse
-from functools import cache
 
 from srlm.core.artifacts import read_artifact, write_metrics
 from srlm.core.config import as_dict, load_params
 from srlm.core.fingerprints import fingerprint
 from srlm.core.runtime import run_stage
-from srlm.core.schemas import artifact_frame
 from srlm.core.shards import ShardWriter, chunks, run_sharded
-from srlm.engines import make_generator
-from srlm.loop.sampling import candidate_requests, candidate_rows
+from srlm.engines import EngineRecipe
+from srlm.loop.sampling import CandidateTask
 
 
 def main() -> None:
@@ -39,17 +38,10 @@ def main() -> None:
     # Inputs are read and checked above; the writer takes the output's lock (before any model
     # loads, so a concurrent run fails fast) and never touches the finished `args.out`.
     writer = ShardWriter(args.out, "candidates", fp, code=__file__)
-    # Loaded on first use: a rerun whose shards are all done never loads the model.
-    generator = cache(lambda: make_generator(args.model, params.engine,
-                                                  "candidates.max_new_tokens"))
-
-    def make_frame(rows):
-        requests = candidate_requests(rows, cfg, scope=args.iteration)
-        return artifact_frame("candidates", candidate_rows(
-            generator().generate(requests), requests, args.iteration, args.model))
-
+    task = CandidateTask(EngineRecipe(args.model, params.engine, "candidates.max_new_tokens"),
+                         cfg, scope=args.iteration)
     rows = list(prompts.select("prompt_id", "prompt").iter_rows())
-    frame = run_sharded(writer, chunks(rows, cfg.shard_size), make_frame, "candidates")
+    frame = run_sharded(writer, chunks(rows, cfg.shard_size), task, "candidates", params)
     write_metrics(args.metrics, {
         "prompts": prompts.height, "candidates": frame.height,
         "per_prompt": cfg.n,

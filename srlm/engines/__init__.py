@@ -7,13 +7,14 @@ without it) or `fake` (deterministic and instant, for tests).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from srlm.core.config import ConfigError
 from srlm.core.model_dirs import check_loadable, check_model_dir
 from srlm.core.requests import Completion, GenerationRequest, Generator
 
-__all__ = ["Completion", "GenerationRequest", "Generator", "make_generator"]
+__all__ = ["Completion", "EngineRecipe", "GenerationRequest", "Generator", "make_generator"]
 
 
 def make_generator(model_dir: str, config, max_new_tokens_key: str = "max_new_tokens"
@@ -47,3 +48,15 @@ def make_generator(model_dir: str, config, max_new_tokens_key: str = "max_new_to
         f"engine.backend: unknown backend '{config.backend}' (expected transformers, vllm, fake)"
     )
 
+
+@dataclass(frozen=True)
+class EngineRecipe:
+    """How to load a generator, small enough to send to a worker (`srlm.core.workers`):
+    `load()` is `make_generator(model, engine, max_new_tokens_key)`."""
+
+    model: str
+    engine: object  # an EngineConfig
+    max_new_tokens_key: str = "max_new_tokens"
+
+    def load(self) -> Generator:
+        return make_generator(self.model, self.engine, self.max_new_tokens_key)

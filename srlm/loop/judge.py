@@ -45,6 +45,7 @@ from srlm.core.config import as_dict
 from srlm.core.requests import GenerationRequest, user_request
 from srlm.core.schemas import polars_schema
 from srlm.core.shards import request_seed
+from srlm.core.workers import ShardTask
 
 JUDGE_PROMPT_FILE = "judge.txt"
 SCORING_MODES = ("sampled", "expected")
@@ -232,3 +233,15 @@ def score_histogram(scores: pl.Series) -> dict[str, int]:
     histogram = {str(s): int(counts.get(s, 0)) for s in range(6)}
     histogram["unparsed"] = int(scores.null_count())
     return histogram
+
+
+class JudgeTask(ShardTask):
+    """A shard of `(candidate_id, prompt_id, prompt, response)` rows -> its `judgments` frame
+    (`judge_candidates` with `cfg`, a `JudgeConfig`, seeds scoped by `scope`)."""
+
+    def __init__(self, recipe, cfg, scope: str):
+        super().__init__(recipe)
+        self.cfg, self.scope = cfg, scope
+
+    def build(self, rows):
+        return judge_candidates(self.generator, rows, self.cfg, scope=self.scope)

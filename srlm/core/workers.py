@@ -1,0 +1,183 @@
+"""Data-parallel shards: N engine replicas build a stage's shards, locally or on Ray.
+
+A sharded stage hands `run_shards` a *task*: a picklable callable `task(shard) -> frame` that
+loads its engine on first use (a `ShardTask`, e.g. `srlm.loop.sampling.CandidateTask`). Shard
+`i` always goes to worker `i mod N` (`shard_owner`), each worker builds its shards in order, and
+every shard is built exactly as one process builds it (same requests, same engine batches), so
+the artifact does not depend on N. Requests are seeded by their identity (`request_seed`),
+never by worker.
+
+- `scale.workers: 1`: the task runs in this process.
+- `cluster: local`: N spawned processes, worker k pinned to GPUs `k*tp .. k*tp+tp-1` (tp =
+  `engine.tensor_parallel_size`) through CUDA_VISIBLE_DEVICES, or on CPUs to its share of
+  the cores (OMP threads and CPU affinity).
+- `cluster: ray`: N Ray actors, each asking Ray for `tp` GPUs (or its share of CPUs); Ray
+  places them on the cluster's nodes and sets their devices.
+
+Frames come back to this process, which alone writes shards (`ShardWriter`), so resuming
+after `kill -9` works per shard whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import queue
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import polars as pl
+
+from srlm.core.errors import SrlmError
+
+Task = Callable[[Sequence[Any]], pl.DataFrame]
+
+
+class ShardTask:
+    """A picklable `task(shard_items) -> frame` that loads its generator on first use.
+
+    `recipe` is anything with a `load()` that returns a generator and pickles small (an
+    `srlm.engines.EngineRecipe`: model path and engine params); a worker loads it on the first
+    shard it builds and keeps it. Subclasses implement `build(items)` with `self.generator`.
+    """
+
+    def __init__(self, recipe):
+        self.recipe = recipe
+        self._generator = None
+
+    @property
+    def generator(self):
+        """Loaded once per process: a rerun whose shards are all done never loads it."""
+        if self._generator is None:
+            self._generator = self.recipe.load()
+        return self._generator
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_generator": None}  # each worker loads its own
+
+    def __call__(self, items: Sequence[Any]) -> pl.DataFrame:
+        return self.build(items)
+
+    def build(self, items: Sequence[Any]) -> pl.DataFrame:
+        raise NotImplementedError
+
+
+def shard_owner(index: int, workers: int) -> int:
+    """The worker that builds shard `index`: fixed, whatever else is done or pending."""
+    return index % workers
+
+
+def device_groups(workers: int, per_worker: int, visible: Sequence[str]) -> list[str]:
+    """CUDA_VISIBLE_DEVICES of each worker: consecutive groups of `per_worker` devices."""
+    if workers * per_worker > len(visible):
+        raise SrlmError(f"scale.workers: {workers} workers x engine.tensor_parallel_size "
+                        f"{per_worker} need {workers * per_worker} GPUs, {len(visible)} visible")
+    return [",".join(visible[k * per_worker:(k + 1) * per_worker]) for k in range(workers)]
+
+
+def cpu_shares(workers: int, cores: Sequence[int]) -> list[list[int]]:
+    """The cores of each worker on a CPU machine: consecutive, at least one each."""
+    size = max(1, len(cores) // workers)
+    return [list(cores[(k * size) % len(cores):][:size]) for k in range(workers)]
+
+
+def worker_environments(workers: int, tensor_parallel: int) -> list[dict[str, str]]:
+    """What each local worker sets before it imports torch: its GPUs, or its cores."""
+    import torch  # only to count devices; the workers import it again, after their setting
+
+    if torch.cuda.is_available():
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        devices = visible.split(",") if visible else [str(i) for i in
+                                                       range(torch.cuda.device_count())]
+        return [{"CUDA_VISIBLE_DEVICES": group}
+                for group in device_groups(workers, tensor_parallel, devices)]
+    shares = cpu_shares(workers, sorted(os.sched_getaffinity(0)))
+    return [{"OMP_NUM_THREADS": str(len(share)), "SRLM_CPU_AFFINITY": ",".join(map(str, share))}
+            for share in shares]
+
+
+def run_shards(task: Task, shards: dict[int, Sequence[Any]], scale, tensor_parallel: int = 1
+               ) -> Iterator[tuple[int, pl.DataFrame]]:
+    """Build `shards` (index -> items) with `task` as `scale` (a `ScaleConfig`) says; yields
+    (index, frame) as shards finish, in an order that depends on timing only."""
+    if scale.workers == 1 or len(shards) == 0:
+        for index in sorted(shards):
+            yield index, task(shards[index])
+    elif scale.cluster == "ray":
+        from srlm.core.ray_workers import run_on_ray
+
+        yield from run_on_ray(task, shards, scale, tensor_parallel)
+    else:
+        yield from _run_local(task, shards, scale.workers,
+                              worker_environments(scale.workers, tensor_parallel))
+
+
+def _run_local(task: Task, shards: dict[int, Sequence[Any]], workers: int,
+               environments: list[dict[str, str]]) -> Iterator[tuple[int, pl.DataFrame]]:
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing CUDA forked
+    results = context.Queue()
+    blob = pickle.dumps(task)
+    processes = []
+    for k in range(workers):
+        mine = {i: items for i, items in sorted(shards.items()) if shard_owner(i, workers) == k}
+        if mine:
+            process = context.Process(target=_worker_main, name=f"srlm-worker-{k}",
+                                      args=(k, blob, mine, environments[k], results))
+            process.start()
+            processes.append(process)
+    try:
+        for _ in range(len(shards)):
+            kind, index, payload = _next_result(results, processes)
+            if kind == "error":
+                raise SrlmError(f"worker {shard_owner(index, workers)} (shard {index}): "
+                                f"{payload}")
+            yield index, payload
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+
+
+def _next_result(results, processes):
+    """The next message of any worker; a worker that died without one is an error."""
+    while True:
+        try:
+            return results.get(timeout=1.0)
+        except queue.Empty:
+            for process in processes:
+                if process.exitcode not in (None, 0):
+                    raise SrlmError(f"{process.name} died (exit code {process.exitcode}) "
+                                    "before its shards were done") from None
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when its parent dies (a `kill -9` of the stage must not
+    leave workers generating for nobody); elsewhere, nothing."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker_main(k: int, blob: bytes, shards: dict, environment: dict, results) -> None:
+    _die_with_parent()
+    os.environ.update(environment)
+    if "SRLM_CPU_AFFINITY" in environment:
+        os.sched_setaffinity(0, [int(c) for c in environment["SRLM_CPU_AFFINITY"].split(",")])
+    task = pickle.loads(blob)  # after the settings: the task imports torch on first use
+    index = None
+    try:
+        for index, items in shards.items():
+            results.put(("done", index, task(items)))
+    except Exception as err:  # reported to the parent as one line, which stops the run
+        import traceback
+
+        from srlm.core.runtime import error_line
+
+        line = error_line(err, f"worker {k}") or traceback.format_exc()  # SRLM_DEBUG: all
+        results.put(("error", index, line.removeprefix("error: ")))
