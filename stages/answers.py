@@ -9,15 +9,14 @@ The answers feed the head-to-head and reference comparisons; the metrics hold th
 
 import argparse
 
-import polars as pl
-
 from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
 from srlm.core.config import as_dict, load_params
 from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import fingerprint
-from srlm.core.requests import user_request
 from srlm.core.runtime import run_stage
-from srlm.engines import make_generator
+from srlm.core.shards import map_shards
+from srlm.engines import EngineRecipe
+from srlm.evaluation.answers import AnswerTask
 from srlm.evaluation.metrics import length_metrics
 
 
@@ -35,18 +34,12 @@ def main() -> None:
     if prompts.is_empty():
         raise SrlmError(f"answers: {args.prompts} has no prompts to answer (rebuild it with "
                         "`dvc repro eval_prompts`)")
-    requests = [user_request(pid, prompt, max_new_tokens=cfg.max_new_tokens)
-                for pid, prompt in prompts.select("prompt_id", "prompt").iter_rows()]
-    generator = make_generator(args.model, params.engine, "evaluation.max_new_tokens")
-    completions = generator.generate(requests)
-    answers = prompts.select("prompt_id", "source").with_columns(
-        response=pl.Series([c.text for c in completions], dtype=pl.Utf8),
-        model=pl.lit(args.model),
-        n_tokens=pl.Series([c.n_tokens for c in completions], dtype=pl.Int64),
-        finish_reason=pl.Series([c.finish_reason for c in completions], dtype=pl.Utf8),
-    )
-    fp = fingerprint({"max_new_tokens": cfg.max_new_tokens, "engine": as_dict(params.engine)},
-                     inputs=[args.model, args.prompts])
+    task = AnswerTask(EngineRecipe(args.model, params.engine, "evaluation.max_new_tokens"),
+                      cfg.max_new_tokens)
+    rows = list(prompts.select("prompt_id", "source", "prompt").iter_rows())
+    answers = map_shards(task, rows, cfg.shard_size, params, "answers")
+    fp = fingerprint({"max_new_tokens": cfg.max_new_tokens, "shard_size": cfg.shard_size,
+                      "engine": as_dict(params.engine)}, inputs=[args.model, args.prompts])
     write_artifact(answers, args.out, "answers", fp)
     write_metrics(args.metrics, {"model": args.model, **length_metrics(answers)})
 

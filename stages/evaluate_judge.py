@@ -17,20 +17,15 @@ from srlm.core.config import as_dict, load_params
 from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import fingerprint
 from srlm.core.runtime import run_stage
-from srlm.engines import make_generator
+from srlm.core.shards import map_shards
+from srlm.engines import EngineRecipe
 from srlm.evaluation.metrics import (
     judge_format_metrics,
     judge_intervals,
     reply_scores,
     reward_model_metrics,
 )
-from srlm.loop.judge import (
-    SCORING_MODES,
-    judge_requests,
-    judge_samples,
-    samples_frame,
-    sampling_params,
-)
+from srlm.loop.judge import SCORING_MODES, JudgeSamplesTask, sampling_params
 
 
 def main() -> None:
@@ -47,14 +42,14 @@ def main() -> None:
     if examples.is_empty():
         raise SrlmError(f"evaluate_judge: {args.eft_eval} has no replies to judge (seed."
                         "eft_eval_size and the held-out sources decide its rows)")
-    requests = judge_requests(examples.select("example_id", "judge_input").iter_rows(), cfg,
-                              scope="evaluate_judge")
-    rows = judge_samples(make_generator(args.model, params.engine, "judge.max_new_tokens"),
-                         requests)
-    samples = samples_frame(rows, "example_id")
+    task = JudgeSamplesTask(EngineRecipe(args.model, params.engine, "judge.max_new_tokens"),
+                            cfg, scope="evaluate_judge", id_column="example_id")
+    samples = map_shards(task, list(examples.select("example_id", "judge_input").iter_rows()),
+                         params.evaluation.shard_size, params, "judge")
     outputs = examples.select("example_id", "group_id", "human_rank", "target_score").join(
         samples.drop("finish_reason"), on="example_id", how="inner", maintain_order="right")
-    fp = fingerprint({"judge": sampling_params(cfg), "engine": as_dict(params.engine)},
+    fp = fingerprint({"judge": sampling_params(cfg), "engine": as_dict(params.engine),
+                      "shard_size": params.evaluation.shard_size},
                      inputs=[args.model, args.eft_eval])
     write_artifact(outputs, args.out, "judge_outputs", fp)
     write_metrics(args.metrics, {

@@ -149,3 +149,42 @@ def test_kill_9_with_workers_resumes_per_shard(tmp_path, tiny_model_dir):
     subprocess.run(candidates_cmd(tiny_model_dir, clean, params), cwd=tmp_path, check=True,
                    capture_output=True, timeout=600)
     assert_same_bytes(killed, clean)
+
+
+def evaluate(folder, model, params_text):
+    """answers and evaluate_judge from one folder, relative paths (see `build`)."""
+    folder.mkdir()
+    write_artifact(pl.DataFrame({
+        "prompt_id": [f"e{i}" for i in range(6)], "prompt": [f"Explain idea {i}." for i in range(6)],
+        "source": ["t"] * 6, "reference": [None] * 6, "reference_model": [None] * 6},
+        schema_overrides={"reference": pl.Utf8, "reference_model": pl.Utf8}),
+        folder / "prompts", "eval_prompts", "fp")
+    seed_data = ROOT / "srlm" / "seed_data"
+    (folder / "params.yaml").write_text(
+        params_text + "seed:\n  ift_size: 2\n  eft_size: 2\n  eft_eval_size: 6\n"
+        "evaluation:\n  max_new_tokens: 8\n  shard_size: 2\njudge:\n  max_new_tokens: 8\n")
+    commands = [
+        ["seed", "--source", str(seed_data / "train.trees.jsonl"),
+         "--eval-source", str(seed_data / "eval.trees.jsonl"), "--ift", "ift", "--eft", "eft",
+         "--eft-eval", "eft_eval", "--metrics", "seed.json"],
+        ["answers", "--model", str(model), "--prompts", "prompts", "--out", "answers",
+         "--metrics", "answers.json"],
+        ["evaluate_judge", "--model", str(model), "--eft-eval", "eft_eval", "--out", "judge",
+         "--metrics", "judge.json"],
+    ]
+    for script, *args in commands:
+        done = subprocess.run([sys.executable, str(ROOT / "stages" / f"{script}.py"),
+                               "--params", "params.yaml", *args], cwd=folder,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    return [folder / name for name in ("answers", "judge")]
+
+
+@pytest.mark.integration
+def test_evaluation_stages_write_the_same_bytes_with_two_workers(tmp_path, tiny_model_dir):
+    engine = ENGINES["tiny"]
+    one = evaluate(tmp_path / "one", tiny_model_dir, engine)
+    two = evaluate(tmp_path / "two", tiny_model_dir, engine + "scale:\n  workers: 2\n")
+    for a, b in zip(one, two, strict=True):
+        assert_same_bytes(a, b)
+    assert pl.read_parquet(one[0] / "*.parquet").height == 6

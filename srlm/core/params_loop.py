@@ -235,6 +235,9 @@ class EvaluationConfig:
         "Prompts from any other file given to eval_prompts (none by default).")})
     max_new_tokens: int = field(default=192, metadata={"help": (
         "Longest answer in tokens (answers are greedy).")})
+    shard_size: int = field(default=256, metadata={"help": (
+        "Prompts (answers@) or replies (evaluate_judge@) per shard: the unit of work of a "
+        "`scale.workers` worker.")})
     random_seed: int = field(default=0, metadata={"help": (
         "Random seed of the evaluation prompt samples.")})
 
@@ -243,7 +246,7 @@ class EvaluationConfig:
         for model in self.models:
             _require(self, bool(NAME.match(model)), "models",
                      f"'{model}' is not a valid model name ({NAME_RULE})")
-        _positive(self, "max_new_tokens")
+        _positive(self, "max_new_tokens", "shard_size")
         _non_negative(self, "reference_limit", "mt_bench_limit", "prompts_limit")
         _random_seed(self)
 

@@ -82,14 +82,33 @@ def run_sharded(
         if resumed:
             log.info("%s: resuming, %d of %d shards already written", writer.work, resumed,
                      len(shards))
-        scale = params.scale if params is not None else ScaleConfig()
-        tensor_parallel = params.engine.tensor_parallel_size if params is not None else 1
         with tqdm(total=len(shards), initial=resumed, desc=desc, unit="shard") as bar:
-            for index, frame in run_shards(make_frame, todo, scale, tensor_parallel):
+            for index, frame in run_shards(make_frame, todo, *_scale(params)):
                 writer.write(index, frame)
                 bar.update(1)
         # The manifest says nothing about resumption: a resumed build must equal a clean one.
         return writer.finish(len(shards), meta=meta)
+
+
+def map_shards(task: Callable[[Sequence[Item]], pl.DataFrame], items: Sequence[Item],
+               shard_size: int, params, desc: str) -> pl.DataFrame:
+    """`task` over `items` in shards of `shard_size` on `params.scale.workers` workers, the
+    frames concatenated in shard order: the same frame for any number of workers. In memory
+    (for the evaluation stages; the loop's long stages use `run_sharded`, which resumes)."""
+    shards = dict(enumerate(chunks(items, shard_size)))
+    frames = {}
+    with tqdm(total=len(shards), desc=desc, unit="shard") as bar:
+        for index, frame in run_shards(task, shards, *_scale(params)):
+            frames[index] = frame
+            bar.update(1)
+    return pl.concat([frames[i] for i in sorted(frames)], how="vertical")
+
+
+def _scale(params) -> tuple[ScaleConfig, int]:
+    """(scale params, GPUs per worker) of `params`; one worker without them."""
+    if params is None:
+        return ScaleConfig(), 1
+    return params.scale, params.engine.tensor_parallel_size
 
 
 class ShardWriter:

@@ -245,3 +245,16 @@ class JudgeTask(ShardTask):
 
     def build(self, rows):
         return judge_candidates(self.generator, rows, self.cfg, scope=self.scope)
+
+
+class JudgeSamplesTask(ShardTask):
+    """A shard of `(id, judge prompt)` items -> their samples (`samples_frame` with the id
+    column `id_column`), as `judge_requests` makes them with `cfg` and `scope`."""
+
+    def __init__(self, recipe, cfg, scope: str, id_column: str):
+        super().__init__(recipe)
+        self.cfg, self.scope, self.id_column = cfg, scope, id_column
+
+    def build(self, items):
+        requests = judge_requests(items, self.cfg, self.scope)
+        return samples_frame(judge_samples(self.generator, requests), self.id_column)
