@@ -1,7 +1,11 @@
 """Benchmark: the vLLM engine against the transformers engine on the loop's two workloads.
 
-    python bench/engines.py --model data/models/m1            # both engines, one after other
-    python bench/engines.py --engines transformers --answers 64
+    python bench/engines.py --model data/models/m1        # transformers, then vllm
+    python bench/engines.py --engines transformers,vllm,vllm-compile,vllm-mp --answers 64
+
+Engines: `transformers`; `vllm` as srlm runs it on a CPU (eager, engine core in this
+process); `vllm-compile` (engine.compile: true); `vllm-mp` (engine core in its own process,
+vLLM's default).
 
 Workloads (real text from the embedded seed set):
 - answers: `--answers` prompts, `--max-new-tokens` new tokens each, T 0.7, one seed a request
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -46,9 +51,12 @@ def run_engine(args) -> dict:
     from srlm.loop.judge import judge_requests, judge_samples, render_judge_prompt
 
     started = time.perf_counter()
+    backend = "transformers" if args.engine == "transformers" else "vllm"
+    if args.engine == "vllm-mp":
+        os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1"
     generator = make_generator(args.model, EngineConfig(
-        backend=args.engine, precision=args.precision, batch_size=args.batch_size,
-        max_model_len=args.max_model_len))
+        backend=backend, precision=args.precision, batch_size=args.batch_size,
+        max_model_len=args.max_model_len, compile=args.engine == "vllm-compile"))
     # one short request warms caches and compiled kernels; it counts as start-up
     generator.generate([user_request("warm", "Hi", max_new_tokens=4, seed=0)])
     load = time.perf_counter() - started
@@ -108,12 +116,12 @@ def main() -> None:
         results.append(json.loads(next(line[len(MARK):] for line in out.stdout.splitlines()
                                         if line.startswith(MARK))))
         print(results[-1], flush=True)
-    if len(results) == 2:
-        a, b = results
-        print(f"{b['engine']} / {a['engine']}: answers tok/s "
-              f"{b['answer_tok_s'] / a['answer_tok_s']:.2f}x, judged/s "
-              f"{b['judged_per_s'] / a['judged_per_s']:.2f}x, whole run "
-              f"{a['whole_run_s'] / b['whole_run_s']:.2f}x faster")
+    base = results[0]
+    for other in results[1:]:
+        print(f"{other['engine']} vs {base['engine']}: answers tok/s "
+              f"{other['answer_tok_s'] / base['answer_tok_s']:.2f}x, judged/s "
+              f"{other['judged_per_s'] / base['judged_per_s']:.2f}x, whole run "
+              f"{base['whole_run_s'] / other['whole_run_s']:.2f}x as fast")
     print(json.dumps(results))
 
 

@@ -191,7 +191,7 @@ def stage_inputs(tmp_path, n_prompts):
 
 def params(tmp_path, name, n=2):
     path = tmp_path / name
-    path.write_text("engine:\n  precision: fp32\n  batch_size: 2\n"
+    path.write_text("engine:\n  backend: transformers\n  precision: fp32\n  batch_size: 2\n"
                     f"candidates:\n  n: {n}\n  max_new_tokens: 24\n  shard_size: 1\n")
     return path
 

@@ -199,7 +199,7 @@ def test_params_explain_prints_every_key_with_type_default_and_help(capsys):
     assert out == explain() + "\n"
     assert "sft.random_seed  (int, default 0)  Random seed of the Trainer" in out
     assert "dpo.learning_rate  (float, default 5e-06)  Peak learning rate" in out
-    assert "engine.backend  (transformers|vllm|fake, default transformers)  " in out
+    assert "engine.backend  (transformers|vllm|fake, default vllm)  " in out
     assert "evaluation.alpaca_eval  (str or null, default null)  " in out
     assert "sft.lora.r  (int, default 16)  LoRA rank." in out
     assert "iterations.<name>.base  (str, required)  " in out

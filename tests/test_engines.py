@@ -10,7 +10,7 @@ from srlm.loop.judge import parse_score, render_judge_prompt
 
 @pytest.fixture(scope="module")
 def tiny_generator(tiny_model_dir):
-    return make_generator(str(tiny_model_dir), EngineConfig(precision="fp32", batch_size=3))
+    return make_generator(str(tiny_model_dir), EngineConfig(backend="transformers", precision="fp32", batch_size=3))
 
 
 def sampled(request_id, prompt, seed, n=1):
@@ -141,8 +141,8 @@ def test_watched_at_finds_the_token_that_wrote_a_character():
 
 def test_completions_sharing_a_prompt_pass_equal_unshared_ones(tiny_model_dir):
     """n samples of one request share one prompt pass; the samples must not change."""
-    shared = make_generator(str(tiny_model_dir), EngineConfig(precision="fp32", batch_size=8))
-    alone = make_generator(str(tiny_model_dir), EngineConfig(precision="fp32", batch_size=1))
+    shared = make_generator(str(tiny_model_dir), EngineConfig(backend="transformers", precision="fp32", batch_size=8))
+    alone = make_generator(str(tiny_model_dir), EngineConfig(backend="transformers", precision="fp32", batch_size=1))
     requests = [sampled("a", "a long prompt about rivers " * 20, seed=1, n=3),
                 sampled("b", "short one", seed=2, n=2),
                 user_request("g", "greedy please " * 5, max_new_tokens=8, n=2)]
@@ -156,6 +156,8 @@ def test_cpu_arguments_prefill_whole_prompts_with_a_fixed_kv_cache():
     assert cpu["max_num_batched_tokens"] == 2048
     assert cpu["kv_cache_memory_bytes"] == 2 << 30 and "gpu_memory_utilization" not in cpu
     assert cpu["enable_prefix_caching"] and cpu["dtype"] == "float32"
+    assert cpu["enforce_eager"] is True  # torch.compile only when engine.compile asks
+    assert engine_arguments("m", EngineConfig(compile=True), on_gpu=False)["enforce_eager"] is False
     gpu = engine_arguments("m", EngineConfig(backend="vllm", precision="bf16", kv_cache_gib=8,
                                              gpu_memory_utilization=0.5), on_gpu=True)
     assert gpu["gpu_memory_utilization"] == 0.5 and gpu["kv_cache_memory_bytes"] == 8 << 30

@@ -254,7 +254,7 @@ def test_sampled_scores_are_unchanged_by_expected_scoring(tiny_model_dir):
     from srlm.core.requests import user_request
     from srlm.engines import make_generator
 
-    generator = make_generator(str(tiny_model_dir), EngineConfig(precision="fp32"))
+    generator = make_generator(str(tiny_model_dir), EngineConfig(backend="transformers", precision="fp32"))
     requests = [user_request(f"c{i}", render_judge_prompt(f"question {i}", "an answer"), n=2,
                              temperature=0.7, max_new_tokens=12, seed=i) for i in range(3)]
     plain = [parse_score(c.text) for c in generator.generate(requests)]

@@ -119,7 +119,7 @@ def test_kill_9_and_rerun_gives_the_uninterrupted_artifact(tmp_path, tiny_model_
     })
     write_artifact(prompts, tmp_path / "prompts", "prompts", "fp")
     params = tmp_path / "params.yaml"
-    params.write_text("engine:\n  precision: fp32\n  batch_size: 2\n"
+    params.write_text("engine:\n  backend: transformers\n  precision: fp32\n  batch_size: 2\n"
                       "candidates:\n  n: 2\n  max_new_tokens: 24\n  shard_size: 1\n")
     killed = tmp_path / "killed"
     partial = tmp_path / "killed.partial"  # shards are built beside the output, not in it

@@ -4,6 +4,7 @@ import pytest
 
 from srlm.core.config import PromptsConfig
 from srlm.loop.selfinstruct import (
+    KnownPrompts,
     clean_instruction,
     filter_prompt,
     generate_prompts,
@@ -18,7 +19,8 @@ BANNED = [" ".join(tokens(k)) for k in CFG.banned_keywords]
 
 
 def keep(text, known=(), forbidden=frozenset()):
-    return filter_prompt(text, [tokens(k) for k in known], BANNED, set(forbidden), CFG)
+    return filter_prompt(text, KnownPrompts(tokens(k) for k in known), BANNED, set(forbidden),
+                         CFG)
 
 
 def test_rouge_l():
@@ -118,3 +120,38 @@ def test_numbered_list_continuations_are_cut():
     raw = "What's an emergency fund? 2. Why does the moon show one face? 3. How"
     assert clean_instruction(raw) == "What's an emergency fund?"
     assert clean_instruction("One new request: Write a SQL query.") == "Write a SQL query."
+
+
+def reference_rouge_l(a, b):
+    """The textbook dynamic programme (the filter's rule before rapidfuzz), for comparison."""
+    if not a or not b:
+        return 0.0
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0]
+        for j, y in enumerate(b, start=1):
+            current.append(previous[j - 1] + 1 if x == y else max(previous[j], current[-1]))
+        previous = current
+    lcs = previous[-1]
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(a), lcs / len(b)
+    return 2 * precision * recall / (precision + recall)
+
+
+def test_bulk_near_duplicate_rule_equals_the_pairwise_rule():
+    import random
+
+    rng = random.Random(0)
+    vocab = "a b c d e f g h".split()  # a small vocabulary: many long common subsequences
+    known = [[rng.choice(vocab) for _ in range(rng.randint(0, 14))] for _ in range(300)]
+    bulk = KnownPrompts(known)
+    checked = 0
+    for _ in range(400):
+        words = [rng.choice(vocab) for _ in range(rng.randint(1, 14))]
+        scores = [reference_rouge_l(words, other) for other in known]
+        assert [rouge_l(words, other) for other in known] == scores  # bit for bit
+        for threshold in (0.5, 0.7, 2 / 3, max(scores)):  # max: a pair exactly at the line
+            assert bulk.near_duplicate(words, threshold) == any(s >= threshold for s in scores)
+            checked += 1
+    assert checked == 1600

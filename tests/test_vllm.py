@@ -24,7 +24,8 @@ def vllm_generator(tiny_vllm_model_dir):
 
 @pytest.fixture(scope="module")
 def reference(tiny_vllm_model_dir):
-    return make_generator(str(tiny_vllm_model_dir), EngineConfig(precision="fp32"))
+    return make_generator(str(tiny_vllm_model_dir),
+                          EngineConfig(backend="transformers", precision="fp32"))
 
 
 def test_vllm_returns_n_completions_in_request_order(vllm_generator):

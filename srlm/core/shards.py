@@ -82,8 +82,9 @@ def run_sharded(
         if resumed:
             log.info("%s: resuming, %d of %d shards already written", writer.work, resumed,
                      len(shards))
+        built = run_shards(make_frame, todo, *_scale(params))  # (a model loads here)
         with tqdm(total=len(shards), initial=resumed, desc=desc, unit="shard") as bar:
-            for index, frame in run_shards(make_frame, todo, *_scale(params)):
+            for index, frame in built:
                 writer.write(index, frame)
                 bar.update(1)
         # The manifest says nothing about resumption: a resumed build must equal a clean one.
@@ -97,8 +98,10 @@ def map_shards(task: Callable[[Sequence[Item]], pl.DataFrame], items: Sequence[I
     (for the evaluation stages; the loop's long stages use `run_sharded`, which resumes)."""
     shards = dict(enumerate(chunks(items, shard_size)))
     frames = {}
-    with tqdm(total=len(shards), desc=desc, unit="shard") as bar:
-        for index, frame in run_shards(task, shards, *_scale(params)):
+    built = run_shards(task, shards, *_scale(params))  # (a model loads here)
+    # one shard: the engine's own bar shows the progress
+    with tqdm(total=len(shards), desc=desc, unit="shard", disable=len(shards) < 2) as bar:
+        for index, frame in built:
             frames[index] = frame
             bar.update(1)
     return pl.concat([frames[i] for i in sorted(frames)], how="vertical")

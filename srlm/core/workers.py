@@ -53,6 +53,11 @@ class ShardTask:
             self._generator = self.recipe.load()
         return self._generator
 
+    def prepare(self) -> None:
+        """Load the generator now (in this process), so that a broken model is reported
+        before any progress is shown."""
+        _ = self.generator
+
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_generator": None}  # each worker loads its own
 
@@ -99,18 +104,21 @@ def worker_environments(workers: int, tensor_parallel: int) -> list[dict[str, st
 
 def run_shards(task: Task, shards: dict[int, Sequence[Any]], scale, tensor_parallel: int = 1
                ) -> Iterator[tuple[int, pl.DataFrame]]:
-    """Build `shards` (index -> items) with `task` as `scale` (a `ScaleConfig`) says; yields
-    (index, frame) as shards finish, in an order that depends on timing only."""
+    """Build `shards` (index -> items) with `task` as `scale` (a `ScaleConfig`) says: an
+    iterator of (index, frame) as shards finish, in an order that depends on timing only.
+
+    In this process the task's model loads now (`prepare`), before the caller shows progress,
+    so a broken model is one line and nothing else."""
     if scale.workers == 1 or len(shards) == 0:
-        for index in sorted(shards):
-            yield index, task(shards[index])
-    elif scale.cluster == "ray":
+        if shards and hasattr(task, "prepare"):
+            task.prepare()
+        return ((index, task(shards[index])) for index in sorted(shards))
+    if scale.cluster == "ray":
         from srlm.core.ray_workers import run_on_ray
 
-        yield from run_on_ray(task, shards, scale, tensor_parallel)
-    else:
-        yield from _run_local(task, shards, scale.workers,
-                              worker_environments(scale.workers, tensor_parallel))
+        return run_on_ray(task, shards, scale, tensor_parallel)
+    return _run_local(task, shards, scale.workers,
+                      worker_environments(scale.workers, tensor_parallel))
 
 
 def _run_local(task: Task, shards: dict[int, Sequence[Any]], workers: int,

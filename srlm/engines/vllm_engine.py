@@ -10,6 +10,7 @@ results do not depend on batching.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 
 from srlm.core.errors import SrlmError
@@ -49,6 +50,9 @@ def engine_arguments(model_dir: str, config, on_gpu: bool) -> dict:
             arguments["kv_cache_memory_bytes"] = int(config.kv_cache_gib * GiB)
     else:
         arguments.update(
+            # torch.compile costs ~50 s of start-up on a CPU for ~10% more speed, a loss for
+            # stages of a few minutes (bench/engines.py); `engine.compile` turns it on
+            enforce_eager=not config.compile,
             enable_chunked_prefill=False,
             max_num_batched_tokens=config.max_model_len,
             kv_cache_memory_bytes=int((config.kv_cache_gib or CPU_KV_CACHE_GIB) * GiB),
@@ -58,8 +62,13 @@ def engine_arguments(model_dir: str, config, on_gpu: bool) -> dict:
 
 class VLLMGenerator:
     def __init__(self, model_dir: str, config):
+        import torch
+
+        if not torch.cuda.is_available():
+            # On a CPU the engine core runs in this process: no worker process to spawn and
+            # feed, which starts and generates faster here (bench/engines.py, `vllm-mp`).
+            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         try:
-            import torch
             from vllm import LLM
         except ImportError:
             raise SrlmError(

@@ -4,7 +4,9 @@ Few-shot examples are drawn with a seeded RNG: `n_seed` from the IFT prompts plu
 `n_generated` from prompts already accepted in this iteration (the paper: 6 + 2). Every
 candidate instruction passes through `filter_prompt`, which returns `(keep, reason)`; the
 reasons are counted by the stage. Near-duplicates are found with ROUGE-L (longest common
-subsequence of lower-cased word tokens) against every prompt known so far.
+subsequence of lower-cased word tokens) against every prompt known so far (`KnownPrompts`:
+rapidfuzz's C++ LCS over all of them at once, after a length bound that only skips pairs
+which cannot reach the threshold; the rule stays exact).
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from importlib import resources
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import LCSseq
 
 from srlm.core.ids import content_id, normalize_text
 
@@ -70,28 +76,54 @@ def tokens(text: str) -> list[str]:
 
 
 def rouge_l(a: Sequence[str], b: Sequence[str]) -> float:
-    """ROUGE-L F1 of two token sequences (longest common subsequence, O(len(a)·len(b)))."""
+    """ROUGE-L F1 of two token sequences (their longest common subsequence)."""
     if not a or not b:
         return 0.0
-    previous = [0] * (len(b) + 1)
-    for x in a:
-        current = [0]
-        for j, y in enumerate(b, start=1):
-            current.append(previous[j - 1] + 1 if x == y else max(previous[j], current[-1]))
-        previous = current
-    lcs = previous[-1]
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(a), lcs / len(b)
-    return 2 * precision * recall / (precision + recall)
+    return float(_f1(np.array([LCSseq.similarity(a, b)]), len(a), np.array([len(b)]))[0])
 
 
-def filter_prompt(text: str, known: Iterable[list[str]], banned_phrases: Sequence[str],
+def _f1(lcs: np.ndarray, length: int, lengths: np.ndarray) -> np.ndarray:
+    """ROUGE-L F1 from LCS lengths, as 2PR / (P + R) in float64 (0 where the LCS is 0)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision, recall = lcs / length, lcs / lengths
+        return np.where(lcs > 0, 2 * precision * recall / (precision + recall), 0.0)
+
+
+class KnownPrompts:
+    """Token lists of every prompt so far, checked for near-duplicates all at once."""
+
+    def __init__(self, token_lists: Iterable[list[str]] = ()):
+        self.tokens: list[list[str]] = []
+        self.lengths: list[int] = []
+        for words in token_lists:
+            self.append(words)
+
+    def append(self, words: list[str]) -> None:
+        self.tokens.append(words)
+        self.lengths.append(len(words))
+
+    def near_duplicate(self, words: list[str], threshold: float) -> bool:
+        """Whether ROUGE-L F1 of `words` with some known prompt is >= `threshold`."""
+        if not words or not self.tokens:
+            return False
+        lengths = np.array(self.lengths)
+        # F1 <= 2 min(a, b) / (a + b): skip prompts whose length alone keeps them below
+        # (the margin keeps every pair that float rounding could lift over the threshold)
+        bound = 2 * np.minimum(len(words), lengths) / (len(words) + lengths)
+        candidates = np.nonzero((bound >= threshold - 1e-9) & (lengths > 0))[0]
+        if candidates.size == 0:
+            return False
+        lcs = process.cdist([words], [self.tokens[i] for i in candidates],
+                            scorer=LCSseq.similarity, dtype=np.int64, workers=-1)[0]
+        return bool((_f1(lcs, len(words), lengths[candidates]) >= threshold).any())
+
+
+def filter_prompt(text: str, known: KnownPrompts, banned_phrases: Sequence[str],
                   forbidden: set[str], cfg) -> tuple[bool, str]:
     """(keep, reason) for a cleaned instruction; `cfg` is a `PromptsConfig`.
 
-    `known` are token lists of every prompt so far (seed and accepted), `forbidden` the
-    normalised texts of evaluation prompts, which must never become training prompts.
+    `known` holds every prompt so far (seed and accepted), `forbidden` the normalised texts of
+    evaluation prompts, which must never become training prompts.
     """
     words = tokens(text)
     if not words:
@@ -111,7 +143,7 @@ def filter_prompt(text: str, known: Iterable[list[str]], banned_phrases: Sequenc
         return False, "meta_text"
     if normalize_text(text) in forbidden:
         return False, "evaluation_prompt"
-    if any(rouge_l(words, other) >= cfg.max_rouge_l for other in known):
+    if known.near_duplicate(words, cfg.max_rouge_l):
         return False, "near_duplicate"
     return True, "kept"
 
@@ -131,7 +163,7 @@ def generate_prompts(
     Returns accepted rows (`prompt_id, prompt, fewshot_ids`) and counts of drop reasons.
     """
     rng = random.Random(f"{cfg.random_seed}:{iteration}")
-    known = [tokens(p) for p in seed_prompts.values()]
+    known = KnownPrompts(tokens(p) for p in seed_prompts.values())
     forbidden_set = {normalize_text(p) for p in forbidden}
     banned = [" ".join(tokens(k)) for k in cfg.banned_keywords]
     accepted: list[dict] = []
