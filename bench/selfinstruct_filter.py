@@ -16,30 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 from srlm.loop.selfinstruct import KnownPrompts, rouge_l, tokens
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.helpers import reference_rouge_l as python_rouge_l  # noqa: E402  (pure Python)
+
 OASST = ROOT / "data" / "raw" / "oasst" / "oasst2_en_firstturn_quality.jsonl"
-
-
-def python_rouge_l(a, b) -> float:
-    """The textbook O(len(a) * len(b)) dynamic programme, in pure Python."""
-    if not a or not b:
-        return 0.0
-    previous = [0] * (len(b) + 1)
-    for x in a:
-        current = [0]
-        for j, y in enumerate(b, start=1):
-            current.append(previous[j - 1] + 1 if x == y else max(previous[j], current[-1]))
-        previous = current
-    lcs = previous[-1]
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(a), lcs / len(b)
-    return 2 * precision * recall / (precision + recall)
 
 
 def main() -> None:

@@ -59,6 +59,23 @@ def save_tiny_llama(out: Path, tokenizer, hidden_size: int, num_attention_heads:
     return out
 
 
+def reference_rouge_l(a, b):
+    """The textbook dynamic programme (the filter's rule before rapidfuzz), for comparison."""
+    if not a or not b:
+        return 0.0
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0]
+        for j, y in enumerate(b, start=1):
+            current.append(previous[j - 1] + 1 if x == y else max(previous[j], current[-1]))
+        previous = current
+    lcs = previous[-1]
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(a), lcs / len(b)
+    return 2 * precision * recall / (precision + recall)
+
+
 def _cuda_available() -> bool:
     try:
         import torch

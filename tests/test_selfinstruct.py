@@ -13,6 +13,7 @@ from srlm.loop.selfinstruct import (
     rouge_l,
     tokens,
 )
+from tests.helpers import reference_rouge_l
 
 CFG = PromptsConfig()
 BANNED = [" ".join(tokens(k)) for k in CFG.banned_keywords]
@@ -120,23 +121,6 @@ def test_numbered_list_continuations_are_cut():
     raw = "What's an emergency fund? 2. Why does the moon show one face? 3. How"
     assert clean_instruction(raw) == "What's an emergency fund?"
     assert clean_instruction("One new request: Write a SQL query.") == "Write a SQL query."
-
-
-def reference_rouge_l(a, b):
-    """The textbook dynamic programme (the filter's rule before rapidfuzz), for comparison."""
-    if not a or not b:
-        return 0.0
-    previous = [0] * (len(b) + 1)
-    for x in a:
-        current = [0]
-        for j, y in enumerate(b, start=1):
-            current.append(previous[j - 1] + 1 if x == y else max(previous[j], current[-1]))
-        previous = current
-    lcs = previous[-1]
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(a), lcs / len(b)
-    return 2 * precision * recall / (precision + recall)
 
 
 def test_bulk_near_duplicate_rule_equals_the_pairwise_rule():
