@@ -1,8 +1,9 @@
 """Text generation engines behind one `Generator` protocol.
 
 `make_generator(model_dir, engine_config)` returns the backend named by `engine.backend` in
-params: `transformers` (CPU default, also GPUs), `vllm` (GPUs; imported lazily so srlm works
-without it) or `fake` (deterministic and instant, for tests).
+params: `vllm` (the default, on GPUs and, through vLLM's CPU build, on CPUs; imported lazily
+so srlm works without it), `transformers` (no extra install) or `fake` (deterministic and
+instant, for tests). `EngineRecipe` is how a generation worker loads one.
 """
 
 from __future__ import annotations

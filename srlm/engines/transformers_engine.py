@@ -1,4 +1,4 @@
-"""Batched generation with transformers: the CPU default, also usable on a GPU.
+"""Batched generation with transformers: no extra install, CPUs and GPUs.
 
 Requests are expanded to one row per completion, sorted by prompt length (less padding),
 left-padded and run in batches under `torch.inference_mode`, in bf16 where the hardware has
