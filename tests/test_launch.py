@@ -1,6 +1,7 @@
 """Training under `accelerate launch`: the batch split, the launch command, the shipped
 accelerate configs, and 2 gloo processes on this CPU training the same model as 1."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -91,9 +92,9 @@ def test_an_unknown_key_in_an_accelerate_config_is_rejected(tmp_path):
         load_config_from_file(str(bad))
 
 
-def train(tmp_path: Path, name: str, model_dir, seed_dir: Path, processes: int, params: str):
+def train(tmp_path: Path, name: str, model_dir, seed_dir: Path, launch: str, params: str):
     params_path = tmp_path / f"{name}.yaml"
-    params_path.write_text(params + f"accelerate:\n  processes: {processes}\n")
+    params_path.write_text(params + launch)
     result = run_stage("sft", "--params", str(params_path), "--base", str(model_dir),
                        "--ift", str(seed_dir / "ift"), "--eft", str(seed_dir / "eft"),
                        "--out", str(tmp_path / name), "--metrics", str(tmp_path / f"{name}.json"),
@@ -102,8 +103,10 @@ def train(tmp_path: Path, name: str, model_dir, seed_dir: Path, processes: int, 
     return result
 
 
-@pytest.mark.integration
-def test_two_gloo_processes_train_the_model_one_process_trains(tmp_path, tiny_model_dir):
+def one_vs_many(tmp_path, model_dir, launch: str, processes: int, precision: str = "fp32"):
+    """SFT of `model_dir` on 16 seed examples with 1 process, then under `launch`: both runs'
+    weights, metrics and stderr. Global batch 4 = 2 x 2: one process accumulates two
+    micro-batches of 2, two processes take one each (dropout is 0 in the tiny model)."""
     seed = tmp_path / "seed"
     made = run_stage("seed", "--params", str(_write(tmp_path / "seed.yaml",
                                                        "seed:\n  ift_size: 16\n  eft_size: 0\n")),
@@ -112,27 +115,50 @@ def test_two_gloo_processes_train_the_model_one_process_trains(tmp_path, tiny_mo
                      "--ift", str(seed / "ift"), "--eft", str(seed / "eft"),
                      "--eft-eval", str(seed / "eft-eval"), "--metrics", str(tmp_path / "s.json"))
     assert made.returncode == 0, made.stderr
-    # global batch 4 = 2 x 2: one process accumulates two micro-batches of 2, two processes
-    # take one each; dropout is 0 in the tiny model, so both runs compute the same steps
     params = ("sft:\n  batch_size: 2\n  grad_accum: 2\n  learning_rate: 1.0e-3\n"
-              "  precision: fp32\n  max_length: 512\n")
-    train(tmp_path, "one", tiny_model_dir, seed, 1, params)
-    launched = train(tmp_path, "two", tiny_model_dir, seed, 2, params)
-    assert "running sft.py in 2 processes" in launched.stderr
-    one, two = load_file(tmp_path / "one" / "model.safetensors"), \
-        load_file(tmp_path / "two" / "model.safetensors")
+              f"  precision: {precision}\n  max_length: 512\n")
+    train(tmp_path, "one", model_dir, seed, "", params)
+    launched = train(tmp_path, "two", model_dir, seed, launch, params)
+    assert f"running sft.py in {processes} processes" in launched.stderr
+    weights = [load_file(tmp_path / n / "model.safetensors") for n in ("one", "two")]
+    metrics = [json.loads((tmp_path / f"{n}.json").read_text()) for n in ("one", "two")]
+    return weights, metrics
+
+
+@pytest.mark.integration
+def test_two_gloo_processes_train_the_model_one_process_trains(tmp_path, tiny_model_dir):
+    (one, two), metrics = one_vs_many(tmp_path, tiny_model_dir, "accelerate:\n  processes: 2\n",
+                                      processes=2)
     before = load_file(Path(tiny_model_dir) / "model.safetensors")
     assert set(one) == set(two)
     assert any(not torch.equal(before[k], one[k]) for k in one)  # it trained
     for key in one:
         torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-6)
-    metrics = {n: json.loads((tmp_path / f"{n}.json").read_text()) for n in ("one", "two")}
-    assert metrics["one"]["steps"] == metrics["two"]["steps"] == 4  # 16 examples / 4
-    assert metrics["two"]["train_loss"] == pytest.approx(metrics["one"]["train_loss"], rel=1e-4)
+    assert metrics[0]["steps"] == metrics[1]["steps"] == 4  # 16 examples / 4
+    assert metrics[1]["train_loss"] == pytest.approx(metrics[0]["train_loss"], rel=1e-4)
     # written once, by the main process: one header and one row per logged step
     assert len((tmp_path / "two.csv").read_text().splitlines()) == 1 + 4
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("two")) == \
         ["two", "two.csv", "two.json", "two.yaml"]
+
+
+def _gpus() -> int:
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("config", ["ddp", "fsdp", "zero3"])
+def test_shipped_configs_train_on_two_gpus_like_one(tmp_path, tiny_model_dir, config):
+    if _gpus() < 2:
+        pytest.skip("needs 2 CUDA GPUs")
+    if config == "zero3" and importlib.util.find_spec("deepspeed") is None:
+        pytest.skip("needs deepspeed")
+    launch = f"accelerate:\n  processes: 2\n  config_file: {CONFIGS / (config + '.yaml')}\n"
+    (one, two), metrics = one_vs_many(tmp_path, tiny_model_dir, launch, processes=2)
+    assert set(one) == set(two)  # gathered whole before saving, whatever the sharding
+    for key in one:
+        torch.testing.assert_close(two[key], one[key], rtol=1e-3, atol=1e-5)
+    assert metrics[0]["steps"] == metrics[1]["steps"]
 
 
 def _write(path: Path, text: str) -> Path:
