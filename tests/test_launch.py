@@ -142,6 +142,37 @@ def test_two_gloo_processes_train_the_model_one_process_trains(tmp_path, tiny_mo
         ["two", "two.csv", "two.json", "two.yaml"]
 
 
+@pytest.mark.integration
+def test_two_gloo_processes_run_dpo_like_one(tmp_path, tiny_model_dir):
+    import polars as pl
+
+    from srlm.core.artifacts import write_artifact
+
+    prompts = [f"Question {i}: name a thing." for i in range(8)]
+    write_artifact(pl.DataFrame({
+        "prompt_id": [f"p{i}" for i in range(8)], "prompt": prompts,
+        "chosen": [f"A good answer {i}." for i in range(8)],
+        "rejected": [f"Bad {i}!" for i in range(8)],
+        "chosen_score": [5.0] * 8, "rejected_score": [1.0] * 8, "margin": [4.0] * 8,
+    }), tmp_path / "pairs", "pairs", "fp")
+    params = "dpo:\n  batch_size: 2\n  grad_accum: 2\n  learning_rate: 1.0e-3\n" \
+             "  precision: fp32\n  max_length: 128\n"
+    weights, metrics = [], []
+    for name, launch in (("one", ""), ("two", "accelerate:\n  processes: 2\n")):
+        (tmp_path / f"{name}.yaml").write_text(params + launch)
+        result = run_stage("dpo", "--params", str(tmp_path / f"{name}.yaml"),
+                           "--base", str(tiny_model_dir), "--pairs", str(tmp_path / "pairs"),
+                           "--out", str(tmp_path / name), "--metrics",
+                           str(tmp_path / f"{name}.json"), "--log", str(tmp_path / f"{name}.csv"))
+        assert result.returncode == 0, result.stderr[-3000:]
+        weights.append(load_file(tmp_path / name / "model.safetensors"))
+        metrics.append(json.loads((tmp_path / f"{name}.json").read_text()))
+    assert metrics[0]["steps"] == metrics[1]["steps"] == 2  # 8 pairs / global batch 4
+    assert metrics[1]["train_loss"] == pytest.approx(metrics[0]["train_loss"], rel=1e-4)
+    for key in weights[0]:
+        torch.testing.assert_close(weights[1][key], weights[0][key], rtol=1e-4, atol=1e-6)
+
+
 def _gpus() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 

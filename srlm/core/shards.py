@@ -73,7 +73,7 @@ def run_sharded(
     """Build each unfinished shard with `make_frame`, then validate and finish the artifact.
 
     With `params` (the whole `Params`), shards are built by `params.scale.workers` workers
-    (`srlm.core.workers`; `make_frame` must then be picklable, e.g. an `EngineTask`); this
+    (`srlm.core.workers`; `make_frame` must then be picklable, e.g. a `ShardTask`); this
     process alone writes them. The writer's lock is released however this ends (a finished
     artifact or an error)."""
     with writer:

@@ -13,14 +13,19 @@ same examples as with one process and gradient accumulation.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from srlm.core.artifacts import atomic_directory
 from srlm.core.errors import SrlmError
+
+# A folder every launched process of one stage run shares (set by `relaunch`).
+SHARED_DIR_VARIABLE = "SRLM_LAUNCH_DIR"
 
 
 def launched() -> bool:
@@ -77,7 +82,12 @@ def relaunch(config, script: str | Path, arguments: list[str]) -> bool:
         return False
     print(f"running {Path(script).name} in {config.processes} processes: "
           f"{' '.join(launch_command(config, script, arguments)[1:6])} ...", file=sys.stderr)
-    done = subprocess.run(launch_command(config, script, arguments))
+    shared = tempfile.mkdtemp(prefix="srlm-launch-")
+    try:
+        done = subprocess.run(launch_command(config, script, arguments),
+                              env={**os.environ, SHARED_DIR_VARIABLE: shared})
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
     if done.returncode != 0:
         raise SrlmError(f"{Path(script).stem}: accelerate launch with {config.processes} "
                         f"processes failed (exit {done.returncode}; see the lines above)")
@@ -93,3 +103,27 @@ def main_process_output(out: str | Path) -> Iterator[Path | None]:
         return
     with atomic_directory(out) as tmp:
         yield tmp
+
+
+def shared_dataset(records: list[dict]):
+    """`records` as a `datasets.Dataset`; under `accelerate launch`, one that every process
+    reads from the same folder.
+
+    TRL caches DPO's precomputed reference log-probs next to the dataset's files, by a
+    fingerprint rank 0 broadcasts, and every rank then opens rank 0's file: an in-memory
+    dataset's cache lies in a temporary folder of each process, which the others cannot see.
+    Call it after the training arguments exist (they start the process group).
+    """
+    import datasets
+
+    dataset = datasets.Dataset.from_list(records)
+    root = os.environ.get(SHARED_DIR_VARIABLE)
+    if not launched() or root is None:
+        return dataset
+    from accelerate import PartialState
+
+    folder = Path(root) / "dataset"
+    with PartialState().main_process_first():
+        if is_main_process():
+            dataset.save_to_disk(str(folder))
+    return datasets.load_from_disk(str(folder))

@@ -22,7 +22,7 @@ from srlm.core.errors import SrlmError
 from srlm.core.hardware import device, resolve_precision
 from srlm.core.model_dirs import load_model_and_tokenizer
 from srlm.training.completion_loss import sft_trainer_class
-from srlm.training.launch import per_process_batch, world_size
+from srlm.training.launch import per_process_batch, shared_dataset, world_size
 
 log = logging.getLogger(__name__)
 
@@ -236,12 +236,10 @@ def train_dpo(base_dir: str | Path, pairs: pl.DataFrame, cfg, out_dir: str | Pat
     The base model is both the starting policy and the frozen reference (its log-probs are
     computed once up front). Dropout stays on, as in the paper's recipe.
     """
-    import datasets
     from trl import DPOConfig, DPOTrainer
 
     precision = resolve_precision(cfg.precision)
     model, tokenizer = load_for_training(base_dir)
-    dataset = datasets.Dataset.from_list(dpo_records(pairs))
     log = LossLog(DPO_LOG_FIELDS)
     with tempfile.TemporaryDirectory(prefix="srlm-dpo-") as work:
         args = DPOConfig(
@@ -252,6 +250,8 @@ def train_dpo(base_dir: str | Path, pairs: pl.DataFrame, cfg, out_dir: str | Pat
             disable_dropout=False,
             gradient_checkpointing=False,
         )
+        _ = args.device  # starts the process group under `accelerate launch`
+        dataset = shared_dataset(dpo_records(pairs))
         trainer = DPOTrainer(model=model, args=args, train_dataset=dataset,
                              processing_class=tokenizer, peft_config=peft_config(cfg.lora),
                              callbacks=[log])
