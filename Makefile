@@ -4,7 +4,7 @@
 #   make test-fast  the same without `slow` and `integration` tests (under 90 s on 2 cores)
 # GPU users: TORCH_SPEC="torch==2.13.0" is the CPU build found on this kind of machine;
 # set TORCH_SPEC to the CUDA build you want (e.g. TORCH_SPEC=torch) and EXTRAS=dev,gpu.
-# EXTRAS=dev leaves out vLLM's CPU build and Ray (4 minutes and 3 GB less to install); their
+# EXTRAS=dev leaves out vLLM's CPU build and Ray (minutes less to install); their
 # tests then skip.
 
 PYTHON ?= python3
