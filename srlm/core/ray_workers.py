@@ -3,9 +3,10 @@
 One Ray actor per worker holds its engine for the whole stage; shard `i` is submitted to actor
 `i mod N` (`shard_owner`), and an actor runs its calls in submission order, so the map is as
 fixed as with local workers. Each actor asks Ray for `engine.tensor_parallel_size` GPUs (Ray
-sets its CUDA_VISIBLE_DEVICES) or, on CPU-only clusters, one CPU; Ray places the actors on the
-cluster's nodes. Frames come back to this process, which alone writes the artifact, so the
-nodes need the model folder at the same path but no shared output storage.
+sets its CUDA_VISIBLE_DEVICES) or, on CPU-only clusters, one CPU of Ray's accounting with
+this process's thread count; Ray places the actors on the cluster's nodes. Frames come back to
+this process, which alone writes the artifact, so the nodes need the model folder at the same
+path but no shared output storage.
 """
 
 from __future__ import annotations
@@ -49,9 +50,15 @@ def connect(address: str | None):
 def run_on_ray(task: Task, shards: dict[int, Sequence[Any]], scale, tensor_parallel: int
                ) -> Iterator[tuple[int, pl.DataFrame]]:
     """Build `shards` on `scale.workers` Ray actors; yields (index, frame) as they finish."""
+    import torch
+
     ray = connect(scale.ray_address)
     gpus = tensor_parallel if ray.cluster_resources().get("GPU", 0) else 0
-    actor_class = ray.remote(num_gpus=gpus, num_cpus=0 if gpus else 1)(ShardActor)
+    # Ray gives a CPU actor one thread; CPU kernels round by thread count, so it gets this
+    # process's count (the same artifact as one process on a node like this one)
+    threads = {} if gpus else {"env_vars": {"OMP_NUM_THREADS": str(torch.get_num_threads())}}
+    actor_class = ray.remote(num_gpus=gpus, num_cpus=0 if gpus else 1,
+                             runtime_env=threads or None)(ShardActor)
     blob = pickle.dumps(task)
     actors = [actor_class.remote(blob) for _ in range(scale.workers)]
     pending = [actors[shard_owner(index, scale.workers)].build.remote(index, items)

@@ -9,8 +9,8 @@ never by worker.
 
 - `scale.workers: 1`: the task runs in this process.
 - `cluster: local`: N spawned processes, worker k pinned to GPUs `k*tp .. k*tp+tp-1` (tp =
-  `engine.tensor_parallel_size`) through CUDA_VISIBLE_DEVICES, or on CPUs to its share of
-  the cores (OMP threads and CPU affinity).
+  `engine.tensor_parallel_size`) through CUDA_VISIBLE_DEVICES; on CPUs they share the cores,
+  each with this process's thread count (see `worker_environments`).
 - `cluster: ray`: N Ray actors, each asking Ray for `tp` GPUs (or its share of CPUs); Ray
   places them on the cluster's nodes and sets their devices.
 
@@ -81,14 +81,11 @@ def device_groups(workers: int, per_worker: int, visible: Sequence[str]) -> list
     return [",".join(visible[k * per_worker:(k + 1) * per_worker]) for k in range(workers)]
 
 
-def cpu_shares(workers: int, cores: Sequence[int]) -> list[list[int]]:
-    """The cores of each worker on a CPU machine: consecutive, at least one each."""
-    size = max(1, len(cores) // workers)
-    return [list(cores[(k * size) % len(cores):][:size]) for k in range(workers)]
-
-
 def worker_environments(workers: int, tensor_parallel: int) -> list[dict[str, str]]:
-    """What each local worker sets before it imports torch: its GPUs, or its cores."""
+    """What each local worker sets before it imports torch: its GPUs; on a CPU machine, the
+    thread count of this process. (CPU kernels split their sums by thread, so a worker with
+    fewer threads rounds differently: sharing the cores keeps the artifact the same, and
+    makes local CPU workers no faster than one process. They pay off with GPUs and on Ray.)"""
     import torch  # only to count devices; the workers import it again, after their setting
 
     if torch.cuda.is_available():
@@ -97,9 +94,7 @@ def worker_environments(workers: int, tensor_parallel: int) -> list[dict[str, st
                                                        range(torch.cuda.device_count())]
         return [{"CUDA_VISIBLE_DEVICES": group}
                 for group in device_groups(workers, tensor_parallel, devices)]
-    shares = cpu_shares(workers, sorted(os.sched_getaffinity(0)))
-    return [{"OMP_NUM_THREADS": str(len(share)), "SRLM_CPU_AFFINITY": ",".join(map(str, share))}
-            for share in shares]
+    return [{"OMP_NUM_THREADS": str(torch.get_num_threads())} for _ in range(workers)]
 
 
 def run_shards(task: Task, shards: dict[int, Sequence[Any]], scale, tensor_parallel: int = 1
@@ -175,8 +170,6 @@ def _die_with_parent() -> None:
 def _worker_main(k: int, blob: bytes, shards: dict, environment: dict, results) -> None:
     _die_with_parent()
     os.environ.update(environment)
-    if "SRLM_CPU_AFFINITY" in environment:
-        os.sched_setaffinity(0, [int(c) for c in environment["SRLM_CPU_AFFINITY"].split(",")])
     task = pickle.loads(blob)  # after the settings: the task imports torch on first use
     index = None
     try:
