@@ -51,8 +51,7 @@ def main() -> None:
         return [c.text for c in generator.generate(requests)]
 
     seed_prompts = dict(ift.select("example_id", "prompt").iter_rows())
-    rows, reasons = generate_prompts(complete, seed_prompts, forbidden, args.iteration, cfg,
-                                     round_size=params.engine.batch_size)
+    rows, reasons = generate_prompts(complete, seed_prompts, forbidden, args.iteration, cfg)
     frame = artifact_frame(
         "prompts", [{**r, "iteration": args.iteration, "generator": args.model} for r in rows])
     fp = fingerprint({"prompts": as_dict(cfg), "engine": as_dict(params.engine),

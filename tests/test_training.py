@@ -116,3 +116,102 @@ def test_dpo_really_trains(tiny_model_dir, tmp_path):
     header = (tmp_path / "log.csv").read_text().splitlines()[0]
     assert header == ("step,epoch,loss,learning_rate,grad_norm,rewards_chosen,rewards_rejected,"
                       "rewards_accuracies,rewards_margins")
+
+
+def test_completion_head_gives_trls_fused_head_outputs_and_gradients(tiny_model_dir):
+    from trl.trainer.utils import add_fused_lm_head
+
+    from srlm.training.completion_loss import use_completion_head
+
+    torch.manual_seed(0)
+    ids = torch.randint(0, 1000, (4, 14))
+    labels = ids.clone()
+    labels[:, :6] = -100  # a prompt
+    labels[2, 11:] = -100  # padding
+    results = []
+    for install in (lambda m: add_fused_lm_head(m, outputs=("log_probs", "entropy",
+                                                               "mean_logits", "is_top1")),
+                    use_completion_head):
+        model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+        install(model)
+        out = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels,
+                    fused_lm_head=True)
+        out.log_probs.sum().backward()
+        results.append((out, {n: p.grad.clone() for n, p in model.named_parameters()}))
+        plain = model(input_ids=ids).logits  # without fused_lm_head: the model's own forward
+        assert plain.shape == (4, 14, model.config.vocab_size)
+    (trl_out, trl_grads), (ours, our_grads) = results
+    assert ours.log_probs.shape == trl_out.log_probs.shape == (4, 13)
+    assert torch.equal(ours.log_probs == 0, trl_out.log_probs == 0)
+    for field in ("log_probs", "entropy", "mean_logits"):
+        torch.testing.assert_close(getattr(ours, field), getattr(trl_out, field),
+                                   rtol=1e-5, atol=1e-5)
+    assert torch.equal(ours.is_top1, trl_out.is_top1)
+    for name, grad in trl_grads.items():
+        torch.testing.assert_close(our_grads[name], grad, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_dpo_trains_like_trls_own_trainer(tiny_model_dir, tmp_path, monkeypatch, lora):
+    import trl
+
+    from srlm.core.config import DPOConfig
+    from srlm.training import trainers
+
+    pairs = pl.DataFrame({
+        "prompt": ["Name a fruit.", "Say hello.", "What is 2+2?", "Pick a colour."],
+        "chosen": ["An apple.", "Hello there!", "It is 4.", "Blue."],
+        "rejected": ["A rock.", "Go away.", "It is 5.", "Loud."],
+    })
+    # one batch an epoch: the stock trainer does not group pairs by length, so batches of
+    # several would differ in order, not in arithmetic
+    # no LoRA dropout: the two samplers leave the random stream in different states
+    cfg = DPOConfig(beta=0.1, epochs=3, learning_rate=2e-3, batch_size=4, max_length=128,
+                    precision="fp32", lora=LoraConfig(enabled=lora, r=4, alpha=8, dropout=0.0))
+    ours = trainers.train_dpo(tiny_model_dir, pairs, cfg, tmp_path / "ours",
+                              log_csv=tmp_path / "ours.csv")
+    class StockDPOTrainer(trl.DPOTrainer):
+        def _get_train_sampler(self, train_dataset=None):  # it cannot group DPO pairs
+            self.args.train_sampling_strategy = "random"
+            return super()._get_train_sampler(train_dataset)
+
+    monkeypatch.setattr(trainers, "dpo_trainer_class", lambda: StockDPOTrainer)
+    stock = trainers.train_dpo(tiny_model_dir, pairs, cfg, tmp_path / "stock",
+                               log_csv=tmp_path / "stock.csv")
+    assert ours["train_tokens"] == stock["train_tokens"] > 0
+    ours_log = pl.read_csv(tmp_path / "ours.csv")
+    stock_log = pl.read_csv(tmp_path / "stock.csv")
+    assert ours_log.height == stock_log.height == 3
+    # (not rewards_accuracies: at step 1 policy = reference and float noise picks the sign)
+    for column in ("loss", "grad_norm", "rewards_chosen", "rewards_margins"):
+        assert ours_log[column].to_list() == pytest.approx(stock_log[column].to_list(),
+                                                            rel=1e-3, abs=1e-5), column
+    a = AutoModelForCausalLM.from_pretrained(tmp_path / "ours").state_dict()
+    b = AutoModelForCausalLM.from_pretrained(tmp_path / "stock").state_dict()
+    for name, weight in a.items():
+        torch.testing.assert_close(weight, b[name], rtol=1e-4, atol=1e-5)
+
+
+def test_dpo_batches_pairs_of_similar_length(tiny_model_dir, tmp_path):
+    import datasets
+    from transformers import AutoTokenizer
+    from trl import DPOConfig as TRLDPOConfig
+
+    from srlm.training.completion_loss import dpo_trainer_class, pair_lengths
+    from srlm.training.trainers import dpo_records
+
+    words = [" ".join(["word"] * n) for n in (3, 40, 9, 25, 1, 33, 14, 5)]
+    pairs = pl.DataFrame({"prompt": ["Say something."] * 8, "chosen": words,
+                          "rejected": ["No."] * 8})
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    trainer = dpo_trainer_class()(
+        model=AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+        args=TRLDPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=2,
+                          use_cpu=True, report_to="none",
+                          train_sampling_strategy="group_by_length"),
+        train_dataset=datasets.Dataset.from_list(dpo_records(pairs)), processing_class=tokenizer)
+    lengths = pair_lengths(trainer.train_dataset)
+    order = list(trainer._get_train_sampler())
+    assert sorted(order) == list(range(8))
+    # 8 pairs fit one mega-batch: sorted longest first, so each batch pads least
+    assert [lengths[i] for i in order] == sorted(lengths, reverse=True)

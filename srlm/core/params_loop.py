@@ -61,9 +61,12 @@ class PromptsConfig:
                          "are dropped."})
     random_seed: int = field(default=0, metadata={"help": (
         "Random seed of the few-shot picks and of the sampling.")})
+    round_size: int = field(default=256, metadata={"help": (
+        "Requests sent to the engine at once. Prompts accepted in a round are few-shot "
+        "examples from the next round on; large rounds keep vLLM's continuous batch full.")})
 
     def __post_init__(self):
-        _positive(self, "n_generate", "n_keep", "max_new_tokens", "max_words")
+        _positive(self, "n_generate", "n_keep", "max_new_tokens", "max_words", "round_size")
         _non_negative(self, "fewshot_seed", "fewshot_generated", "min_words")
         _at_most(self, "n_generate", MAX_GENERATE, "generations asked for")
         _require(self, self.min_words <= self.max_words, "min_words",

@@ -154,13 +154,14 @@ def generate_prompts(
     forbidden: Iterable[str],
     iteration: str,
     cfg,
-    round_size: int = 16,
 ) -> tuple[list[dict], Counter]:
     """Self-instruct until `cfg.n_keep` prompts pass the filters or `cfg.n_generate` were tried.
 
     `complete` takes `(request_id, prompt_text, seed)` triples and returns one completion per
     triple (the stage wires it to an engine). `seed_prompts` maps IFT example ids to prompts.
     Returns accepted rows (`prompt_id, prompt, fewshot_ids`) and counts of drop reasons.
+    Requests go out in rounds of `cfg.round_size`; a round's few-shot picks see the prompts
+    accepted before it.
     """
     rng = random.Random(f"{cfg.random_seed}:{iteration}")
     known = KnownPrompts(tokens(p) for p in seed_prompts.values())
@@ -171,7 +172,7 @@ def generate_prompts(
     tried = 0
     while tried < cfg.n_generate and len(accepted) < cfg.n_keep:
         batch = []
-        for _ in range(min(round_size, cfg.n_generate - tried)):
+        for _ in range(min(cfg.round_size, cfg.n_generate - tried)):
             generated = {row["prompt_id"]: row["prompt"] for row in accepted}
             ids = pick_fewshot(sorted(seed_prompts), sorted(generated), cfg.fewshot_seed,
                                cfg.fewshot_generated, rng)

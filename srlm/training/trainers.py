@@ -21,7 +21,7 @@ from transformers import TrainerCallback
 from srlm.core.errors import SrlmError
 from srlm.core.hardware import device, resolve_precision
 from srlm.core.model_dirs import load_model_and_tokenizer
-from srlm.training.completion_loss import sft_trainer_class
+from srlm.training.completion_loss import dpo_trainer_class, sft_trainer_class
 from srlm.training.launch import per_process_batch, shared_dataset, world_size
 
 log = logging.getLogger(__name__)
@@ -236,7 +236,7 @@ def train_dpo(base_dir: str | Path, pairs: pl.DataFrame, cfg, out_dir: str | Pat
     The base model is both the starting policy and the frozen reference (its log-probs are
     computed once up front). Dropout stays on, as in the paper's recipe.
     """
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOConfig
 
     precision = resolve_precision(cfg.precision)
     model, tokenizer = load_for_training(base_dir)
@@ -248,13 +248,15 @@ def train_dpo(base_dir: str | Path, pairs: pl.DataFrame, cfg, out_dir: str | Pat
             max_length=cfg.max_length,
             precompute_ref_log_probs=True,
             disable_dropout=False,
+            train_sampling_strategy="group_by_length",  # padding is most of a random batch
             gradient_checkpointing=False,
         )
         _ = args.device  # starts the process group under `accelerate launch`
         dataset = shared_dataset(dpo_records(pairs))
-        trainer = DPOTrainer(model=model, args=args, train_dataset=dataset,
-                             processing_class=tokenizer, peft_config=peft_config(cfg.lora),
-                             callbacks=[log])
+        trainer = dpo_trainer_class()(
+            model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+            peft_config=peft_config(cfg.lora), callbacks=[log])
+        tokens = dpo_tokens(trainer.train_dataset, cfg.max_length) * cfg.epochs
         result, seconds = train_and_save(trainer, out_dir)
     if log_csv is not None:
         log.write_csv(log_csv)
@@ -270,5 +272,19 @@ def train_dpo(base_dir: str | Path, pairs: pl.DataFrame, cfg, out_dir: str | Pat
         "last_reward_margin": last.get("rewards_margins"),
         "last_reward_accuracy": last.get("rewards_accuracies"),
         "steps": result.global_step,
+        "train_tokens": int(tokens),
         "seconds": round(seconds, 1),
+        "tokens_per_second": round(tokens / seconds, 1) if seconds else None,
     }
+
+
+def dpo_tokens(dataset, max_length: int | None) -> int:
+    """Tokens DPO trains on in one epoch: prompt + chosen and prompt + rejected, each cut to
+    `max_length` as TRL's collator cuts them."""
+    total = 0
+    for prompt, chosen, rejected in zip(dataset["prompt_ids"], dataset["chosen_ids"],
+                                        dataset["rejected_ids"], strict=True):
+        for answer in (chosen, rejected):
+            n = len(prompt) + len(answer)
+            total += min(n, max_length) if max_length else n
+    return total
