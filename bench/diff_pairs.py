@@ -1,24 +1,23 @@
-"""Benchmark: `srlm diff` on two pairs artifacts of 1,000,000 rows each.
+"""Benchmark: `srlm diff` and `srlm validate` on pairs artifacts of 1,000,000 rows.
 
-    .venv/bin/python bench/diff_pairs.py --rows 1000000
+    python bench/diff_pairs.py --rows 1000000 --repeats 3
 
 Builds two synthetic pairs artifacts in a temporary folder (half the prompts shared, a tenth
-of the shared ones with a new chosen answer), then times the diff and reports peak RSS. The
-diff scans the parquet files lazily; no row becomes a Python object.
+of the shared ones with a new chosen answer), then runs the CLI as a user does, each run in its
+own process (process start included): `srlm diff old new --json` and `srlm validate new`
+(schema, ids, the pairs' own rules). Reported: median and spread of the wall time and each
+process's own peak memory. Neither command turns rows into Python objects. Last line: JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import polars as pl
+from measure import run_child, summary
 
 from srlm.core.artifacts import write_artifact
 
@@ -39,31 +38,42 @@ def synthetic_pairs(rows: int, offset: int, changed_every: int) -> pl.DataFrame:
     ).with_columns(margin=pl.col("chosen_score") - pl.col("rejected_score")).drop("n")
 
 
+def timed(command: list[str], repeats: int) -> tuple[dict, dict, str]:
+    """(wall-time summary, peak-memory summary, last stdout) of `srlm <command>` runs."""
+    runs = [run_child(["-m", "srlm.cli", *command], keep_stdout=True) for _ in range(repeats)]
+    return (summary([r["wall_s"] for r in runs]), summary([r["peak_rss_mib"] for r in runs]),
+            runs[-1]["stdout"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        old_dir, new_dir = Path(tmp) / "old", Path(tmp) / "new"
         old = synthetic_pairs(args.rows, 0, changed_every=10**9)
         new = synthetic_pairs(args.rows, args.rows // 2, changed_every=10)
-        write_artifact(old, Path(tmp) / "old", "pairs", "a", rows_per_shard=250_000)
-        write_artifact(new, Path(tmp) / "new", "pairs", "b", rows_per_shard=250_000)
+        write_artifact(old, old_dir, "pairs", "a", rows_per_shard=250_000)
+        write_artifact(new, new_dir, "pairs", "b", rows_per_shard=250_000)
         size = sum(p.stat().st_size for p in Path(tmp).rglob("*.parquet"))
         in_memory = old.estimated_size() + new.estimated_size()
         del old, new
-        # The diff runs as the CLI does, in its own process, so its peak memory is its own.
-        started = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-m", "srlm.cli", "diff", str(Path(tmp) / "old"),
-             str(Path(tmp) / "new"), "--json"], capture_output=True, text=True, check=True)
-        seconds = time.perf_counter() - started
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    report = json.loads(result.stdout)
-    print(f"rows {args.rows:,} per side; parquet {size / 2**20:.0f} MiB on disk, "
-          f"{in_memory / 2**20:.0f} MiB as polars frames")
-    print(f"srlm diff: {seconds:.2f} s wall (process start included); rows {report['rows']}; "
-          f"chosen changed share {report['pairs']['chosen_changed_share']}")
-    print(f"diff process peak RSS {peak:.0f} MiB")
+        diff_s, diff_mib, out = timed(["diff", str(old_dir), str(new_dir), "--json"],
+                                      args.repeats)
+        validate_s, validate_mib, _ = timed(["validate", str(new_dir)], args.repeats)
+    diff = json.loads(out)
+    result = {"rows": args.rows, "parquet_mib": round(size / 2**20),
+              "frames_mib": round(in_memory / 2**20), "diff_s": diff_s,
+              "diff_peak_mib": diff_mib, "validate_s": validate_s,
+              "validate_peak_mib": validate_mib, "diff_rows": diff["rows"],
+              "chosen_changed_share": diff["pairs"]["chosen_changed_share"]}
+    print(f"{args.rows:,} rows a side: parquet {result['parquet_mib']} MiB, "
+          f"frames {result['frames_mib']} MiB")
+    print(f"srlm diff: {diff_s['median']} s (median of {args.repeats}), peak "
+          f"{diff_mib['max']} MiB; srlm validate: {validate_s['median']} s, peak "
+          f"{validate_mib['max']} MiB")
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

