@@ -211,7 +211,32 @@ def test_dpo_batches_pairs_of_similar_length(tiny_model_dir, tmp_path):
                           train_sampling_strategy="group_by_length"),
         train_dataset=datasets.Dataset.from_list(dpo_records(pairs)), processing_class=tokenizer)
     lengths = pair_lengths(trainer.train_dataset)
+    torch.manual_seed(0)
     order = list(trainer._get_train_sampler())
     assert sorted(order) == list(range(8))
-    # 8 pairs fit one mega-batch: sorted longest first, so each batch pads least
-    assert [lengths[i] for i in order] == sorted(lengths, reverse=True)
+    # 8 pairs fit one mega-batch: each batch of 2 holds neighbours in length order
+    ranked = sorted(range(8), key=lambda i: -lengths[i])
+    batches = [sorted(order[i:i + 2]) for i in range(0, 8, 2)]
+    assert sorted(batches) == sorted(sorted(ranked[i:i + 2]) for i in range(0, 8, 2))
+
+
+def test_length_buckets_shuffle_batches_of_similar_length():
+    from srlm.training.completion_loss import LengthBuckets
+
+    lengths = [(i * 37) % 101 for i in range(1000)]
+    sampler = LengthBuckets(lengths, batch_size=8, mega_batches=10)
+    torch.manual_seed(0)
+    first = list(sampler)
+    assert sorted(first) == list(range(1000))
+    batches = [first[i:i + 8] for i in range(0, 1000, 8)]
+    spans = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches]
+    assert sum(spans) / len(spans) < 20  # ~10 here; random batches of 8 span ~78
+    means = [sum(lengths[i] for i in b) / len(b) for b in batches]
+    descents = sum(a > b for a, b in zip(means, means[1:], strict=False))
+    assert 30 < descents < 95  # batch order is random, not a long-to-short curriculum
+    torch.manual_seed(0)
+    assert list(sampler) == first  # seeded by torch's generator, as Trainer seeds it
+    torch.manual_seed(1)
+    assert list(sampler) != first
+    short = LengthBuckets(list(range(10)), batch_size=4)
+    assert sorted(short) == list(range(10))  # the short batch too
