@@ -12,12 +12,12 @@ Engines:
   every request); `vllm-compile` (engine.compile: true); `vllm-mp` (engine core in its own
   process, vLLM's default).
 
-Workloads (real text from the embedded seed set):
+Workloads (real text: the shipped oasst2 first turns, new prompts in every pass):
 - answers: `--answers` prompts, `--max-new-tokens` new tokens each, T 0.7, one seed a request
   (the candidates and answers stages);
 - judge: `--judged` (prompt, human reply) pairs in the paper's judge prompt, 3 samples each,
-  up to 32 new tokens, stopped at the score (the judgments stage; the rubric is a shared
-  prefix, ~500 of each request's ~650 tokens).
+  up to 32 new tokens, stopped at the score (the judgments stage; the rubric is the prefix
+  all requests share, the 3 samples of a reply share the whole prompt).
 Each engine runs in its own process (one at a time), loads and warms up once (start-up), then
 runs each workload `--repeats` times. Reported: start-up, median and spread of tokens/s and
 judged replies/s, the whole run as a stage pays it (start-up + one of each workload), peak
@@ -33,16 +33,25 @@ import time
 
 from measure import ROOT, peak_rss_mib, report, run_child, summary
 
-SEED = ROOT / "srlm" / "seed_data" / "train.trees.jsonl"
+OASST = ROOT / "data" / "raw" / "oasst" / "oasst2_en_firstturn_quality.jsonl"
 DEFAULT_ENGINES = "plain,transformers,vllm,vllm-noprefix"
 
 
-def seed_pairs(n: int) -> list[tuple[str, str]]:
-    """(prompt, best human reply) of the embedded seed trees, repeated up to `n`."""
-    trees = [json.loads(line) for line in SEED.read_text().splitlines() if line.strip()]
-    pairs = [(t["prompt"]["text"], t["prompt"]["replies"][0]["text"]) for t in trees
-             if t["prompt"].get("replies")]
-    return (pairs * (n // len(pairs) + 1))[:n]
+def oasst_pairs(start: int, n: int) -> list[tuple[str, str]]:
+    """(prompt, human reply) pairs `start` to `start + n` of the shipped oasst2 first turns,
+    one per prompt (each repeat takes new ones, so no pass finds the last one's cache)."""
+    pairs, seen = [], set()
+    with OASST.open() as handle:
+        for line in handle:
+            row = json.loads(line)
+            if row["prompt_text"] not in seen:
+                seen.add(row["prompt_text"])
+                pairs.append((row["prompt_text"], row["response_text"]))
+            if len(pairs) == start + n:
+                break
+    if len(pairs) < start + n:
+        raise SystemExit(f"{OASST}: fewer than {start + n} distinct prompts")
+    return pairs[start:]
 
 
 def plain_loop(args) -> dict:
@@ -57,7 +66,7 @@ def plain_loop(args) -> dict:
     rates = []
     for _ in range(args.repeats):
         tokens, started = 0, time.perf_counter()
-        for prompt, _ in seed_pairs(args.plain_prompts):
+        for prompt, _ in oasst_pairs(0, args.plain_prompts):
             ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
                                                 add_generation_prompt=True, return_tensors="pt",
                                                 return_dict=True)
@@ -98,16 +107,18 @@ def run_engine(args) -> dict:
     answer_rates, judge_rates, firsts, parsed = [], [], [], 0
     for repeat in range(args.repeats):
         answers = [user_request(f"a{repeat}-{i}", prompt, max_new_tokens=args.max_new_tokens,
-                                temperature=0.7, top_p=0.9, seed=i + 1000 * repeat)
-                   for i, (prompt, _) in enumerate(seed_pairs(args.answers))]
+                                temperature=0.7, top_p=0.9, seed=i)
+                   for i, (prompt, _) in enumerate(oasst_pairs(repeat * args.answers,
+                                                               args.answers))]
         started = time.perf_counter()
         done = generator.generate(answers)
         answer_s = time.perf_counter() - started
         answer_rates.append(sum(c.n_tokens for c in done) / answer_s)
-        # a new tag each repeat: a fresh fingerprint, so no request is a cached repeat
+        # other pairs than the answers': only the rubric is a prefix vLLM has seen
+        first = args.answers * args.repeats + repeat * args.judged
         requests = judge_requests([(f"j{i}", render_judge_prompt(p, r))
-                                   for i, (p, r) in enumerate(seed_pairs(args.judged))],
-                                  JudgeConfig(), f"bench{repeat}")
+                                   for i, (p, r) in enumerate(oasst_pairs(first, args.judged))],
+                                  JudgeConfig(), "bench")
         started = time.perf_counter()
         rows = judge_samples(generator, requests)
         judge_s = time.perf_counter() - started

@@ -28,7 +28,8 @@ def header(results: dict) -> list[str]:
         "docstring says what it measures and how).",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
-        f"AVX-512 {'yes' if m['avx512'] else 'no'}, AMX {'yes' if m['amx'] else 'no'}; "
+        f"AVX-512 {'yes' if m['avx512'] else 'no'} (bf16 "
+        f"{'yes' if m.get('avx512_bf16') else 'no'}), AMX {'yes' if m['amx'] else 'no'}; "
         f"Python {m['python']}; {versions}.",
         "",
         "Figures are `median [min–max]` of the repeats (n given per table); every workload "
@@ -42,10 +43,11 @@ def engines_section(rows: list[dict]) -> tuple[list[str], dict]:
     plain = by.get("plain", {}).get("answer_tok_s", {}).get("median")
     lines = [
         "## Generation and judging", "",
-        "`bench/engines.py`: SmolLM2-135M (M1), bf16 unless named; answers: 32 real seed "
-        "prompts × up to 64 new tokens, T 0.7, batch 32 (transformers); judge: 16 (prompt, "
-        "reply) pairs in the paper's judge prompt (the rubric, ~500 tokens, is a shared "
-        "prefix), 3 samples each, stopped at the score. Tokens/s are whole-run: new tokens "
+        "`bench/engines.py`: SmolLM2-135M (M1), bf16 unless named; answers: 32 real oasst "
+        "prompts × up to 64 new tokens, T 0.7, batch 32 (transformers); judge: 16 other "
+        "(prompt, human reply) pairs in the paper's judge prompt (the rubric, ~500 tokens, "
+        "is the prefix all share), 3 samples each, stopped at the score; every pass new "
+        "prompts. Tokens/s are whole-run: new tokens "
         "over the wall time of the call, prompt processing included. Whole run: start-up + "
         "one pass of each workload, what a stage pays.", "",
         "| engine | start-up s | answers tok/s | × plain loop | judged replies/s | parsed "
@@ -61,7 +63,7 @@ def engines_section(rows: list[dict]) -> tuple[list[str], dict]:
                      f"{r['peak_rss_mib']} |")
     repeats = rows[-1]["answer_tok_s"]["n"]
     lines += ["", f"n = {repeats} passes of each workload after one warm-up (plain: "
-              f"{rows[0]['answer_tok_s']['n']} passes over 4 prompts, fp32, `model.generate` "
+              f"{rows[0]['answer_tok_s']['n']} passes over 3 prompts, fp32, `model.generate` "
               "one prompt at a time). `vllm-noprefix` is `vllm` with prefix caching off.", ""]
     return lines, by
 
@@ -71,7 +73,7 @@ def training_section(rows: list[dict]) -> tuple[list[str], dict]:
     lines = [
         "## Training", "",
         "`bench/training.py`: the stages' own `train_sft` / `train_dpo` on the default "
-        "profile's real data (SFT: M0 on 16 seed examples, IFT + EFT; DPO: M1 on both "
+        "profile's real data (SFT: M0 on 32 of its 64 seed examples, IFT + EFT; DPO: M1 on both "
         "iterations' pairs), default params but precision and LoRA. Tokens: every prompt + "
         "answer token of the epoch (DPO: chosen and rejected sequences, reference log-probs "
         "included in the time). `trl` is TRL's stock SFTTrainer / DPOTrainer in bf16 with "

@@ -30,8 +30,8 @@ SUITE = {
     # name: (script and arguments, what it measures)
     "engines": ["bench/engines.py", "--engines", "plain,transformers,vllm,vllm-noprefix",
                 "--repeats", "3", "--answers", "32", "--max-new-tokens", "64",
-                "--batch-size", "32", "--judged", "16"],
-    "training": ["bench/training.py", "--sft-examples", "16",
+                "--batch-size", "32", "--judged", "16", "--plain-prompts", "3"],
+    "training": ["bench/training.py", "--sft-examples", "32",
                  "--runs", "sft:trl,sft:bf16,sft:fp32,sft:lora,dpo:trl,dpo:bf16,dpo:fp32,"
                            "dpo:lora"],
     "datasets": ["bench/diff_pairs.py", "--rows", "1000000", "--repeats", "3"],
@@ -59,7 +59,8 @@ def machine() -> dict:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
     return {"cpu": model, "cores": os.cpu_count(), "memory_gib": round(memory, 1),
-            "avx512": "avx512f" in flags, "amx": "amx_bf16" in flags,
+            "avx512": "avx512f" in flags, "avx512_bf16": "avx512_bf16" in flags,
+            "amx": "amx_bf16" in flags,
             "python": platform.python_version(), "versions": versions,
             "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "commit": commit}
