@@ -45,9 +45,9 @@ def engines_section(rows: list[dict]) -> tuple[list[str], dict]:
         "## Generation and judging", "",
         "`bench/engines.py`: SmolLM2-135M (M1), bf16 unless named; answers: 32 real oasst "
         "prompts × up to 64 new tokens, T 0.7, batch 32 (transformers); judge: 16 other "
-        "(prompt, human reply) pairs in the paper's judge prompt (the rubric, ~500 tokens, "
-        "is the prefix all share), 3 samples each, stopped at the score; every pass new "
-        "prompts. Tokens/s are whole-run: new tokens "
+        "(prompt, human reply ≤ 800 characters) pairs in the paper's judge prompt (the "
+        "rubric, ~500 tokens, is the prefix all share), 3 samples each, stopped at the "
+        "score; every pass new prompts. Tokens/s are whole-run: new tokens "
         "over the wall time of the call, prompt processing included. Whole run: start-up + "
         "one pass of each workload, what a stage pays.", "",
         "| engine | start-up s | answers tok/s | × plain loop | judged replies/s | parsed "
@@ -73,8 +73,8 @@ def training_section(rows: list[dict]) -> tuple[list[str], dict]:
     lines = [
         "## Training", "",
         "`bench/training.py`: the stages' own `train_sft` / `train_dpo` on the default "
-        "profile's real data (SFT: M0 on 32 of its 64 seed examples, IFT + EFT; DPO: M1 on both "
-        "iterations' pairs), default params but precision and LoRA. Tokens: every prompt + "
+        "profile's real data (SFT: M0 on 32 of its 64 seed examples, IFT + EFT; DPO: M2 on "
+        "`pairs@m3`), default params but precision and LoRA. Tokens: every prompt + "
         "answer token of the epoch (DPO: chosen and rejected sequences, reference log-probs "
         "included in the time). `trl` is TRL's stock SFTTrainer / DPOTrainer in bf16 with "
         "its own batching (DPO: random pairs; SFT: its small-set length grouping), so its "

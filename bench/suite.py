@@ -31,7 +31,8 @@ SUITE = {
     "engines": ["bench/engines.py", "--engines", "plain,transformers,vllm,vllm-noprefix",
                 "--repeats", "3", "--answers", "32", "--max-new-tokens", "64",
                 "--batch-size", "32", "--judged", "16", "--plain-prompts", "3"],
-    "training": ["bench/training.py", "--sft-examples", "32",
+    "training": ["bench/training.py", "--sft-examples", "32", "--pairs", "data/m3/pairs",
+                 "--policy", "data/models/m2",
                  "--runs", "sft:trl,sft:bf16,sft:fp32,sft:lora,dpo:trl,dpo:bf16,dpo:fp32,"
                            "dpo:lora"],
     "datasets": ["bench/diff_pairs.py", "--rows", "1000000", "--repeats", "3"],
