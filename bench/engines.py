@@ -36,17 +36,20 @@ from measure import ROOT, peak_rss_mib, report, run_child, summary
 OASST = ROOT / "data" / "raw" / "oasst" / "oasst2_en_firstturn_quality.jsonl"
 DEFAULT_ENGINES = "plain,transformers,vllm,vllm-noprefix"
 MAX_REPLY_CHARS = 800  # candidates are <= 192 tokens, ~800 characters
+MAX_PROMPT_CHARS = 400  # self-instruct prompts are <= 80 words; a few long oasst prompts
+# would pad a whole transformers batch to their length
 
 
 def oasst_pairs(start: int, n: int) -> list[tuple[str, str]]:
     """(prompt, human reply) pairs `start` to `start + n` of the shipped oasst2 first turns,
-    one per prompt (each repeat takes new ones, so no pass finds the last one's cache), with
-    replies of at most `MAX_REPLY_CHARS`: the length of the loop's candidates."""
+    one per prompt (each repeat takes new ones, so no pass finds the last one's cache), of
+    the loop's sizes: prompts of at most `MAX_PROMPT_CHARS`, replies `MAX_REPLY_CHARS`."""
     pairs, seen = [], set()
     with OASST.open() as handle:
         for line in handle:
             row = json.loads(line)
-            if row["prompt_text"] not in seen and len(row["response_text"]) <= MAX_REPLY_CHARS:
+            if (row["prompt_text"] not in seen and len(row["prompt_text"]) <= MAX_PROMPT_CHARS
+                    and len(row["response_text"]) <= MAX_REPLY_CHARS):
                 seen.add(row["prompt_text"])
                 pairs.append((row["prompt_text"], row["response_text"]))
             if len(pairs) == start + n:

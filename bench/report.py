@@ -44,10 +44,10 @@ def engines_section(rows: list[dict]) -> tuple[list[str], dict]:
     lines = [
         "## Generation and judging", "",
         "`bench/engines.py`: SmolLM2-135M (M1), bf16 unless named; answers: 32 real oasst "
-        "prompts × up to 64 new tokens, T 0.7, batch 32 (transformers); judge: 16 other "
-        "(prompt, human reply ≤ 800 characters) pairs in the paper's judge prompt (the "
-        "rubric, ~500 tokens, is the prefix all share), 3 samples each, stopped at the "
-        "score; every pass new prompts. Tokens/s are whole-run: new tokens "
+        "prompts (≤ 400 characters) × up to 64 new tokens, T 0.7, batch 32 (transformers); "
+        "judge: 12 other (prompt, human reply ≤ 800 characters) pairs in the paper's "
+        "judge prompt (the rubric, ~500 tokens, is the prefix all share), 3 samples each, "
+        "stopped at the score; every pass new prompts. Tokens/s are whole-run: new tokens "
         "over the wall time of the call, prompt processing included. Whole run: start-up + "
         "one pass of each workload, what a stage pays.", "",
         "| engine | start-up s | answers tok/s | × plain loop | judged replies/s | parsed "

@@ -30,7 +30,7 @@ SUITE = {
     # name: (script and arguments, what it measures)
     "engines": ["bench/engines.py", "--engines", "plain,transformers,vllm,vllm-noprefix",
                 "--repeats", "3", "--answers", "32", "--max-new-tokens", "64",
-                "--batch-size", "32", "--judged", "16", "--plain-prompts", "3"],
+                "--batch-size", "32", "--judged", "12", "--plain-prompts", "3"],
     "training": ["bench/training.py", "--sft-examples", "32", "--pairs", "data/m3/pairs",
                  "--policy", "data/models/m2",
                  "--runs", "sft:trl,sft:bf16,sft:fp32,sft:lora,dpo:trl,dpo:bf16,dpo:fp32,"
