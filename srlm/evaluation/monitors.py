@@ -40,7 +40,7 @@ def consistency_sample(candidate_ids: list[str], size: int, seed: int) -> list[s
 def kendall_tau_b(x: list[float], y: list[float]) -> float | None:
     """Kendall τ-b of two score lists (pairs with a null on either side left out); None when
     either side has no two different values. Every pair of items is compared (numpy, in row
-    blocks: ~0.5 s for 10,000 items, the params' cap)."""
+    blocks: 0.8 s for 10,000 items, the params' cap, on 2 cores)."""
     kept = [(a, b) for a, b in zip(x, y, strict=True) if a is not None and b is not None]
     xs = np.array([a for a, _ in kept], dtype=np.float64)
     ys = np.array([b for _, b in kept], dtype=np.float64)

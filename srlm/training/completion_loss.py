@@ -65,8 +65,11 @@ def sft_trainer_class():
 
 
 def grouped_by_length(args, lengths: list[int]) -> LengthBuckets:
-    """The sampler of a `group_by_length` run: `LengthBuckets` of Trainer's batch size."""
-    return LengthBuckets(lengths, args.train_batch_size * args.gradient_accumulation_steps)
+    """The sampler of a `group_by_length` run: `LengthBuckets` of one optimizer step's
+    examples over all processes, so that N launched processes take the steps one takes
+    (accelerate hands process i the loader's batches i, i + N, ...)."""
+    return LengthBuckets(lengths, args.train_batch_size * args.gradient_accumulation_steps
+                         * args.world_size)
 
 
 class LengthBuckets(torch.utils.data.Sampler):
