@@ -31,7 +31,7 @@ import json
 import os
 import time
 
-from measure import ROOT, peak_rss_mib, report, run_child, summary
+from measure import ROOT, report, run_child, summary
 
 OASST = ROOT / "data" / "raw" / "oasst" / "oasst2_en_firstturn_quality.jsonl"
 DEFAULT_ENGINES = "plain,transformers,vllm,vllm-noprefix"
@@ -81,8 +81,7 @@ def plain_loop(args) -> dict:
                                      min_new_tokens=args.max_new_tokens)
             tokens += out.shape[1] - ids["input_ids"].shape[1]
         rates.append(tokens / (time.perf_counter() - started))
-    return {"engine": "plain", "load_s": round(load, 1), "answer_tok_s": summary(rates),
-            "peak_rss_mib": peak_rss_mib()}
+    return {"engine": "plain", "load_s": round(load, 1), "answer_tok_s": summary(rates)}
 
 
 def run_engine(args) -> dict:
@@ -134,7 +133,7 @@ def run_engine(args) -> dict:
         "engine": args.engine, "load_s": round(load, 1), "answers": args.answers,
         "answer_tok_s": summary(answer_rates), "judged": args.judged,
         "judged_per_s": summary(judge_rates), "parsed": round(parsed, 3),
-        "whole_run_s": round(load + firsts[0], 1), "peak_rss_mib": peak_rss_mib(),
+        "whole_run_s": round(load + firsts[0], 1),
     }
 
 

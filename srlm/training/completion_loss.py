@@ -103,11 +103,11 @@ class LengthBuckets(torch.utils.data.Sampler):
         return iter(torch.cat(shuffled).tolist() if shuffled else [])
 
 
-def completion_log_probs(forward, labels: torch.Tensor, **kwargs):
+def completion_log_probs(forward, labels: torch.Tensor, log_sum_sq: bool = False, **kwargs):
     """TRL's fused-LM-head output (per-token log-probabilities of the next-token labels, zero
     where unlabelled, shape (batch, seq - 1)) from `forward`, the model's own forward, scoring
     the labelled positions only. Entropy, mean logit and top-1 (DPO's metrics) come without
-    gradient."""
+    gradient; `log_sum_sq` adds log(sum p^2), which only WPO weighting reads."""
     from trl.trainer.utils import FusedCausalLMOutput
 
     keep, mask = kept_positions(labels)
@@ -124,19 +124,19 @@ def completion_log_probs(forward, labels: torch.Tensor, **kwargs):
         entropy = -(log_softmax.exp() * log_softmax).sum(dim=-1)
         mean_logits = logits.mean(dim=-1)
         is_top1 = logits.argmax(dim=-1) == targets
-        log_sum_sq = torch.logsumexp(2 * log_softmax, dim=-1)
+        sum_sq = spread(torch.logsumexp(2 * log_softmax, dim=-1)) if log_sum_sq else None
     log_probs = spread(picked)
     return FusedCausalLMOutput(
         loss=-log_probs.sum() / mask.sum().clamp(min=1), log_probs=log_probs,
         entropy=spread(entropy), mean_logits=spread(mean_logits),
         is_top1=mask.new_zeros(mask.shape).masked_scatter(mask, is_top1),
-        log_sum_sq_probs=spread(log_sum_sq), label_mask=mask)
+        log_sum_sq_probs=sum_sq, label_mask=mask)
 
 
-def use_completion_head(model) -> None:
+def use_completion_head(model, log_sum_sq: bool = False) -> None:
     """Make `model(..., labels=..., fused_lm_head=True)` (how TRL's DPOTrainer asks for
     log-probabilities) score the labelled positions only; without `fused_lm_head` the model's
-    forward is its own (generation is unchanged)."""
+    forward is its own (generation is unchanged). `log_sum_sq`: see `completion_log_probs`."""
     own_forward = type(model).forward.__get__(model)
 
     def forward(self, *args, fused_lm_head=False, labels=None, **kwargs):
@@ -144,7 +144,7 @@ def use_completion_head(model) -> None:
             return own_forward(*args, labels=labels, **kwargs)
         if args:
             kwargs["input_ids"] = args[0]
-        return completion_log_probs(own_forward, labels, **kwargs)
+        return completion_log_probs(own_forward, labels, log_sum_sq, **kwargs)
 
     model.forward = types.MethodType(forward, model)
 
@@ -159,7 +159,7 @@ def dpo_trainer_class():
             super().__init__(*args, **kwargs)
             # where TRL put its fused head: the base model under a peft wrapper
             use_completion_head(self.model.get_base_model() if is_peft_model(self.model)
-                                else self.model)
+                                else self.model, log_sum_sq=self.use_weighting)
             if self.ref_model is not None:
                 use_completion_head(self.ref_model)
 
@@ -175,8 +175,14 @@ def dpo_trainer_class():
     return CompletionDPOTrainer
 
 
-def pair_lengths(dataset) -> list[int]:
-    """Each tokenized pair's padded length: prompt + the longer of its two answers."""
-    return [len(prompt) + max(len(chosen), len(rejected)) for prompt, chosen, rejected
+def pair_token_counts(dataset) -> list[tuple[int, int, int]]:
+    """(prompt, chosen, rejected) token counts of each tokenized DPO pair."""
+    return [(len(prompt), len(chosen), len(rejected)) for prompt, chosen, rejected
             in zip(dataset["prompt_ids"], dataset["chosen_ids"], dataset["rejected_ids"],
                    strict=True)]
+
+
+def pair_lengths(dataset) -> list[int]:
+    """Each tokenized pair's padded length: prompt + the longer of its two answers."""
+    return [prompt + max(chosen, rejected)
+            for prompt, chosen, rejected in pair_token_counts(dataset)]

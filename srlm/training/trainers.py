@@ -21,7 +21,11 @@ from transformers import TrainerCallback
 from srlm.core.errors import SrlmError
 from srlm.core.hardware import device, resolve_precision
 from srlm.core.model_dirs import load_model_and_tokenizer
-from srlm.training.completion_loss import dpo_trainer_class, sft_trainer_class
+from srlm.training.completion_loss import (
+    dpo_trainer_class,
+    pair_token_counts,
+    sft_trainer_class,
+)
 from srlm.training.launch import per_process_batch, shared_dataset, world_size
 
 log = logging.getLogger(__name__)
@@ -281,10 +285,6 @@ def train_dpo(base_dir: str | Path, pairs: pl.DataFrame, cfg, out_dir: str | Pat
 def dpo_tokens(dataset, max_length: int | None) -> int:
     """Tokens DPO trains on in one epoch: prompt + chosen and prompt + rejected, each cut to
     `max_length` as TRL's collator cuts them."""
-    total = 0
-    for prompt, chosen, rejected in zip(dataset["prompt_ids"], dataset["chosen_ids"],
-                                        dataset["rejected_ids"], strict=True):
-        for answer in (chosen, rejected):
-            n = len(prompt) + len(answer)
-            total += min(n, max_length) if max_length else n
-    return total
+    return sum(min(prompt + answer, max_length or prompt + answer)
+               for prompt, chosen, rejected in pair_token_counts(dataset)
+               for answer in (chosen, rejected))
