@@ -130,10 +130,8 @@ def test_two_gloo_processes_train_the_model_one_process_trains(tmp_path, tiny_mo
     (one, two), metrics = one_vs_many(tmp_path, tiny_model_dir, "accelerate:\n  processes: 2\n",
                                       processes=2)
     before = load_file(Path(tiny_model_dir) / "model.safetensors")
-    assert set(one) == set(two)
     assert any(not torch.equal(before[k], one[k]) for k in one)  # it trained
-    for key in one:
-        torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-6)
+    assert_trained_alike(two, one, learning_rate=1e-3, steps=4)
     assert metrics[0]["steps"] == metrics[1]["steps"] == 4  # 16 examples / 4
     assert metrics[1]["train_loss"] == pytest.approx(metrics[0]["train_loss"], rel=1e-4)
     # written once, by the main process: one header and one row per logged step
@@ -169,8 +167,36 @@ def test_two_gloo_processes_run_dpo_like_one(tmp_path, tiny_model_dir):
         metrics.append(json.loads((tmp_path / f"{name}.json").read_text()))
     assert metrics[0]["steps"] == metrics[1]["steps"] == 2  # 8 pairs / global batch 4
     assert metrics[1]["train_loss"] == pytest.approx(metrics[0]["train_loss"], rel=1e-4)
-    for key in weights[0]:
-        torch.testing.assert_close(weights[1][key], weights[0][key], rtol=1e-4, atol=1e-6)
+    assert any(not torch.equal(weights[0][k], v)
+               for k, v in load_file(Path(tiny_model_dir) / "model.safetensors").items())
+    assert_trained_alike(weights[1], weights[0], learning_rate=1e-3, steps=2)
+
+
+def assert_trained_alike(two: dict, one: dict, learning_rate: float, steps: int) -> None:
+    """Two runs of the same training that differ only in how gradients are summed (2 processes
+    all-reduce what 1 process accumulates) give the same weights within what float arithmetic
+    allows, and no further.
+
+    Summing in another order moves a gradient by a few ulps of its terms. AdamW divides each
+    gradient by its running RMS, so where a gradient cancels to almost nothing those few ulps
+    are a large share of it, and that weight's step can change by up to a whole step. Adam's
+    step is lr * m/sqrt(v), at most lr at step 1 and never more than lr * (1 - beta1) /
+    sqrt(1 - beta2) ~ 3.2 lr (beta1 0.9, beta2 0.999; no weight decay here). So:
+    - every weight agrees within 3.2 * lr * steps (what all its steps together could move), and
+    - almost every weight (all but 1 in 1,000) agrees within fp32 rounding of the update
+      (rtol 1e-4, atol 1e-6): a missing gradient sync moves most weights by ~lr, not a few.
+    The few weights between the two bounds are the near-cancelling ones; which ones they are
+    depends on the CPU's kernels (1 of 2,048 on an Intel Xeon with AMX, none on an AMD EPYC).
+    """
+    assert set(two) == set(one)
+    loose = 3.2 * learning_rate * steps
+    outside, total = 0, 0
+    for key in one:
+        a, b = two[key].double(), one[key].double()
+        torch.testing.assert_close(a, b, rtol=0, atol=loose, msg=lambda m, k=key: f"{k}: {m}")
+        outside += int((~torch.isclose(a, b, rtol=1e-4, atol=1e-6)).sum())
+        total += b.numel()
+    assert outside <= total / 1000, f"{outside} of {total} weights differ beyond fp32 rounding"
 
 
 def _gpus() -> int:
@@ -186,9 +212,8 @@ def test_shipped_configs_train_on_two_gpus_like_one(tmp_path, tiny_model_dir, co
         pytest.skip("needs deepspeed")
     launch = f"accelerate:\n  processes: 2\n  config_file: {CONFIGS / (config + '.yaml')}\n"
     (one, two), metrics = one_vs_many(tmp_path, tiny_model_dir, launch, processes=2)
-    assert set(one) == set(two)  # gathered whole before saving, whatever the sharding
-    for key in one:
-        torch.testing.assert_close(two[key], one[key], rtol=1e-3, atol=1e-5)
+    # gathered whole before saving, whatever the sharding
+    assert_trained_alike(two, one, learning_rate=1e-3, steps=4)
     assert metrics[0]["steps"] == metrics[1]["steps"]
 
 
