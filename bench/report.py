@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 TARGET_TOKENS = 250  # issue 14: generation, SFT and DPO training tokens/s on 2 cores
+TARGET_FINGERPRINT_MS = 100  # issue 21: a stage fingerprints a model from its record
 
 
 def spread(value: dict, digits: int = 1) -> str:
@@ -80,7 +81,7 @@ def training_section(rows: list[dict]) -> tuple[list[str], dict]:
         "its own batching (DPO: random pairs; SFT: its small-set length grouping), so its "
         "batches, and with them its losses, differ from ours; on the same batches the losses "
         "agree (tests/test_training.py compares losses, gradients and weights with TRL's; "
-        "README *Measured*).", "",
+        "docs/pipeline.md, *Measured*).", "",
         "| run | examples | steps | tokens | tokens/s | × TRL stock | mean loss | last loss "
         "| peak MiB |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -130,6 +131,16 @@ def data_sections(results: dict) -> list[str]:
             f"{p['known_at_end']:,}: **{p['seconds']} s**, of which the near-duplicate rule "
             f"{p['near_duplicate_rule_s']} s ({spread(p['rule_ms_per_check'], 2)} ms a "
             f"check); peak {p['peak_rss_mib']} MiB.", ""]
+    if "model_fingerprint" in results:
+        m = results["model_fingerprint"]
+        lines += [
+            "## Model identity", "",
+            f"`bench/model_fingerprint.py`: a sparse {m['model_gib']:g} GiB model folder "
+            f"({m['files']} files) with its `_model_manifest.json`; a stage fingerprints it in "
+            f"{spread(m['with_record_ms'], 2)} ms (n = {m['with_record_ms']['n']}). Reading "
+            f"every byte, as every stage did before records: {spread(m['full_read_s_per_gib'], 2)}"
+            f" s per GiB (a {m['slice_gib']:g} GiB slice, n = {m['full_read_s_per_gib']['n']}), "
+            f"~{m['full_read_extrapolated_s']} s for the folder.", ""]
     if "repro" in results:
         r = results["repro"]
         text = r.get("skipped") or f"{spread(r['seconds'], 2)} s (n = {r['seconds']['n']})"
@@ -137,7 +148,7 @@ def data_sections(results: dict) -> list[str]:
     return lines
 
 
-def targets(engines: dict, training: dict) -> list[str]:
+def targets(engines: dict, training: dict, identity: dict | None = None) -> list[str]:
     rows = []
     vllm, plain, hf = engines.get("vllm"), engines.get("plain"), engines.get("transformers")
     if vllm:
@@ -159,11 +170,18 @@ def targets(engines: dict, training: dict) -> list[str]:
             base = f"TRL stock {stock['tokens_per_s']} tok/s" if stock else "—"
             rows.append(f"| {kind.upper()} bf16 ≥ {TARGET_TOKENS} training tok/s | "
                         f"{rate} tok/s | {base} | {verdict(rate >= TARGET_TOKENS)} |")
+    if identity:
+        ms = identity["with_record_ms"]["median"]
+        rows.append(f"| model fingerprint from its record < {TARGET_FINGERPRINT_MS} ms "
+                    f"({identity['model_gib']:g} GiB model; issue 21) | {ms:.2f} ms | full read "
+                    f"~{identity['full_read_extrapolated_s']} s | "
+                    f"{verdict(ms < TARGET_FINGERPRINT_MS)} |")
     if not rows:
         return []
     return ["## Targets (issue 14)", "", "| target | measured | baseline, same run | |",
             "|---|---|---|---|", *rows, "",
-            "The default `make repro` (≤ 15 min) is timed in the README (*Measured*), not here.",
+            "The default `make repro` (≤ 15 min) is timed in docs/pipeline.md (*Measured*), "
+            "not here.",
             ""]
 
 
@@ -173,6 +191,7 @@ def render(results: dict) -> str:
         if "engines" in results else ([], {})
     training_lines, training = training_section(results["training"]) \
         if "training" in results else ([], {})
-    lines = [*header(results), *targets(engines, training), *engines_lines, *training_lines,
+    lines = [*header(results), *targets(engines, training, results.get("model_fingerprint")),
+             *engines_lines, *training_lines,
              *data_sections(results)]
     return "\n".join(lines).rstrip() + "\n"

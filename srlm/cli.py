@@ -7,6 +7,7 @@
     srlm diff data/m2/pairs data/m3/pairs              what changed between two artifacts
     srlm diff data/m2/pairs --rev HEAD~1 --rev HEAD    one artifact at two git revisions
     srlm report                        one table of every model's evaluation metrics
+    srlm compare                       did the rebuild agree with HEAD's metrics (intervals)?
 
 The pipeline itself runs with `dvc repro`.
 """
@@ -35,20 +36,25 @@ EXAMPLES = """examples:
   srlm validate data/seed/ift && echo valid
   srlm params --file params.yaml
   srlm report --out report.md
+  srlm compare HEAD~1 HEAD --all
 """
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from srlm.tools.terminal import escape_controls, printable_frame
+
     manifest = read_manifest(args.path)
     frame = read_artifact(args.path)
-    print(f"{args.path}: {manifest['schema']} v{manifest.get('schema_version', '?')}, "
-          f"{manifest['rows']} rows, fingerprint {manifest['fingerprint']}")
-    print("columns: " + ", ".join(f"{k}: {v}" for k, v in frame.schema.items()))
+    lines = [f"{args.path}: {manifest['schema']} v{manifest.get('schema_version', '?')}, "
+             f"{manifest['rows']} rows, fingerprint {manifest['fingerprint']}",
+             "columns: " + ", ".join(f"{k}: {v}" for k, v in frame.schema.items())]
     versions = manifest.get("versions")
     if isinstance(versions, dict):
-        print("versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
+        lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
+    print("\n".join(escape_controls(line) for line in lines))
+    # artifact text is model output: a control sequence in it must not reach the terminal
     with pl.Config(fmt_str_lengths=args.width, tbl_rows=args.rows, tbl_cols=-1):
-        print(frame.head(args.rows))
+        print(printable_frame(frame.head(args.rows)))
     return 0
 
 
@@ -114,13 +120,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from srlm.evaluation.report import collect, markdown
+    from srlm.evaluation.report import collect, comparisons, markdown
 
-    models = args.model or list(load_params(args.params).evaluation.models)
+    params = load_params(args.params)
+    models = args.model or list(params.evaluation.models)
     root = Path(args.metrics_dir)
     if not root.is_dir():
         raise SrlmError(f"{root}: no metrics folder (run dvc repro, or pass --metrics-dir)")
-    text = markdown(collect(root, models))
+    text = markdown(collect(root, models), paired=comparisons(root, models, params.iterations))
     if args.out:
         out = Path(args.out)
         if out.exists() and not args.force:
@@ -130,12 +137,64 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from srlm.tools import comparison_report as render
+    from srlm.tools.metrics_sources import read_side
+    from srlm.tools.run_comparison import compare, summarize
+
+    a_label, a_files = read_side(args.a, args.metrics_dir)
+    b_label, b_files = read_side(args.b, args.metrics_dir)
+    rows = compare(a_files, b_files)
+    _, verdict, code = summarize(rows, args.allow_count_changes)
+    if args.quiet:
+        print(verdict)
+    elif args.format == "json":
+        print(render.json_report(rows, a_label, b_label, args.allow_count_changes), end="")
+    else:
+        fmt = render.markdown_report if args.format == "md" else render.text_report
+        print(fmt(rows, a_label, b_label, args.all, args.allow_count_changes), end="")
+    return code
+
+
+COMPARE_EPILOG = """A and B are each a git revision (HEAD, HEAD~3, a tag) or a folder: a metrics
+folder, or a clone holding one. Default: A = HEAD, B = the workspace's metrics folder, i.e.
+"did my dvc repro reproduce the committed run?".
+
+A figure with a 95% interval (x and x_ci95) agrees when the two intervals overlap: the
+conservative test for two independent runs (disjoint intervals mean a difference significant
+well below 5%; overlap is not proof of equality). Counts, labels and nulls are the same or
+changed; other floats the same to 4 decimals or moved (no interval); timings, hashes, absolute
+paths and machine strings are not compared. Shown: what differs, changed, moved or is in one
+run only (--all: every figure). Exit 1 when a figure differs or a count changed, else 0.
+
+examples:
+  srlm compare                          HEAD's metrics vs the workspace's
+  srlm compare HEAD~3 HEAD --all        two revisions, every figure
+  srlm compare ../their-clone --quiet   another clone vs the workspace: the verdict only
+  srlm compare v1.0 --format md > comparison.md
+  srlm compare --allow-count-changes    a rebuild on other hardware (bf16 rounding)"""
+
+
 def cmd_params(args: argparse.Namespace) -> int:
     if args.explain:
         print(explain())
         return 0
     print(json.dumps(as_dict(load_params(args.file)), indent=2))
     return 0
+
+
+def _count(minimum: int):
+    """An argparse type: an integer of at least `minimum` (argparse names the option)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,8 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
                           epilog="example: srlm show data/seed/eft --rows 3",
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     show.add_argument("path", help="artifact directory (holds _manifest.json)")
-    show.add_argument("--rows", type=int, default=5, help="rows to print (default 5)")
-    show.add_argument("--width", type=int, default=60, help="characters per text cell")
+    show.add_argument("--rows", type=_count(0), default=5, help="rows to print (default 5)")
+    show.add_argument("--width", type=_count(1), default=60, help="characters per text cell")
     show.set_defaults(func=cmd_show)
     validate = sub.add_parser("validate", help="validate an artifact against its schema",
                               epilog="example: srlm validate data/seed/ift")
@@ -165,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("paths", nargs="+", help="two artifact directories, or one with --rev")
     diff.add_argument("--rev", action="append", help="git revision (give one or two)")
     diff.add_argument("--json", action="store_true", help="machine-readable report")
-    diff.add_argument("--limit", type=int, default=0, help="example rows to print per change")
+    diff.add_argument("--limit", type=_count(0), default=0,
+                      help="example rows to print per change")
     diff.set_defaults(func=cmd_diff)
     export = sub.add_parser(
         "export", help="write an artifact as parquet, JSON lines or a datasets directory",
@@ -188,6 +248,24 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="also write the markdown here")
     report.add_argument("--force", action="store_true", help="replace an existing --out file")
     report.set_defaults(func=cmd_report)
+    comp = sub.add_parser(
+        "compare", help="do two runs' metrics agree within their intervals? (a rebuild's check)",
+        epilog=COMPARE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    comp.add_argument("a", nargs="?", default="HEAD",
+                      help="git revision or metrics folder (default HEAD)")
+    comp.add_argument("b", nargs="?", default=None,
+                      help="git revision or metrics folder (default: the workspace's)")
+    comp.add_argument("--metrics-dir", default="metrics",
+                      help="the metrics folder, relative to the repository (default metrics)")
+    comp.add_argument("--format", choices=["text", "md", "json"], default="text",
+                      help="aligned text (default), markdown, or JSON with every row")
+    comp.add_argument("--all", action="store_true",
+                      help="also list the figures that are the same, agree or are not compared")
+    comp.add_argument("--quiet", action="store_true", help="print only the one-line verdict")
+    comp.add_argument("--allow-count-changes", action="store_true",
+                      help="list changed counts but exit 1 only when a figure differs (for a "
+                           "rebuild on other hardware, where a trained model's tallies move)")
+    comp.set_defaults(func=cmd_compare)
     params = sub.add_parser(
         "params", help="print the checked params with defaults filled in",
         epilog="examples:\n  srlm params --file profiles/paper.yaml\n"
@@ -207,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except Exception as err:  # noqa: BLE001 - every error is one line (srlm.core.runtime)
+        line: str | None
         if isinstance(err, SrlmError):
             line = f"error: {where}: {one_line(err)}"
         elif (line := error_line(err, where)) is None:  # SRLM_DEBUG=1: the traceback

@@ -5,8 +5,9 @@
 
 import argparse
 
-from srlm.core.artifacts import atomic_directory, write_metrics
+from srlm.core.artifacts import write_metrics
 from srlm.core.config import load_params
+from srlm.core.model_identity import model_directory
 from srlm.core.runtime import run_stage
 from srlm.training.base_model import import_base_model
 
@@ -18,7 +19,7 @@ def main() -> None:
     parser.add_argument("--metrics", help="JSON summary of the imported model")
     args = parser.parse_args()
     cfg = load_params(args.params).base
-    with atomic_directory(args.out) as tmp:
+    with model_directory(args.out, "base") as tmp:  # records the folder's hash, once
         summary = import_base_model(cfg.model, tmp, cfg.gguf_file, cfg.revision)
     if args.metrics:
         write_metrics(args.metrics, summary)

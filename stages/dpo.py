@@ -34,7 +34,7 @@ def main() -> None:
         return
     from srlm.training.trainers import train_dpo
 
-    with main_process_output(args.out) as tmp:  # None in launched processes but the main one
+    with main_process_output(args.out, "dpo") as tmp:  # None but in the main process
         metrics = train_dpo(args.base, pairs, cfg, tmp, log_csv=args.log if tmp else None)
     if tmp is not None:
         write_metrics(args.metrics, metrics)

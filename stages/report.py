@@ -1,8 +1,9 @@
 """Stage `report`: one markdown table across models, the CSVs behind `dvc plots` and the same
-charts as PNG images embedded in the table's file.
+charts as PNG images embedded in the table's file, and the paired IFEval differences between
+models (a DVC metrics file).
 
     python stages/report.py --params params.yaml --metrics-dir metrics \
-        --out reports/summary.md --plots reports/plots
+        --out reports/summary.md --plots reports/plots --paired reports/ifeval_paired.json
 
 The same table prints with `srlm report`.
 """
@@ -11,11 +12,11 @@ import argparse
 import os
 from pathlib import Path
 
-from srlm.core.artifacts import atomic_directory
+from srlm.core.artifacts import atomic_directory, write_metrics
 from srlm.core.config import load_params
 from srlm.core.runtime import run_stage
 from srlm.evaluation.charts import render_charts
-from srlm.evaluation.report import collect, markdown, plot_frames
+from srlm.evaluation.report import collect, comparisons, markdown, plot_frames
 
 
 def main() -> None:
@@ -24,8 +25,14 @@ def main() -> None:
     parser.add_argument("--metrics-dir", required=True)
     parser.add_argument("--out", required=True, help="the markdown table")
     parser.add_argument("--plots", required=True, help="folder of CSVs for dvc plots")
+    parser.add_argument("--paired", required=True,
+                        help="JSON: IFEval differences of each model vs its base and vs m0")
     args = parser.parse_args()
-    rows = collect(args.metrics_dir, list(load_params(args.params).evaluation.models))
+    params = load_params(args.params)
+    models = list(params.evaluation.models)
+    rows = collect(args.metrics_dir, models)
+    paired = comparisons(args.metrics_dir, models, params.iterations)
+    write_metrics(args.paired, paired)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     frames = plot_frames(rows)
@@ -35,7 +42,7 @@ def main() -> None:
         charts = render_charts(frames, folder)
     relative = Path(os.path.relpath(args.plots, out.parent))
     out.write_text(markdown(rows, {title: (relative / name).as_posix()
-                                   for title, name in charts.items()}))
+                                   for title, name in charts.items()}, paired))
     print(out.read_text())
 
 

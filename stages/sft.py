@@ -38,7 +38,7 @@ def main() -> None:
         return
     from srlm.training.trainers import train_sft
 
-    with main_process_output(args.out) as tmp:  # None in launched processes but the main one
+    with main_process_output(args.out, "sft") as tmp:  # None but in the main process
         metrics = train_sft(args.base, ift, eft, cfg, tmp, loss_csv=args.loss if tmp else None)
     if tmp is not None:
         write_metrics(args.metrics, metrics)

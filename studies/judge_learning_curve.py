@@ -16,50 +16,33 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import polars as pl
-import yaml
+from scratch_project import ROOT, dvc_command, dvc_env, project_copy
+from scratch_project import merged_params as profile_params
 
-ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "profiles" / "judge_learning_curve.yaml"
 MODES = ("sampled", "expected")
 
 
 def merged_params(point: int, profile: Path) -> dict:
     """params.yaml with the profile's overrides and this point's EFT size."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for group, values in (yaml.safe_load(profile.read_text()) or {}).items():
-        params.setdefault(group, {}).update(values)
+    params = profile_params(profile)
     params["seed"]["eft_size"] = point
     return params
-
-
-def project_copy(folder: Path, params: dict) -> Path:
-    ignore = shutil.ignore_patterns("__pycache__")
-    for name in ("stages", "srlm", "data/raw"):
-        shutil.copytree(ROOT / name, folder / name, ignore=ignore)
-    for name in ("dvc.yaml", ".dvcignore"):
-        shutil.copy(ROOT / name, folder / name)
-    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    return folder
 
 
 def run_point(point: int, profile: Path, keep: Path | None) -> dict:
     folder = Path(tempfile.mkdtemp(prefix=f"eft{point}-", dir=keep))
     project = project_copy(folder, merged_params(point, profile))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           "PYTHONPATH": str(project), "HF_HUB_OFFLINE": "1"}
     started = time.perf_counter()
     for args in (["init", "--no-scm", "-q"], ["repro", "evaluate_judge@m1"]):
-        subprocess.run([str(Path(sys.executable).parent / "dvc"), *args], cwd=project, env=env,
-                       check=True)
+        subprocess.run(dvc_command(*args), cwd=project, env=dvc_env(project), check=True)
     seconds = time.perf_counter() - started
     seed = json.loads((project / "metrics" / "seed.json").read_text())
     judge = json.loads((project / "metrics" / "m1" / "judge.json").read_text())

@@ -19,6 +19,23 @@ from tests.helpers import save_tiny_llama
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 
+# A unit test takes seconds: one that hangs fails after 2 minutes instead of holding a run for
+# the 600 s (pyproject's pytest-timeout `timeout`, global) that the tiers running DVC, the real
+# model or vLLM need.
+UNIT_TIMEOUT_S = 120
+LONG_TIERS = ("integration", "slow", "vllm", "gpu")
+
+
+def pytest_collection_modifyitems(config, items):
+    """A `timeout(UNIT_TIMEOUT_S)` marker on every test without a long-tier marker or a timeout
+    marker of its own; none when the run chose its timeout (`--timeout`, PYTEST_TIMEOUT), as
+    a marker would override that choice."""
+    if config.getoption("timeout", None) is not None or os.environ.get("PYTEST_TIMEOUT"):
+        return
+    for item in items:
+        if not any(item.get_closest_marker(name) for name in (*LONG_TIERS, "timeout")):
+            item.add_marker(pytest.mark.timeout(UNIT_TIMEOUT_S))
+
 
 @pytest.fixture(scope="session")
 def smollm2_tokenizer(tmp_path_factory):

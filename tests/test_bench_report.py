@@ -69,3 +69,18 @@ def test_report_says_missed_where_a_target_is_missed(report):
         in text
     assert "| DPO bf16 ≥ 250 training tok/s | 200.0 tok/s | TRL stock 138.1 tok/s | " \
            "**missed** |" in text
+
+
+def test_model_fingerprint_figures_and_target(report):
+    base = results(420.0, 340.0)
+    identity = {"model_gib": 10.0, "files": 7, "slice_gib": 1.0,
+                "with_record_ms": runs(0.4, 0.3, 2.2), "full_read_s_per_gib": runs(1.6, 1.6, 5.0),
+                "full_read_extrapolated_s": 16.2}
+    text = report.render({**base, "model_fingerprint": identity})
+    assert "| model fingerprint from its record < 100 ms (10 GiB model; issue 21) | 0.40 ms | " \
+           "full read ~16.2 s | met |" in text
+    assert "a stage fingerprints it in 0.40 [0.30–2.20] ms (n = 3)" in text
+    slow = {**identity, "with_record_ms": runs(150.0)}
+    assert "| 150.00 ms | full read ~16.2 s | **missed** |" in \
+        report.render({**base, "model_fingerprint": slow})
+    assert "Model identity" not in report.render(base)

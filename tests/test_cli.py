@@ -22,6 +22,21 @@ def test_show_prints_manifest_and_rows(artifact, capsys):
     assert "example_id: String" in out and "r1" in out and "r2" not in out
 
 
+def test_show_never_prints_terminal_control_sequences(tmp_path, capsys):
+    """A generated answer that retitles (OSC), clears (CSI) or rewrites (CR) the terminal is
+    shown escaped, as text."""
+    hostile = "Sure\x1b]0;pwned\x07 \x1b[2J\rdone\x9bok"
+    write_artifact(pl.DataFrame({"example_id": ["e1"], "prompt": ["p\x1b[31m"],
+                                 "response": [hostile], "source": ["s"]}),
+                   tmp_path / "ift", "seed_ift", "fp\x1b[0m")
+    assert main(["show", str(tmp_path / "ift"), "--width", "200"]) == 0
+    out = capsys.readouterr().out
+    assert not any(c in out for c in "\x1b\x07\r\x9b")
+    assert "Sure\\x1b]0;pwned\\x07 \\x1b[2J\\rdone" not in out  # \r is \x0d here
+    assert "Sure\\x1b]0;pwned\\x07 \\x1b[2J\\x0ddone\\x9bok" in out
+    assert "p\\x1b[31m" in out and "fingerprint fp\\x1b[0m" in out
+
+
 def test_validate_reports_violations(artifact, capsys):
     assert main(["validate", str(artifact)]) == 0
     pl.DataFrame({"example_id": ["a", "a"], "prompt": ["p", "p"], "response": ["r", ""],
@@ -65,3 +80,13 @@ def test_report_reads_metrics_and_never_overwrites(tmp_path, capsys):
     assert "exists; pass --force" in capsys.readouterr().err
     assert main(["report", "--metrics-dir", str(tmp_path / "none")]) == 1
     assert "no metrics folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["show", "x", "--width", "-5"], ["show", "x", "--rows", "-1"],
+                                  ["diff", "a", "b", "--limit", "many"]])
+def test_cli_counts_must_be_counts(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "argument --" in err and ("must be >=" in err or "expected an integer" in err)

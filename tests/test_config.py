@@ -187,6 +187,10 @@ def test_paper_profile_is_valid_and_differs_only_in_values():
     ("judge:\n  samples: -1\n", "judge.samples: must be > 0"),
     ("sft:\n  precision: fp16\n", "sft.precision: expected one of"),
     ("dpo:\n  beta: 0\n", "dpo.beta: must be > 0"),
+    # `$` would let a trailing newline through into a folder and a DVC stage name
+    ('iterations:\n  "m4\\n": {base: m1}\n', "'m4\\\\n' is not a valid iteration name"),
+    ('evaluation:\n  models: ["m0\\n", m1]\n', "evaluation.models: 'm0\\n' is not a valid"),
+    ("ifeval:\n  limit: -1\n", "ifeval.limit: must be >= 0"),
 ])
 def test_out_of_range_values_name_the_key(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):

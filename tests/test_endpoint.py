@@ -217,3 +217,14 @@ def test_credentials_in_the_url_are_refused_and_never_shown(url, monkeypatch, no
     identity = evaluator_identity(config)["evaluator"]
     assert "hunter2" not in identity and "ter2" not in identity and "alice" not in identity
     assert identity.endswith("/v1#judge-70b") and "@" not in identity
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/v1\r\nX-Injected: 1",
+                                 "http://127.0.0.1:8000/v1\n", "http://127.0.0.1:80 00/v1",
+                                 "https://api.example.com/v1\t"])
+def test_control_characters_in_an_endpoint_url_are_refused(url):
+    from srlm.engines.endpoint import check_endpoint
+
+    with pytest.raises(EndpointError, match="control characters .* not allowed in a URL"):
+        check_endpoint(url)
+

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from srlm.core.config import AccelerateConfig, ConfigError
 from srlm.core.errors import SrlmError
 from srlm.training.launch import launch_command, per_process_batch, relaunch
-from tests.helpers import ROOT, run_stage
+from tests.helpers import ROOT, assert_trained_alike, run_stage
 
 CONFIGS = ROOT / "accelerate"
 
@@ -170,33 +170,6 @@ def test_two_gloo_processes_run_dpo_like_one(tmp_path, tiny_model_dir):
     assert any(not torch.equal(weights[0][k], v)
                for k, v in load_file(Path(tiny_model_dir) / "model.safetensors").items())
     assert_trained_alike(weights[1], weights[0], learning_rate=1e-3, steps=2)
-
-
-def assert_trained_alike(two: dict, one: dict, learning_rate: float, steps: int) -> None:
-    """Two runs of the same training that differ only in how gradients are summed (2 processes
-    all-reduce what 1 process accumulates) give the same weights within what float arithmetic
-    allows, and no further.
-
-    Summing in another order moves a gradient by a few ulps of its terms. AdamW divides each
-    gradient by its running RMS, so where a gradient cancels to almost nothing those few ulps
-    are a large share of it, and that weight's step can change by up to a whole step. Adam's
-    step is lr * m/sqrt(v), at most lr at step 1 and never more than lr * (1 - beta1) /
-    sqrt(1 - beta2) ~ 3.2 lr (beta1 0.9, beta2 0.999; no weight decay here). So:
-    - every weight agrees within 3.2 * lr * steps (what all its steps together could move), and
-    - almost every weight (all but 1 in 1,000) agrees within fp32 rounding of the update
-      (rtol 1e-4, atol 1e-6): a missing gradient sync moves most weights by ~lr, not a few.
-    The few weights between the two bounds are the near-cancelling ones; which ones they are
-    depends on the CPU's kernels (1 of 2,048 on an Intel Xeon with AMX, none on an AMD EPYC).
-    """
-    assert set(two) == set(one)
-    loose = 3.2 * learning_rate * steps
-    outside, total = 0, 0
-    for key in one:
-        a, b = two[key].double(), one[key].double()
-        torch.testing.assert_close(a, b, rtol=0, atol=loose, msg=lambda m, k=key: f"{k}: {m}")
-        outside += int((~torch.isclose(a, b, rtol=1e-4, atol=1e-6)).sum())
-        total += b.numel()
-    assert outside <= total / 1000, f"{outside} of {total} weights differ beyond fp32 rounding"
 
 
 def _gpus() -> int:

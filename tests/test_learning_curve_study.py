@@ -1,12 +1,14 @@
 """The judge learning-curve study's wiring (the study itself trains real models: not here)."""
 
 import importlib.util
+import sys
 
 import yaml
 
 from srlm.core.config import Params, from_dict
 from tests.helpers import ROOT
 
+sys.path.insert(0, str(ROOT / "studies"))  # the study imports its shared module by its bare name
 spec = importlib.util.spec_from_file_location("study", ROOT / "studies" / "judge_learning_curve.py")
 study = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(study)

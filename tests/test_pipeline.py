@@ -29,6 +29,7 @@ SMALL = {
     "candidates": {"shard_size": 4},
     "judge": {"shard_size": 8},
     "dpo": {"batch_size": 4, "max_length": 256, "precision": "fp32", "learning_rate": 1e-4},
+    "ifeval": {"limit": 12},
 }
 
 
@@ -67,8 +68,8 @@ def project(tmp_path_factory, tiny_model_dir):
 def test_fake_pipeline_builds_every_artifact(project):
     out = dvc(project, "repro").stdout
     for stage in ("base", "seed", "sft", "eval_prompts", "prompts@m2", "dpo@m2", "dpo@m3",
-                  "answers@m0", "evaluate_judge@m3", "evaluate_reference@m1", "evaluate_h2h@m3",
-                  "report"):
+                  "answers@m0", "ifeval@m0", "ifeval@m3", "evaluate_judge@m3",
+                  "evaluate_reference@m1", "evaluate_h2h@m3", "report"):
         assert f"Running stage '{stage}'" in out
     for iteration in ("m2", "m3"):
         prompts = read_artifact(project / "data" / iteration / "prompts", "prompts")
@@ -99,9 +100,14 @@ def test_fake_pipeline_builds_every_artifact(project):
     for iteration in ("m2", "m3"):
         monitors = json.loads((metrics / iteration / "monitors.json").read_text())
         assert monitors["judge_consistency_n"] == 16 and 0 <= monitors["top_score_share"] <= 1
+    # IFEval for every model, paired against its base and m0 on the same 12 prompts
+    paired = json.loads((project / "reports" / "ifeval_paired.json").read_text())
+    assert {m: sorted(v) for m, v in paired.items()} == {
+        "m1": ["vs_base"], "m2": ["vs_base", "vs_m0"], "m3": ["vs_base", "vs_m0"]}
+    assert paired["m3"]["vs_base"]["against"] == "m2" and paired["m3"]["vs_m0"]["n_prompts"] == 12
     summary = (project / "reports" / "summary.md").read_text()
-    assert "### Loop monitors" in summary
-    for chart in ("reward_model.png", "win_rates.png", "judge_scores.png"):
+    assert "### Loop monitors" in summary and summary.startswith("### IFEval")
+    for chart in ("ifeval.png", "reward_model.png", "win_rates.png", "judge_scores.png"):
         assert (project / "reports" / "plots" / chart).read_bytes()[:4] == b"\x89PNG"
         assert f"](plots/{chart})" in summary
 

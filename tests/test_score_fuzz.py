@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -32,7 +34,13 @@ def test_any_text_gives_none_or_a_score_in_range_and_a_matching_prefix(text):
     assert (prefix is None) == (score is None)
     if prefix is not None:  # expected scoring reads the probabilities right after the prefix
         assert text.startswith(prefix) and text[len(prefix)] in "0123456789"
-        assert parse_score(prefix + text[len(prefix):]) == score
+        # the number parse_score read is the one that starts at the prefix's end...
+        number = re.match(r"[0-9]+(?:\.[0-9]+)?", text[len(prefix):])
+        assert number is not None and float(number.group(0)) == score
+        # ...and the prefix ends a complete label: whichever digit the judge writes next is
+        # the score, which is what weighting "0".."5" by their probabilities assumes
+        assert [parse_score(prefix + digit) for digit in "012345"] == [0.0, 1.0, 2.0, 3.0,
+                                                                        4.0, 5.0]
 
 
 @FAST

@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 
 from srlm.core.artifacts import read_artifact, read_manifest
+from srlm.core.model_identity import folder_hash, recorded_hash
 from srlm.evaluation.metrics import judge_intervals, reward_model_metrics
 from tests.helpers import ROOT, repo_file, requires_shared_data, run_stage, shared_file
 
@@ -100,10 +101,13 @@ def test_sft_and_evaluate_judge_stages(tmp_path, tiny_model_dir):
     assert sft["dropped_too_long"] == sft["eft_examples"] > 0
     assert sft["examples"] == sft["ift_examples"] and sft["steps"] > 0
     assert (tmp_path / "m1" / "model.safetensors").is_file()
+    # sft records M1's hash as it writes it, and the next stage fingerprints M1 from the record
+    assert recorded_hash(tmp_path / "m1") == (folder_hash(tmp_path / "m1"), "")
     result = run_stage("evaluate_judge", "--params", params, "--model", str(tmp_path / "m1"),
                        "--eft-eval", str(tmp_path / "seed" / "eft-eval"),
                        "--out", str(tmp_path / "judge"), "--metrics", str(tmp_path / "judge.json"))
     assert result.returncode == 0, result.stderr
+    assert "to fingerprint it" not in result.stderr
     metrics = json.loads((tmp_path / "judge.json").read_text())
     outputs = read_artifact(tmp_path / "judge", "judge_outputs")
     assert outputs.height == 3 * 60 and metrics["samples_per_reply"] == 3
@@ -147,6 +151,7 @@ def test_evaluation_stages_answer_compare_and_report(tmp_path):
         "engine:\n  backend: fake\n"
         "evaluation:\n  reference_limit: 5\n  mt_bench_limit: 3\n  models: [m1, m2]\n"
         "iterations:\n  m2: {base: m1}\n"
+        "ifeval:\n  limit: 10\n"
         "evaluator:\n  model: judge-model\n"
     ))
     prompts = tmp_path / "eval" / "prompts"
@@ -192,10 +197,29 @@ def test_evaluation_stages_answer_compare_and_report(tmp_path):
     assert reference["opponent"] == "reference:" + ",".join(
         sorted({"human-rank0"} | ({"mt_bench:gpt-4"} if mt_refs else set())))
     assert reference["by_source"]["human/oasst1_en_validation.messages.jsonl"]["n"] == 5
+    for model in ("m1", "m2"):
+        result = run_stage("ifeval", "--params", params, "--model", str(tmp_path / "models" / model),
+                           "--data", str(ROOT / "data/raw/ifeval/input_data.jsonl"),
+                           "--out", str(tmp_path / model / "ifeval"),
+                           "--metrics", str(metrics / model / "ifeval.json"),
+                           "--prompts-table", str(metrics / model / "ifeval_prompts.csv"),
+                           "--instructions-table", str(metrics / model / "ifeval_instructions.csv"))
+        assert result.returncode == 0, result.stderr
+    ifeval = json.loads((metrics / "m2" / "ifeval.json").read_text())
+    checked = read_artifact(tmp_path / "m2" / "ifeval", "ifeval_results")
+    assert ifeval["n_prompts"] == checked.height == 10  # `ifeval.limit` in the params above
+    assert ifeval["n_instructions"] == checked["instruction_ids"].list.len().sum()
+    for figure in ("prompt_strict", "prompt_loose", "instruction_strict", "instruction_loose"):
+        assert 0 <= ifeval[figure] <= 1 and len(ifeval[f"{figure}_ci95"]) == 2
     result = run_stage("report", "--params", params, "--metrics-dir", str(metrics),
-                       "--out", str(tmp_path / "report.md"), "--plots", str(tmp_path / "plots"))
+                       "--out", str(tmp_path / "report.md"), "--plots", str(tmp_path / "plots"),
+                       "--paired", str(tmp_path / "paired.json"))
     assert result.returncode == 0, result.stderr
     report = (tmp_path / "report.md").read_text()
+    assert report.startswith("### IFEval")  # the judge-free numbers lead
+    paired = json.loads((tmp_path / "paired.json").read_text())
+    assert set(paired) == {"m2"} and paired["m2"]["vs_base"]["against"] == "m1"
+    assert paired["m2"]["vs_base"]["n_prompts"] == 10 and "prompt_strict_mde" in paired["m2"]["vs_base"]
     m2_reference = json.loads((metrics / "m2" / "reference.json").read_text())
     low, high = m2_reference["win_rate_ci95"]
     assert (f"| m2 | {100 * m2_reference['win_rate']:.1f} [{100 * low:.1f}, {100 * high:.1f}] | "
@@ -204,7 +228,8 @@ def test_evaluation_stages_answer_compare_and_report(tmp_path):
     assert f"{h2h['wins']}/{h2h['ties']}/{h2h['losses']}" in report
     assert "Evaluator: judge-model" in report
     assert {p.name for p in (tmp_path / "plots").iterdir()} == {
-        "reward_model.csv", "win_rates.csv", "judge_scores.csv", "monitors.csv", "win_rates.png"}
+        "ifeval.csv", "ifeval.png", "reward_model.csv", "win_rates.csv", "judge_scores.csv",
+        "monitors.csv", "win_rates.png"}
 
 
 def fake_model(tmp_path, name):

@@ -6,6 +6,7 @@ from transformers import AutoModelForCausalLM
 from srlm.core.config import LoraConfig, SFTConfig
 from srlm.training.completion_loss import completion_loss
 from srlm.training.trainers import sft_records, train_sft
+from tests.helpers import assert_trained_alike
 
 
 def seed_frames():
@@ -188,8 +189,7 @@ def test_dpo_trains_like_trls_own_trainer(tiny_model_dir, tmp_path, monkeypatch,
                                                             rel=1e-3, abs=1e-5), column
     a = AutoModelForCausalLM.from_pretrained(tmp_path / "ours").state_dict()
     b = AutoModelForCausalLM.from_pretrained(tmp_path / "stock").state_dict()
-    for name, weight in a.items():
-        torch.testing.assert_close(weight, b[name], rtol=1e-4, atol=1e-5)
+    assert_trained_alike(a, b, learning_rate=cfg.learning_rate, steps=3)
 
 
 def test_dpo_batches_pairs_of_similar_length(tiny_model_dir, tmp_path):

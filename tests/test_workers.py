@@ -81,8 +81,7 @@ def judgments_cmd(model, params):
 
 
 def build(folder, model, params_text):
-    """candidates, then judgments, run as DVC runs them: from one folder, relative paths
-    (fingerprints hold input paths, so two builds compare only from equal paths)."""
+    """candidates, then judgments, run as DVC runs them: from one folder, relative paths."""
     folder.mkdir()
     write_prompts(folder)
     (folder / "params.yaml").write_text(

@@ -77,12 +77,21 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
 
 def write_metrics(path: str | Path, metrics: dict) -> None:
     """Write a DVC metrics JSON file (sorted keys, so diffs between runs stay small)."""
+    _write_text(path, json.dumps(metrics, indent=2, sort_keys=True) + "\n", "metrics")
+
+
+def write_table(path: str | Path, frame: pl.DataFrame) -> None:
+    """Write a small table beside the metrics as CSV (git-tracked, e.g. for `dvc plots`)."""
+    _write_text(path, frame.write_csv(), "table")
+
+
+def _write_text(path: str | Path, text: str, what: str) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        path.write_text(text)
     except OSError as err:  # a full disk reports no file name of its own
-        raise ArtifactError(f"{path}: cannot write the metrics ({err.strerror or err})") from None
+        raise ArtifactError(f"{path}: cannot write the {what} ({err.strerror or err})") from None
 
 
 class PendingArtifact(NamedTuple):
@@ -158,7 +167,7 @@ def read_manifest(directory: str | Path) -> dict:
     for key, kind in (("schema", str), ("rows", int), ("fingerprint", str)):
         value = manifest.get(key)
         if not isinstance(value, kind) or isinstance(value, bool) or value == "" or (
-                kind is int and value < 0):
+                isinstance(value, int) and value < 0):
             raise ArtifactError(f"{path}: manifest key '{key}' is missing or invalid "
                                 f"(got {value!r}); rebuild the artifact with `dvc repro`")
     return manifest

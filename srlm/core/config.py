@@ -1,8 +1,9 @@
 """One source for every value: typed, frozen params read from a params file.
 
 `load_params("params.yaml")` returns a `Params`, one frozen dataclass per group; a stage reads
-only its own group. The dataclasses (srlm.core.params, srlm.core.params_loop) hold every
-default and every key's help text (`srlm params --explain` prints them); import them from here.
+only its own group. The dataclasses (srlm.core.params, params_loop, params_eval, params_scale)
+hold every default and every key's help text (`srlm params --explain` prints them); import them
+from here.
 
 A params file holds overrides: a missing key, or a missing group, takes the default, and an
 empty file is all defaults. `params.yaml` is the default profile and spells out every value
@@ -37,10 +38,9 @@ from srlm.core.params import (
     SFTConfig,
     TrainingConfig,
 )
+from srlm.core.params_eval import EvaluationConfig, EvaluatorConfig, IFEvalConfig
 from srlm.core.params_loop import (
     CandidatesConfig,
-    EvaluationConfig,
-    EvaluatorConfig,
     IterationSpec,
     JudgeConfig,
     MonitorsConfig,
@@ -52,7 +52,8 @@ from srlm.core.params_scale import AccelerateConfig, ScaleConfig
 
 __all__ = [
     "AccelerateConfig", "BaseModelConfig", "CandidatesConfig", "ConfigError", "DPOConfig",
-    "EngineConfig", "EvaluationConfig", "EvaluatorConfig", "IterationSpec", "JudgeConfig",
+    "EngineConfig", "EvaluationConfig", "EvaluatorConfig", "IFEvalConfig", "IterationSpec",
+    "JudgeConfig",
     "LoraConfig", "MonitorsConfig", "PairsConfig", "Params", "PromptsConfig", "SFTConfig",
     "ScaleConfig", "SeedConfig", "TrainingConfig",
     "as_dict", "explain", "from_dict", "load_params",
@@ -63,7 +64,7 @@ RENAMED = {"seed": "random_seed"}
 
 
 def _doc(cls: type) -> str:
-    return cls.__doc__.splitlines()[0]
+    return (cls.__doc__ or "").splitlines()[0]
 
 
 def _group(cls: type) -> Any:
@@ -92,6 +93,7 @@ class Params:
                           "its `base`. Add `m4: {base: m3}` for another round."},
     )
     evaluation: EvaluationConfig = _group(EvaluationConfig)
+    ifeval: IFEvalConfig = _group(IFEvalConfig)
     evaluator: EvaluatorConfig = _group(EvaluatorConfig)
 
     def __post_init__(self):
@@ -108,7 +110,7 @@ class Params:
 def _convert(value: Any, annotation: Any, key: str) -> Any:
     """Check `value` against a field annotation, converting lists to tuples and ints to floats."""
     origin = typing.get_origin(annotation)
-    if dataclasses.is_dataclass(annotation):
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
         return from_dict(annotation, value, key)
@@ -244,7 +246,7 @@ def _type_name(annotation: Any) -> str:
 
 def _yaml(value: Any) -> str:
     """`value` as it is written in a params file (flow style)."""
-    if dataclasses.is_dataclass(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = dataclasses.asdict(value)
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_yaml(v)}" for k, v in value.items()) + "}"
@@ -262,7 +264,7 @@ def _explain_fields(cls: type, where: str, instance: Any | None) -> list[str]:
         key, annotation = f"{where}.{f.name}", hints[f.name]
         shown = "required" if instance is None else f"default {_yaml(getattr(instance, f.name))}"
         lines.append(f"{key}  ({_type_name(annotation)}, {shown})  {f.metadata['help']}")
-        if dataclasses.is_dataclass(annotation):  # lora
+        if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):  # lora
             lines += _explain_fields(annotation, key, getattr(instance, f.name, None))
     return lines
 
@@ -275,7 +277,7 @@ def explain() -> str:
     for group in dataclasses.fields(Params):
         annotation, value = hints[group.name], getattr(defaults, group.name)
         lines = [f"{group.name}: {group.metadata['help']}"]
-        if dataclasses.is_dataclass(annotation):
+        if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
             lines += _explain_fields(annotation, group.name, value)
         else:  # iterations: the mapping itself, then the keys of one entry
             lines.append(f"{group.name}  ({_type_name(annotation)}, default {_yaml(value)})")

@@ -1,8 +1,16 @@
 """Content hashes: of files, of stage inputs, of code, and the fingerprint of a build.
 
-A fingerprint (params + input contents + identity) goes into every artifact's manifest; the
-code hash stamps resumable shards only, so that a code edit that leaves rows unchanged leaves
-an artifact's bytes unchanged too.
+What a fingerprint covers, one rule for every stage (`fingerprint`):
+- the params that shape the output (not timings, not worker or process counts);
+- the content identity of every input, in the order the stage lists them: a dataset by its
+  manifest's fingerprint, a model folder by the content hash its writer recorded in
+  `_model_manifest.json` (`srlm.core.model_identity`; never by reading the weights again), any
+  other file or folder by its bytes; never a path as written (`data/x`, `./data/x` and
+  `/abs/data/x` holding the same thing are the same input);
+- identity that is no local file (a hub dataset's name, an endpoint's model) as `extra`;
+- the code version: srlm's version number. The code's own hash (`code_hash`) stamps resumable
+  shards only, so that a code edit that leaves rows unchanged leaves an artifact's bytes
+  unchanged too (else DVC would rerun everything downstream).
 """
 
 from __future__ import annotations
@@ -16,29 +24,19 @@ from typing import Any
 
 from srlm import __version__
 from srlm.core.artifacts import MANIFEST
-
-
-def hash_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+from srlm.core.model_identity import hash_file, model_hash
 
 
 def input_hash(path: str | Path) -> str:
-    """A content hash for a stage input: an artifact's fingerprint, a file's or a dir's bytes."""
+    """The content identity of a stage input: an artifact's fingerprint, a model folder's
+    recorded hash (a folder without a valid record is read whole, with a warning), a file's
+    bytes."""
     path = Path(path)
     manifest = path / MANIFEST
     if manifest.is_file():
         return json.loads(manifest.read_text())["fingerprint"]
     if path.is_dir():
-        digest = hashlib.sha256()
-        for file in sorted(p for p in path.rglob("*") if p.is_file()):
-            digest.update(str(file.relative_to(path)).encode())
-            digest.update(hash_file(file).encode())
-        return digest.hexdigest()
+        return model_hash(path)
     return hash_file(path)
 
 
@@ -103,15 +101,16 @@ def code_hash(script: str | Path | None = None) -> str:
 
 
 def fingerprint(params: Any, inputs: Iterable[str | Path] = (), **extra: Any) -> str:
-    """Hash of params + input contents + extra identity (model id, code version).
+    """Hash of params + input contents + extra identity + srlm's version (the module's rule).
 
-    It goes into the manifest, so it leaves code out on purpose: a code change that does not
-    change an artifact's rows must not change its bytes, or DVC would rerun everything
+    Inputs count by content, in the order given (the order says which is which), never by
+    path. It goes into the manifest, so it leaves code out on purpose: a code change that does
+    not change an artifact's rows must not change its bytes, or DVC would rerun everything
     downstream. Resumable shards are stamped with the code too (`ShardWriter`).
     """
     payload = {
         "params": params,
-        "inputs": {str(p): input_hash(p) for p in inputs},
+        "inputs": [input_hash(p) for p in inputs],
         "extra": extra,
         "srlm": __version__,
     }

@@ -110,8 +110,10 @@ class SeedConfig:
         "IFT examples: human prompts with their best reply (paper: 3,200).")})
     eft_size: int = field(default=40, metadata={"help": (
         "EFT examples: ranked human replies with a judge target (paper: 1,775).")})
-    eft_eval_size: int = field(default=150, metadata={"help": (
-        "Held-out oasst1-validation replies the judge is evaluated on (paper: 531).")})
+    eft_eval_size: int = field(default=1000, metadata={"help": (
+        "Held-out oasst1-validation replies the judge is evaluated on, a seeded sample of "
+        "whole prompts; 1000 = all 541 English first-turn replies (531 ranked pairs, as the "
+        "paper).")})
     eft_mode: EftMode = field(default="human_labels", metadata={"help": (
         "human_labels: the EFT target is a templated justification + score from the human "
         "rank/quality. The only mode built: model_rationales is not implemented.")})
@@ -126,7 +128,11 @@ class SeedConfig:
     max_prompt_chars: int = field(default=2000, metadata={"help": (
         "Replies to a prompt longer than this (characters) are dropped.")})
     max_response_chars: int = field(default=2000, metadata={"help": (
-        "Replies longer than this (characters) are dropped.")})
+        "Training replies (IFT, EFT) longer than this (characters) are dropped.")})
+    eval_max_response_chars: int = field(default=10_000, metadata={"help": (
+        "Held-out (EFT-eval) replies longer than this are dropped: a limit of its own, so "
+        "the judge is evaluated on every ranked reply whose judge prompt fits "
+        "engine.max_model_len (oasst1 validation's longest, 8,278 characters, does).")})
     random_seed: int = field(default=0, metadata={"help": (
         "Random seed of the IFT, EFT and EFT-eval samples.")})
 
@@ -134,7 +140,7 @@ class SeedConfig:
         _within(self, "eft_min_target_spread", 0, 5)
         _non_negative(self, "ift_size", "eft_size", "eft_eval_size", "min_prompt_chars")
         _random_seed(self)
-        _positive(self, "max_prompt_chars", "max_response_chars")
+        _positive(self, "max_prompt_chars", "max_response_chars", "eval_max_response_chars")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The params groups of the self-rewarding loop and of the evaluation (see srlm.core.params).
+"""The params groups of the self-rewarding loop (see srlm.core.params; the evaluation's are in
+srlm.core.params_eval).
 
 Import them from `srlm.core.config`, which also holds `Params`, the whole file.
 """
@@ -27,7 +28,8 @@ MAX_SAMPLES = 64
 MAX_GENERATE = 1_000_000
 # A model or iteration name becomes a folder (data/models/<name>, data/<name>/...) and a DVC
 # stage name: plain characters only, so it can never point outside the project.
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+# fullmatch only: `$` would also accept a trailing newline ("m4\n" would become a folder name)
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 NAME_RULE = "letters, digits, '_' and '-', starting with a letter or digit"
 BUILT_MODELS = {"m0": "base", "m1": "sft"}  # models built outside the loop, by these stages
 PairMode = Literal["max_min", "anchored", "length_controlled"]
@@ -187,7 +189,7 @@ def check_iterations(iterations: dict[str, IterationSpec]) -> None:
     """Names are plain folder names; each base is m0, m1 or another iteration; no cycles."""
     for name, spec in iterations.items():
         where = f"iterations.{name}"
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             raise ConfigError(f"iterations: {name!r} is not a valid iteration name "
                               f"({NAME_RULE}): it becomes a folder and a stage name")
         if name in BUILT_MODELS:
@@ -208,76 +210,3 @@ def check_iterations(iterations: dict[str, IterationSpec]) -> None:
                                   "back to m0 or m1")
             path.append(base)
             base = iterations[base].base
-
-
-@dataclass(frozen=True)
-class EvaluationConfig:
-    """Evaluation stages: which models, which held-out prompts, how long the answers.
-
-    The judge evaluation (`evaluate_judge@<m>`) judges every EFT-eval reply with the loop's
-    `judge` params (K samples, averaged); its size is `seed.eft_eval_size`. The prompt files
-    (oasst1 validation, MT-Bench questions, other prompt lists) are wired in dvc.yaml.
-    """
-
-    _group: ClassVar[str] = "evaluation"
-    models: tuple[str, ...] = field(default=("m0", "m1", "m2", "m3"), metadata={"help": (
-        "Every model evaluated: m0 (base), m1 (SFT) and each iteration of `iterations` "
-        "(add m4 here when you add it there).")})
-    reference_limit: int = field(default=12, metadata={"help": (
-        "Prompts with a reference answer, a seeded sample: oasst1-validation prompts with "
-        "their best human reply (Apache-2.0, in the repository), or AlpacaEval's when "
-        "`alpaca_eval` is set.")})
-    alpaca_eval: str | None = field(default=None, metadata={"help": (
-        "AlpacaEval outputs (a local .json or hf://...; CC BY-NC, never shipped): when set, "
-        "its instructions with their reference outputs (e.g. GPT-4 Turbo's) replace the "
-        "oasst1 references, and the seed stage decontaminates against it.")})
-    alpaca_eval_datasets: tuple[str, ...] = field(default=("oasst",), metadata={"help": (
-        "AlpacaEval subsets to sample from; [] = all five.")})
-    mt_bench_limit: int = field(default=6, metadata={"help": "MT-Bench first turns."})
-    prompts_limit: int = field(default=12, metadata={"help": (
-        "Prompts from any other file given to eval_prompts (none by default).")})
-    max_new_tokens: int = field(default=192, metadata={"help": (
-        "Longest answer in tokens (answers are greedy).")})
-    shard_size: int = field(default=256, metadata={"help": (
-        "Prompts (answers@) or replies (evaluate_judge@) per shard: the unit of work of a "
-        "`scale.workers` worker.")})
-    random_seed: int = field(default=0, metadata={"help": (
-        "Random seed of the evaluation prompt samples.")})
-
-    def __post_init__(self):
-        _require(self, len(self.models) > 0, "models", "must name at least one model")
-        for model in self.models:
-            _require(self, bool(NAME.match(model)), "models",
-                     f"'{model}' is not a valid model name ({NAME_RULE})")
-        _positive(self, "max_new_tokens", "shard_size")
-        _non_negative(self, "reference_limit", "mt_bench_limit", "prompts_limit")
-        _random_seed(self)
-
-
-@dataclass(frozen=True)
-class EvaluatorConfig:
-    """The fixed evaluator of head-to-head and reference comparisons (one per run)."""
-
-    _group: ClassVar[str] = "evaluator"
-    model: str = field(default="data/models/m1", metadata={"help": (
-        "A local model directory (a DVC dependency; m1's judge by default)...")})
-    endpoint: str | None = field(default=None, metadata={"help": (
-        "...or an OpenAI-compatible URL, e.g. http://host:8000/v1 (then endpoint_model "
-        "too). The paper used GPT-4.")})
-    endpoint_model: str | None = field(default=None, metadata={"help": (
-        "The model name the endpoint serves.")})
-    api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": (
-        "Environment variable holding the endpoint's key.")})
-    timeout_s: float = field(default=60.0, metadata={"help": (
-        "Seconds one endpoint request may take.")})
-    allow_insecure_http: bool = field(default=False, metadata={"help": (
-        "Allow a plain http:// endpoint on another host than this one (the key and the "
-        "comparisons travel unencrypted); http to localhost/127.0.0.0/8/::1 is always allowed.")})
-
-    def __post_init__(self):
-        if self.endpoint is not None:
-            _require(self, self.endpoint.startswith(("http://", "https://")), "endpoint",
-                     f"expected an http(s) URL, got {self.endpoint!r}")
-            _require(self, bool(self.endpoint_model), "endpoint_model",
-                     "must name the served model when evaluator.endpoint is set")
-        _positive(self, "timeout_s")

@@ -47,8 +47,9 @@ def setup_logging() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
-def one_line(text: str, limit: int = 400) -> str:
-    """`text` as one line: its lines joined with ' | ', cut at `limit` characters."""
+def one_line(text: object, limit: int = 400) -> str:
+    """`text` (a message or an exception) as one line: its lines joined with ' | ', cut at
+    `limit` characters."""
     joined = " | ".join(part.strip() for part in str(text).splitlines() if part.strip())
     return joined if len(joined) <= limit else joined[: limit - 1] + "…"
 
@@ -69,7 +70,7 @@ def _os_error(err: OSError) -> str:
             for candidate in (Path(name), *Path(name).parents):
                 if _is_file(candidate):
                     return f"{candidate}: is a file, but a folder is needed there ({reason})"
-    hint = _OS_HINTS.get(err.errno)
+    hint = _OS_HINTS.get(err.errno) if err.errno is not None else None
     text = ": ".join([*files, reason]) if files else f"{reason} (while reading or writing)"
     return f"{text}; {hint}" if hint else text
 

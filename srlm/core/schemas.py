@@ -161,6 +161,21 @@ class Answers(_Strict):
     finish_reason: str = pa.Field(isin=["stop", "length"])
 
 
+class IFEvalResults(_Strict):
+    """`eval/<m>/ifeval`: a model's greedy answer to each IFEval prompt and the checker's
+    verdict on each of its instructions (`strict`, `loose`: one per `instruction_ids` entry)."""
+
+    key: int = pa.Field(unique=True)
+    prompt: str = pa.Field(str_length={"min_value": 1})
+    instruction_ids: list[str]
+    response: str
+    model: str
+    n_tokens: int = pa.Field(ge=0)
+    finish_reason: str = pa.Field(isin=["stop", "length"])
+    strict: list[bool]
+    loose: list[bool]
+
+
 class Verdicts(_Strict):
     """`eval/<m>/reference`, `eval/<iter>/h2h`: the evaluator's verdict per prompt.
 
@@ -190,6 +205,7 @@ SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "eval_prompts": EvalPrompts,
     "answers": Answers,
     "verdicts": Verdicts,
+    "ifeval_results": IFEvalResults,
 }
 
 

@@ -69,6 +69,10 @@ def check_endpoint(url: str, allow_insecure_http: bool = False) -> str:
     """The endpoint URL without a trailing slash, or a one-line `EndpointError`: not http(s),
     credentials in the URL, or plain http to another machine without `allow_insecure_http`."""
     shown = public_url(url)
+    if any(ord(c) < 0x21 or ord(c) == 0x7f for c in url):
+        # CR/LF in a URL is header injection (an extra header line in the request)
+        raise EndpointError(f"evaluator endpoint {shown!r}: spaces and control characters "
+                            "(CR, LF, tab) are not allowed in a URL")
     if _userinfo(url):  # first: a parse error could quote a piece of the password
         raise EndpointError(
             f"evaluator endpoint {shown}: credentials in the URL are refused (params are "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from tqdm.auto import tqdm
@@ -77,10 +78,12 @@ class PerRowSampler(LogitsProcessor):
                 drop = sorted_probs.cumsum(-1) - sorted_probs >= top_p
                 sorted_probs[drop] = 0.0
                 probs = torch.zeros_like(probs).scatter(0, order, sorted_probs)
-            token = torch.multinomial(probs.cpu(), 1, generator=self.generators[row]).item()
+            token = int(torch.multinomial(probs.cpu(), 1, generator=self.generators[row]).item())
             out[row] = float("-inf")
             out[row, token] = 0.0
-        return out
+        # transformers annotates logits as the legacy torch.FloatTensor class, which no tensor
+        # operation is typed to return; `out` is the float logits tensor it expects
+        return cast(torch.FloatTensor, out)
 
 
 class TransformersGenerator:
@@ -177,6 +180,8 @@ class TransformersGenerator:
                     finish = "stop"
                     break
                 tokens.append(token)
+            watched: tuple[tuple[float, ...], ...] | None
+            offsets: tuple[int, ...] | None
             if request.watch:
                 text, offsets = token_offsets(self.tokenizer, tokens)
                 watched = tuple(sampler.watched[row][: len(tokens)])

@@ -18,21 +18,29 @@ import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
 CHARTS = {
+    "ifeval.png": "IFEval accuracy (strict), 95% intervals",
     "reward_model.png": "Judge vs human ranks: pairwise accuracy",
     "win_rates.png": "Soft win rate (evaluator's preference for the model, both orders)",
     "judge_scores.png": "Judge score histograms",
 }
 
 
-def _bars(ax, frame: pl.DataFrame, labels: list[str], key: str) -> None:
-    """Bars of column `key` with error bars from `<key>_lo` / `<key>_hi` where present."""
+def _bars(ax, frame: pl.DataFrame, labels: list[str], key: str, offset: float = 0.0,
+          width: float = 0.8, colour: str = "#4c72b0", label: str | None = None,
+          chance: float | None = 0.5) -> None:
+    """Bars of column `key` with error bars from `<key>_lo` / `<key>_hi` where present;
+    `offset`/`width` place several series side by side; a dashed line at `chance`."""
     heights = [v if v is not None else 0.0 for v in frame[key].to_list()]
     los, his = frame[f"{key}_lo"].to_list(), frame[f"{key}_hi"].to_list()
     low = [v - lo if lo is not None else 0.0 for v, lo in zip(heights, los, strict=True)]
     high = [hi - v if hi is not None else 0.0 for v, hi in zip(heights, his, strict=True)]
-    ax.bar(labels, heights, yerr=[low, high], capsize=4, color="#4c72b0")
+    positions = [i + offset for i in range(len(labels))]
+    ax.bar(positions, heights, width=width, yerr=[low, high], capsize=4, color=colour,
+           label=label)
+    ax.set_xticks(range(len(labels)), labels)
     ax.set_ylim(0, 1)
-    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle="--")
+    if chance is not None:
+        ax.axhline(chance, color="grey", linewidth=0.8, linestyle="--")
     ax.tick_params(axis="x", labelrotation=30)
 
 
@@ -47,6 +55,20 @@ def render_charts(frames: dict[str, pl.DataFrame], out_dir: str | Path) -> dict[
     written (a chart without data is skipped)."""
     out = Path(out_dir)
     written = {}
+    ifeval = frames["ifeval"]
+    if ifeval.height:
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        models = ifeval["model"].to_list()
+        for offset, (figure, colour) in zip((-0.2, 0.2), (("prompt_strict", "#4c72b0"),
+                                                          ("instruction_strict", "#dd8452")),
+                                            strict=True):
+            _bars(ax, ifeval, models, figure, offset=offset, width=0.4, colour=colour,
+                  label=figure.replace("_", " "), chance=None)
+        ax.set_ylim(0, max(0.6, *(v or 0 for v in ifeval["instruction_strict_hi"].to_list())))
+        ax.legend(fontsize=8)
+        ax.set_title(CHARTS["ifeval.png"])
+        _save(fig, out / "ifeval.png")
+        written[CHARTS["ifeval.png"]] = "ifeval.png"
     reward = frames["reward_model"]
     if reward.height:
         fig, ax = plt.subplots(figsize=(7, 3.5))

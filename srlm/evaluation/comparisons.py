@@ -17,6 +17,7 @@ from importlib import resources
 
 import polars as pl
 
+from srlm.core.summaries import mean, rounded
 from srlm.evaluation.intervals import comparison_intervals
 
 COMPARE_PROMPT_FILE = "compare.txt"
@@ -107,7 +108,7 @@ def head_to_head_metrics(verdicts: pl.DataFrame) -> dict:
             "tie_rate": round(counts["tie"] / n, 4) if n else None,
             "loss_rate": round(counts["loss"] / n, 4) if n else None,
             "win_rate_ties_half": round((counts["win"] + counts["tie"] / 2) / n, 4) if n else None,
-            "mean_preference": round(shares.mean(), 4) if shares.len() else None,
+            "mean_preference": rounded(mean(shares)) if shares.len() else None,
             **comparison_intervals(frame),
         }
 

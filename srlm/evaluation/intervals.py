@@ -22,6 +22,14 @@ N_BOOT = 2000
 SEED = 0
 
 
+def _resampled(n_items: int, statistic: Callable[[np.ndarray], np.ndarray], n_boot: int,
+               seed: int) -> np.ndarray:
+    """The finite values of `statistic` over `n_boot` seeded resamples of `n_items` items."""
+    index = np.random.default_rng(seed).integers(0, n_items, size=(n_boot, n_items))
+    values = np.asarray(statistic(index), dtype=float)
+    return values[np.isfinite(values)]
+
+
 def bootstrap_ci(n_items: int, statistic: Callable[[np.ndarray], np.ndarray],
                  n_boot: int = N_BOOT, seed: int = SEED) -> list[float] | None:
     """95% percentile interval of `statistic` over `n_boot` resamples of `n_items` items.
@@ -32,13 +40,34 @@ def bootstrap_ci(n_items: int, statistic: Callable[[np.ndarray], np.ndarray],
     """
     if n_items == 0:
         return None
-    index = np.random.default_rng(seed).integers(0, n_items, size=(n_boot, n_items))
-    values = np.asarray(statistic(index), dtype=float)
-    values = values[np.isfinite(values)]
+    values = _resampled(n_items, statistic, n_boot, seed)
     if values.size == 0:
         return None
     low, high = np.quantile(values, [0.025, 0.975])
     return [round(float(low), 4), round(float(high), 4)]
+
+
+# z(0.975) + z(0.80): a true difference this many standard errors from zero is found by a
+# two-sided test at 5% with 80% probability (the usual power-analysis convention).
+DETECT_Z = 1.959964 + 0.841621
+
+
+def detectable_difference(n_items: int, statistic: Callable[[np.ndarray], np.ndarray],
+                          n_boot: int = N_BOOT, seed: int = SEED) -> float | None:
+    """The smallest true difference the sample would detect: `DETECT_Z` × the bootstrap
+    standard error of `statistic` (a paired difference, or a rate against its chance level).
+
+    It reads "no difference" for what it is: a difference of 0.02 with a detectable
+    difference of 0.15 says the sample was too small, not that the models are alike. The
+    standard error comes from the data, so a sample where the two models never disagree has
+    0 here (nothing varied); read it beside the number of discordant items.
+    """
+    if n_items < 2:
+        return None
+    values = _resampled(n_items, statistic, n_boot, seed)
+    if values.size < 2:
+        return None
+    return round(float(DETECT_Z * values.std(ddof=1)), 4)
 
 
 def ratio_statistic(numerator: np.ndarray, denominator: np.ndarray):
@@ -68,7 +97,8 @@ def comparison_intervals(verdicts: pl.DataFrame, n_boot: int = N_BOOT,
     """Of a `verdicts` frame: `win_rate_ci95`; `flip_rate`, the share of comparisons whose
     verdict changes when the order of the answers is swapped; `soft_win_rate`, the
     evaluator's probability that the model's answer is better averaged over both orders (a
-    constant preference for one position cancels), with `soft_win_rate_ci95`."""
+    constant preference for one position cancels), with `soft_win_rate_ci95` and
+    `soft_win_rate_mde` (`detectable_difference` from 0.5)."""
     n = verdicts.height
     wins = (verdicts["outcome"] == "win").to_numpy().astype(float)
     a, b = (verdicts[c].fill_null(np.nan).to_numpy().astype(float)
@@ -85,4 +115,6 @@ def comparison_intervals(verdicts: pl.DataFrame, n_boot: int = N_BOOT,
         "flip_rate": round(float(flips[decided].mean()), 4) if decided.any() else None,
         "soft_win_rate": round(float(finite_soft.mean()), 4) if finite_soft.size else None,
         "soft_win_rate_ci95": bootstrap_ci(n, mean_statistic(soft), n_boot, seed),
+        # how far from 0.5 (no preference) the soft win rate must be for this sample to see it
+        "soft_win_rate_mde": detectable_difference(n, mean_statistic(soft), n_boot, seed),
     }

@@ -12,7 +12,15 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from srlm.evaluation.intervals import N_BOOT, SEED, bootstrap_ci, mean_statistic, ratio_statistic
+from srlm.core.summaries import mean, median
+from srlm.evaluation.intervals import (
+    N_BOOT,
+    SEED,
+    bootstrap_ci,
+    detectable_difference,
+    mean_statistic,
+    ratio_statistic,
+)
 from srlm.loop.judge import score_histogram
 
 
@@ -26,9 +34,9 @@ def judge_format_metrics(outputs: pl.DataFrame) -> dict:
         "parsed": parsed.height,
         "parse_rate": round(parsed.height / n, 4) if n else None,
         "score_histogram": score_histogram(outputs["score"]),
-        "mean_score": round(parsed["score"].mean(), 4) if parsed.height else None,
-        "mean_abs_error_vs_target": round(error.mean(), 4) if parsed.height else None,
-        "exact_match_vs_target": round((error == 0).mean(), 4) if parsed.height else None,
+        "mean_score": _rounded(mean(parsed["score"])) if parsed.height else None,
+        "mean_abs_error_vs_target": _rounded(mean(error)) if parsed.height else None,
+        "exact_match_vs_target": _rounded(mean(error == 0)) if parsed.height else None,
     }
 
 
@@ -132,14 +140,14 @@ def reward_model_metrics(frame: pl.DataFrame) -> dict:
     correlations = _group_correlations(frame)
     n_pairs = pairs.height
     return {
-        "pairwise_accuracy": _rounded(pairs["correct"].mean()) if n_pairs else None,
-        "tie_rate": _rounded(pairs["tie"].mean()) if n_pairs else None,
-        "five_best": _rounded(fives["best"].mean()) if fives.height else None,
-        "exact_match": _rounded(per_group["all_correct"].mean()) if per_group.height else None,
-        "spearman": _rounded(correlations["spearman"].mean()) if correlations.height else None,
-        "kendall_tau": _rounded(correlations["kendall_tau"].mean()) if correlations.height
+        "pairwise_accuracy": _rounded(mean(pairs["correct"])) if n_pairs else None,
+        "tie_rate": _rounded(mean(pairs["tie"])) if n_pairs else None,
+        "five_best": _rounded(mean(fives["best"])) if fives.height else None,
+        "exact_match": _rounded(mean(per_group["all_correct"])) if per_group.height else None,
+        "spearman": _rounded(mean(correlations["spearman"])) if correlations.height else None,
+        "kendall_tau": _rounded(mean(correlations["kendall_tau"])) if correlations.height
         else None,
-        "parse_rate": _rounded(frame["score"].is_not_null().mean()) if n_replies else None,
+        "parse_rate": _rounded(mean(frame["score"].is_not_null())) if n_replies else None,
         "n_replies": n_replies,
         "n_groups": per_group.height,
         "n_pairs": n_pairs,
@@ -155,9 +163,9 @@ def length_metrics(answers: pl.DataFrame) -> dict:
         pl.col("chars").mean().round(1)).sort("source")
     return {
         "n": answers.height,
-        "mean_chars": _rounded(chars.mean(), 1),
-        "median_chars": _rounded(chars.median(), 1),
-        "mean_tokens": _rounded(answers["n_tokens"].mean(), 1),
+        "mean_chars": _rounded(mean(chars), 1),
+        "median_chars": _rounded(median(chars), 1),
+        "mean_tokens": _rounded(mean(answers["n_tokens"]), 1),
         "hit_max_new_tokens": int((answers["finish_reason"] == "length").sum()),
         "empty": int((answers["response"].str.strip_chars() == "").sum()),
         "mean_chars_by_source": dict(by_source.iter_rows()),
@@ -192,7 +200,8 @@ def judge_intervals(frame: pl.DataFrame, n_boot: int = N_BOOT, seed: int = SEED)
 def paired_accuracy_difference(frame: pl.DataFrame, baseline: pl.DataFrame,
                                n_boot: int = N_BOOT, seed: int = SEED) -> dict:
     """Pairwise accuracy of `frame` minus `baseline` on the prompts both judged, with the
-    interval of the difference (the same resampled prompts for both)."""
+    interval of the difference (the same resampled prompts for both) and the smallest
+    difference this sample would detect (`intervals.detectable_difference`)."""
     mine, theirs = judge_group_table(frame), judge_group_table(baseline)
     both = mine.join(theirs, on="group_id", suffix="_base").filter(pl.col("pairs") > 0)
     pairs = both["pairs"].to_numpy().astype(float)
@@ -202,6 +211,8 @@ def paired_accuracy_difference(frame: pl.DataFrame, baseline: pl.DataFrame,
         "pairwise_accuracy_diff": round(float(gain.sum() / total), 4) if total else None,
         "pairwise_accuracy_diff_ci95": bootstrap_ci(both.height, ratio_statistic(gain, pairs),
                                                     n_boot, seed),
+        "pairwise_accuracy_diff_mde": detectable_difference(
+            both.height, ratio_statistic(gain, pairs), n_boot, seed),
         "n_groups": both.height,
         "n_pairs": int(total),
     }

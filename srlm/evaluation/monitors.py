@@ -23,6 +23,8 @@ import random
 import numpy as np
 import polars as pl
 
+from srlm.core.summaries import mean
+
 TOP_SCORE = 5.0
 
 
@@ -68,14 +70,15 @@ def loop_monitors(judgments: pl.DataFrame, pairs: pl.DataFrame, n_prompts: int,
     both = answers.select("prompt_id", chars=pl.col("response").str.len_chars()).join(
         m1_answers.select("prompt_id", m1=pl.col("response").str.len_chars()), on="prompt_id")
     matched = judge_scores.join(rejudged_scores, on="candidate_id", suffix="_after")
+    chars, m1_chars = mean(both["chars"]), mean(both["m1"])
     return {
         "top_score_share": _round((parsed == TOP_SCORE).mean()) if parsed.len() else None,
         "score_gap": _round(pairs["margin"].mean()) if pairs.height else None,
         "length_gap_chars": _round((pairs["chosen"].str.len_chars().cast(pl.Int64)
                                     - pairs["rejected"].str.len_chars().cast(pl.Int64)).mean())
         if pairs.height else None,
-        "length_ratio_vs_m1": _round(both["chars"].mean() / both["m1"].mean())
-        if both.height and both["m1"].mean() else None,
+        "length_ratio_vs_m1": _round(chars / m1_chars) if chars is not None and m1_chars
+        else None,
         "pair_yield": _round(pairs.height / n_prompts) if n_prompts else None,
         "parse_rate": _round(parsed.len() / judgments.height) if judgments.height else None,
         "judge_consistency_tau": _round(kendall_tau_b(matched["score"].to_list(),

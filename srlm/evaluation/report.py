@@ -1,8 +1,9 @@
 """One table across models from the pipeline's metrics files, and the data behind its plots.
 
-`collect(metrics_dir, models, bases)` reads `metrics/<model>/*.json` (missing files give empty
-cells, so a half-built pipeline still reports what it has); `markdown(rows)` renders the
-table; `plot_frames(...)` gives the long-format CSVs that dvc.yaml's `plots` draw.
+`collect(metrics_dir, models)` reads `metrics/<model>/*.json` (missing files give empty
+cells, so a half-built pipeline still reports what it has); `markdown(rows, ...)` renders the
+tables, IFEval first (srlm/evaluation/ifeval_report.py: what a 135M model's judge cannot
+blur); `plot_frames(...)` gives the long-format CSVs that dvc.yaml's `plots` draw.
 """
 
 from __future__ import annotations
@@ -13,6 +14,13 @@ from pathlib import Path
 import polars as pl
 
 from srlm.core.errors import SrlmError
+from srlm.evaluation.ifeval_report import (
+    ifeval_comparisons,
+    ifeval_frame,
+    ifeval_markdown,
+    model_bases,
+    read_prompt_tables,
+)
 
 
 class ReportError(SrlmError):
@@ -47,7 +55,8 @@ FOLLOW_COLUMNS = [
 MONITOR_KEYS = ("top_score_share", "score_gap", "length_gap_chars", "length_ratio_vs_m1",
                 "pair_yield", "parse_rate", "judge_consistency_tau")
 # Every metrics file the report reads (the judge table reads `judge.json`).
-FILES = ("judge", "monitors", *dict.fromkeys(file for _, file, _ in FOLLOW_COLUMNS))
+FILES = ("ifeval", "judge", "monitors",
+         *dict.fromkeys(file for _, file, _ in FOLLOW_COLUMNS))
 MODES = ("sampled", "expected")
 WIN_KEYS = ("win_rate", "tie_rate", "loss_rate", "soft_win_rate", "flip_rate")
 REWARD_KEYS = ("pairwise_accuracy", "tie_rate", "spearman", "kendall_tau", "five_best",
@@ -99,10 +108,18 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
-def markdown(rows: list[dict], charts: dict[str, str] | None = None) -> str:
-    """The report as GitHub markdown: judge quality per model and scoring mode, then
-    instruction following per model; `charts` (title -> image path relative to the report)
-    are embedded at the end."""
+def comparisons(metrics_dir: str | Path, models: list[str], iterations: dict) -> dict:
+    """The paired IFEval differences of each model against its base and against m0
+    (`ifeval_report.ifeval_comparisons`), from the per-prompt tables under `metrics_dir`."""
+    return ifeval_comparisons(read_prompt_tables(metrics_dir, models), model_bases(iterations))
+
+
+def markdown(rows: list[dict], charts: dict[str, str] | None = None,
+             paired: dict | None = None) -> str:
+    """The report as GitHub markdown: IFEval per model with the `paired` differences
+    (`comparisons`), judge quality per model and scoring mode, then model-judged instruction
+    following per model; `charts` (title -> image path relative to the report) are embedded
+    at the end."""
     judge_rows = []
     for row in rows:
         for mode in MODES:
@@ -127,6 +144,7 @@ def markdown(rows: list[dict], charts: dict[str, str] | None = None) -> str:
                          if r.get(f) and r[f].get("evaluator")})
     opponents = sorted({r["reference"]["opponent"] for r in rows if r.get("reference")})
     lines = [
+        *ifeval_markdown(rows, paired or {}),
         "### Judge vs human rankings (`evaluate_judge@<model>` on `data/seed/eft_eval`)",
         "",
         *_table(["model", "scoring"] + [h for h, _ in JUDGE_COLUMNS], judge_rows),
@@ -161,7 +179,8 @@ def markdown(rows: list[dict], charts: dict[str, str] | None = None) -> str:
 
 
 def plot_frames(rows: list[dict]) -> dict[str, pl.DataFrame]:
-    """Long-format tables for `dvc plots`: reward-model metrics, win rates, score histograms."""
+    """Long-format tables for `dvc plots`: IFEval accuracies, reward-model metrics, win rates,
+    monitors, score histograms."""
     reward, wins, scores, monitors = [], [], [], []
     for row in rows:
         judge = row.get("judge") or {}
@@ -188,6 +207,7 @@ def plot_frames(rows: list[dict]) -> dict[str, pl.DataFrame]:
             scores.append({"model": row["model"], "stage": "judgments",
                            "score": score, "count": count})
     return {
+        "ifeval": ifeval_frame(rows),
         "reward_model": pl.DataFrame(reward, schema={
             "model": pl.Utf8, **{k: pl.Float64 for k in REWARD_KEYS},
             "pairwise_accuracy_lo": pl.Float64, "pairwise_accuracy_hi": pl.Float64}),

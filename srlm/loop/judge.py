@@ -181,7 +181,8 @@ def samples_frame(rows: list[dict], id_column: str) -> pl.DataFrame:
     `finish_reason`."""
     judged = {k: v for k, v in polars_schema("judgments").items()
               if k not in ("prompt_id", "candidate_id")}
-    schema = {id_column: pl.Utf8, **judged, "finish_reason": pl.Utf8}
+    schema: dict[str, pl.DataType | type[pl.DataType]] = {
+        id_column: pl.Utf8, **judged, "finish_reason": pl.Utf8}
     return pl.DataFrame([{id_column: r["request_id"], **{k: r[k] for k in schema if k in r}}
                          for r in rows], schema=schema)
 

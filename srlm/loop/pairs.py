@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from srlm.core.summaries import mean, rounded
+
 PAIR_MODES = ("max_min", "anchored", "length_controlled")
 DROP_REASONS = ("single_candidate", "all_unparsed", "one_scored", "tie", "small_margin",
                 "identical")
@@ -105,9 +107,9 @@ def pair_statistics(pairs: pl.DataFrame, drops: dict[str, int]) -> dict:
         "pairs": pairs.height,
         "yield": round(pairs.height / total, 4) if total else None,
         "dropped": drops,
-        "mean_margin": round(pairs["margin"].mean(), 4) if pairs.height else None,
-        "mean_chosen_score": round(pairs["chosen_score"].mean(), 4) if pairs.height else None,
-        "mean_rejected_score": round(pairs["rejected_score"].mean(), 4) if pairs.height else None,
+        "mean_margin": rounded(mean(pairs["margin"])) if pairs.height else None,
+        "mean_chosen_score": rounded(mean(pairs["chosen_score"])) if pairs.height else None,
+        "mean_rejected_score": rounded(mean(pairs["rejected_score"])) if pairs.height else None,
     }
 
 
@@ -115,7 +117,7 @@ def yield_by_setting(scored: pl.DataFrame, modes: dict[str, str], min_margin: fl
     """Share of prompts that give a pair, per scoring mode (score column) and minimum margin:
     what each tie-handling setting would keep, for the pairs metrics."""
     margins = sorted({*REPORTED_MARGINS, min_margin})
-    table = {}
+    table: dict[str, dict[str, float | None]] = {}
     for mode, column in modes.items():
         frame = scored.with_columns(mean_score=pl.col(column))
         table[mode] = {}

@@ -151,7 +151,8 @@ def _trees(records: list[tuple[int, Any]], source: str, drops: Counter) -> list[
 
 
 def _messages(records: list[tuple[int, Any]], source: str, drops: Counter) -> list[dict]:
-    roots, children = {}, {}
+    roots: dict[str, dict] = {}
+    children: dict[str, list[tuple[str, dict]]] = {}  # parent id -> (where, message)
     for number, message in records:
         if not isinstance(message, dict) or "message_id" not in message:
             raise SeedFormatError(f"{source}:{number}: message without 'message_id'")

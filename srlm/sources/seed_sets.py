@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Iterable
+from typing import cast
 
 import polars as pl
 
@@ -205,7 +206,8 @@ def _why_no_eft(replies: pl.DataFrame, size: int, min_spread: int) -> str:
         spread=pl.col("target").max() - pl.col("target").min())
     if min_spread > 0 and targets.filter(pl.col("spread") >= min_spread).is_empty():
         return f"no prompt's targets are seed.eft_min_target_spread={min_spread} apart"
-    smallest = ranked.group_by("group_id").len()["len"].min()
+    # (polars types a Series' min as any literal; a count column's is an int)
+    smallest = cast(int, ranked.group_by("group_id").len()["len"].min())
     return f"every ranked prompt has more replies ({smallest}+) than the size {size} allows"
 
 
@@ -237,7 +239,7 @@ def build_seed_sets(
         train, cfg.min_prompt_chars, cfg.max_prompt_chars, cfg.max_response_chars
     )
     held_out, eval_length_drops = filter_lengths(
-        held_out, cfg.min_prompt_chars, cfg.max_prompt_chars, cfg.max_response_chars
+        held_out, cfg.min_prompt_chars, cfg.max_prompt_chars, cfg.eval_max_response_chars
     )
     if train.is_empty() and max(cfg.ift_size, cfg.eft_size) > 0:
         dropped = _dropped(read_drops[0], length_drops, {

@@ -14,6 +14,8 @@ never turned into Python objects) and returns a JSON-ready report:
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 # The columns that identify a row of each artifact across builds and iterations.
@@ -30,6 +32,7 @@ KEYS = {
     "eval_prompts": ["prompt_id"],
     "answers": ["prompt_id"],
     "verdicts": ["prompt_id"],
+    "ifeval_results": ["key"],
 }
 SCORE_COLUMNS = ("score", "mean_score", "chosen_score", "rejected_score", "target_score",
                  "expected_score", "sampled_score")
@@ -86,8 +89,8 @@ def _row_changes(old: pl.LazyFrame, new: pl.LazyFrame, keys: list[str], common: 
     added = new_h.join(old_h, on=keys, how="anti").select(keys)
     removed = old_h.join(new_h, on=keys, how="anti").select(keys)
     changed = both.filter(pl.col("_h") != pl.col("_h_new")).select(keys)
-    result = {"added": added.height, "removed": removed.height, "changed": changed.height,
-              "matched": both.height}
+    result: dict[str, Any] = {"added": added.height, "removed": removed.height,
+                              "changed": changed.height, "matched": both.height}
     if limit:
         result["examples"] = {
             "added": new.join(added.head(limit).lazy(), on=keys).collect().to_dicts(),
@@ -121,7 +124,7 @@ def diff_frames(old: pl.LazyFrame, new: pl.LazyFrame, schema: str, limit: int = 
             and not c.endswith("_id")]
     scores = [c for c in common if c in SCORE_COLUMNS]
     counts = pl.concat([old.select(n=pl.len()), new.select(n=pl.len())]).collect()["n"]
-    report = {
+    report: dict[str, Any] = {
         "kind": schema,
         "keys": keys,
         "schema": _schema_diff(old_schema, new_schema),

@@ -16,8 +16,12 @@ logit scaling applies. The losses are TRL's, to float tolerance (tests/test_trai
 from __future__ import annotations
 
 import types
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
+
+if TYPE_CHECKING:
+    from peft import PeftModel
 
 
 def kept_positions(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -58,7 +62,8 @@ def sft_trainer_class():
         def _get_train_sampler(self, train_dataset=None):
             if self.args.train_sampling_strategy != "group_by_length":
                 return super()._get_train_sampler(train_dataset)
-            dataset = self.train_dataset if train_dataset is None else train_dataset
+            # a datasets.Dataset: Trainer types it as torch's Dataset, which has no columns
+            dataset: Any = self.train_dataset if train_dataset is None else train_dataset
             return grouped_by_length(self.args, [len(ids) for ids in dataset["input_ids"]])
 
     return CompletionSFTTrainer
@@ -158,8 +163,9 @@ def dpo_trainer_class():
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             # where TRL put its fused head: the base model under a peft wrapper
-            use_completion_head(self.model.get_base_model() if is_peft_model(self.model)
-                                else self.model, log_sum_sq=self.use_weighting)
+            use_completion_head(cast("PeftModel", self.model).get_base_model()
+                                if is_peft_model(self.model) else self.model,
+                                log_sum_sq=self.use_weighting)
             if self.ref_model is not None:
                 use_completion_head(self.ref_model)
 

@@ -2,7 +2,8 @@
 
 A training stage checks `accelerate.processes` first (`relaunch`): above 1, it runs itself
 again under `accelerate launch` with the same arguments and waits. Each launched process
-trains; only the main one writes the model, metrics and CSVs (`main_process_output`).
+trains; only the main one writes the model (and its record), metrics and CSVs
+(`main_process_output`).
 
 What is built does not depend on the launch: the global batch, `batch_size x grad_accum` in
 params, is divided over the processes (`per_process_batch`), and accelerate gives process `i`
@@ -21,8 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from srlm.core.artifacts import atomic_directory
 from srlm.core.errors import SrlmError
+from srlm.core.model_identity import model_directory
 
 # A folder every launched process of one stage run shares (set by `relaunch`).
 SHARED_DIR_VARIABLE = "SRLM_LAUNCH_DIR"
@@ -95,13 +96,14 @@ def relaunch(config, script: str | Path, arguments: list[str]) -> bool:
 
 
 @contextmanager
-def main_process_output(out: str | Path) -> Iterator[Path | None]:
-    """The staging folder of the output model on the main process (swapped in on success,
-    as `atomic_directory`), None on the others, which write nothing."""
+def main_process_output(out: str | Path, written_by: str) -> Iterator[Path | None]:
+    """The staging folder of the output model on the main process (recorded and swapped in
+    on success, as `model_directory`), None on the others, which write nothing (the record
+    included: one process hashes the folder it wrote)."""
     if not is_main_process():
         yield None
         return
-    with atomic_directory(out) as tmp:
+    with model_directory(out, written_by) as tmp:
         yield tmp
 
 

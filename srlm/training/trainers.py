@@ -14,6 +14,7 @@ import logging
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 from transformers import TrainerCallback
@@ -27,6 +28,9 @@ from srlm.training.completion_loss import (
     sft_trainer_class,
 )
 from srlm.training.launch import per_process_batch, shared_dataset, world_size
+
+if TYPE_CHECKING:
+    from transformers.trainer_utils import TrainOutput
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +137,7 @@ def load_for_training(base_dir: str | Path):
     return model, tokenizer
 
 
-def train_and_save(trainer, out_dir: str | Path | None) -> tuple[object, float]:
+def train_and_save(trainer, out_dir: str | Path | None) -> tuple[TrainOutput, float]:
     """Run `trainer`, save the plain model to `out_dir` (None: a process that writes nothing);
     (train result, seconds)."""
     if is_sharded(trainer.accelerator) and hasattr(trainer.model, "merge_and_unload"):

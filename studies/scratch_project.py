@@ -1,0 +1,92 @@
+"""What the study scripts share: a profile merged over params.yaml, and a scratch copy of the
+project that runs the real pipeline with `dvc repro`.
+
+    from scratch_project import merged_params, project_copy, dvc_command
+
+A profile (profiles/*.yaml) holds overrides only. Merging is by key: a group's keys replace
+params.yaml's one by one (nested groups such as `sft.lora` too), lists are replaced whole, and
+`iterations` is replaced whole (its keys are iteration names, not params: a profile that
+lists only `m2` runs M1 -> M2). A key that params.yaml does not have is an error naming the
+profile file and the key, so a typo never silently runs the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # srlm from this checkout, as the copied stages use it
+# Replaced whole, never merged key by key: their keys are names the user picks.
+WHOLE_GROUPS = ("iterations",)
+# What a stage reads: the graph, its scripts, the library, the shipped data, accelerate configs.
+PROJECT_DIRS = ("stages", "srlm", "data/raw", "accelerate")
+PROJECT_FILES = ("dvc.yaml", ".dvcignore")
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be merged; the message names the file and the key."""
+
+
+def _merge(base: dict, overrides: dict, where: str, profile: Path) -> None:
+    for key, value in overrides.items():
+        name = f"{where}.{key}" if where else str(key)
+        if key not in base:
+            raise ProfileError(f"{profile}: unknown key '{name}' (params.yaml has no such key)")
+        if isinstance(base[key], dict) and name not in WHOLE_GROUPS:
+            if not isinstance(value, dict):
+                raise ProfileError(f"{profile}: '{name}' must be a mapping of keys, "
+                                   f"got {type(value).__name__}")
+            _merge(base[key], value, name, profile)
+        else:
+            base[key] = value
+
+
+def merged_params(profile: Path, defaults: Path | None = None) -> dict:
+    """params.yaml (or `defaults`) with the profile's overrides applied."""
+    params = yaml.safe_load((defaults or ROOT / "params.yaml").read_text(encoding="utf-8"))
+    try:
+        overrides = yaml.safe_load(Path(profile).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ProfileError(f"{profile}: no such profile file") from None
+    except yaml.YAMLError as err:
+        raise ProfileError(f"{profile}: not valid YAML: {err}".splitlines()[0]) from None
+    if not isinstance(overrides, dict):
+        raise ProfileError(f"{profile}: expected a mapping of params groups at the top level")
+    _merge(params, overrides, "", Path(profile))
+    return params
+
+
+def write_params(folder: Path, params: dict) -> None:
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False),
+                                        encoding="utf-8")
+
+
+def project_copy(folder: Path, params: dict) -> Path:
+    """The pipeline's code and data in `folder` with `params` as its params.yaml; no outputs,
+    so `dvc repro` there builds everything from scratch."""
+    ignore = shutil.ignore_patterns("__pycache__")
+    for name in PROJECT_DIRS:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, folder / name, ignore=ignore)
+    for name in PROJECT_FILES:
+        shutil.copy(ROOT / name, folder / name)
+    write_params(folder, params)
+    return folder
+
+
+def dvc_command(*args: str) -> list[str]:
+    """`dvc` from this interpreter's environment (the project's venv), whatever PATH says."""
+    return [str(Path(sys.executable).parent / "dvc"), *args]
+
+
+def dvc_env(project: Path) -> dict:
+    """The stages import srlm from the copy (not an installed one) and never reach the hub;
+    unbuffered, so their output streams as it is written."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "PYTHONPATH": str(project), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}

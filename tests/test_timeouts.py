@@ -1,0 +1,59 @@
+"""Per-tier test timeouts (tests/conftest.py): unit tests 120 s, the long tiers pyproject's 600 s."""
+
+from __future__ import annotations
+
+import os
+import types
+
+import pytest
+
+from tests import conftest
+
+
+class _Item:
+    """What the hook uses of a collected test: its markers."""
+
+    def __init__(self, *marks: pytest.MarkDecorator):
+        self.own_markers = [mark.mark for mark in marks]
+
+    def get_closest_marker(self, name: str):
+        return next((mark for mark in self.own_markers if mark.name == name), None)
+
+    def add_marker(self, mark: pytest.MarkDecorator) -> None:
+        self.own_markers.append(mark.mark)
+
+    def timeout(self):
+        mark = self.get_closest_marker("timeout")
+        return None if mark is None else mark.args
+
+
+def _config(timeout_option=None):
+    return types.SimpleNamespace(getoption=lambda name, default=None: (
+        timeout_option if name == "timeout" else default))
+
+
+def test_unit_tests_get_120_s_and_the_long_tiers_keep_the_global_limit(monkeypatch):
+    monkeypatch.delenv("PYTEST_TIMEOUT", raising=False)
+    unit, own = _Item(), _Item(pytest.mark.timeout(30))
+    tiers = {name: _Item(getattr(pytest.mark, name)) for name in conftest.LONG_TIERS}
+    conftest.pytest_collection_modifyitems(_config(), [unit, own, *tiers.values()])
+    assert unit.timeout() == (120,)
+    assert own.timeout() == (30,)  # a test's own limit stands
+    assert {name: item.timeout() for name, item in tiers.items()} == dict.fromkeys(
+        ("integration", "slow", "vllm", "gpu"))
+
+
+def test_a_timeout_chosen_for_the_run_is_not_overridden(monkeypatch):
+    monkeypatch.delenv("PYTEST_TIMEOUT", raising=False)
+    item = _Item()
+    conftest.pytest_collection_modifyitems(_config(timeout_option=5.0), [item])
+    assert item.timeout() is None
+    monkeypatch.setenv("PYTEST_TIMEOUT", "5")
+    conftest.pytest_collection_modifyitems(_config(), [item])
+    assert item.timeout() is None
+
+
+def test_this_unit_test_runs_under_the_unit_limit(request):
+    if request.config.getoption("timeout", None) is not None or os.environ.get("PYTEST_TIMEOUT"):
+        pytest.skip("this run chose its own timeout")
+    assert request.node.get_closest_marker("timeout").args == (120,)
