@@ -17,9 +17,9 @@ from pathlib import Path
 import polars as pl
 
 from srlm.core.artifacts import read_artifact, write_artifact
-from srlm.core.config import as_dict, load_params
+from srlm.core.console import run_stage
 from srlm.core.fingerprints import fingerprint
-from srlm.core.runtime import run_stage
+from srlm.core.params import as_dict, load_params
 from srlm.core.schemas import artifact_frame
 from srlm.engines import make_generator
 from srlm.loop.judge import (

@@ -10,14 +10,14 @@ The answers feed the head-to-head and reference comparisons; the metrics hold th
 import argparse
 
 from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
-from srlm.core.config import as_dict, load_params
+from srlm.core.console import run_stage
 from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import fingerprint
-from srlm.core.runtime import run_stage
-from srlm.core.shards import map_shards
+from srlm.core.params import as_dict, load_params
 from srlm.engines import EngineRecipe
 from srlm.evaluation.answers import AnswerTask
 from srlm.evaluation.metrics import length_metrics
+from srlm.runtime.shards import map_shards
 
 
 def main() -> None:

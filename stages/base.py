@@ -6,9 +6,9 @@
 import argparse
 
 from srlm.core.artifacts import write_metrics
-from srlm.core.config import load_params
+from srlm.core.console import run_stage
 from srlm.core.model_identity import model_directory
-from srlm.core.runtime import run_stage
+from srlm.core.params import load_params
 from srlm.training.base_model import import_base_model
 
 

@@ -13,12 +13,12 @@ included) leaves it as it was. A second run on the same `--out` fails at once.
 import argparse
 
 from srlm.core.artifacts import read_artifact, write_metrics
-from srlm.core.config import as_dict, load_params
+from srlm.core.console import run_stage
 from srlm.core.fingerprints import fingerprint
-from srlm.core.runtime import run_stage
-from srlm.core.shards import ShardWriter, chunks, run_sharded
+from srlm.core.params import as_dict, load_params
 from srlm.engines import EngineRecipe
 from srlm.loop.sampling import CandidateTask
+from srlm.runtime.shards import ShardWriter, chunks, run_sharded
 
 
 def main() -> None:

@@ -19,11 +19,10 @@ import argparse
 import polars as pl
 
 from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
-from srlm.core.config import as_dict, load_params
+from srlm.core.console import run_stage
 from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import fingerprint
-from srlm.core.requests import user_request
-from srlm.core.runtime import run_stage
+from srlm.core.params import as_dict, load_params
 from srlm.evaluation.comparisons import (
     OPTIONS,
     VERDICT_PREFIX,
@@ -34,6 +33,7 @@ from srlm.evaluation.comparisons import (
 from srlm.evaluation.evaluator import evaluator_identity, make_evaluator
 from srlm.evaluation.metrics import paired_accuracy_difference, reply_scores
 from srlm.loop.judge import SCORING_MODES
+from srlm.runtime.requests import user_request
 
 
 def main() -> None:

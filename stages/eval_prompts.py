@@ -17,10 +17,10 @@ seed stage reads. Sizes are params.
 import argparse
 
 from srlm.core.artifacts import write_artifact, write_metrics
-from srlm.core.config import load_params
+from srlm.core.console import run_stage
 from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import fingerprint
-from srlm.core.runtime import run_stage
+from srlm.core.params import load_params
 from srlm.evaluation.prompts import read_eval_prompts, read_human_references, select_eval_prompts
 
 

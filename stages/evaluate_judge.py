@@ -13,11 +13,10 @@ srlm/loop/judge.py), plus parse rate, score histogram and distance to the target
 import argparse
 
 from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
-from srlm.core.config import as_dict, load_params
+from srlm.core.console import run_stage
 from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import fingerprint
-from srlm.core.runtime import run_stage
-from srlm.core.shards import map_shards
+from srlm.core.params import as_dict, load_params
 from srlm.engines import EngineRecipe
 from srlm.evaluation.metrics import (
     judge_format_metrics,
@@ -26,6 +25,7 @@ from srlm.evaluation.metrics import (
     reward_model_metrics,
 )
 from srlm.loop.judge import SCORING_MODES, JudgeSamplesTask, sampling_params
+from srlm.runtime.shards import map_shards
 
 
 def main() -> None:

@@ -14,10 +14,9 @@ report's paired differences between models read it) and per instruction id.
 import argparse
 
 from srlm.core.artifacts import write_artifact, write_metrics, write_table
-from srlm.core.config import as_dict, load_params
+from srlm.core.console import run_stage
 from srlm.core.fingerprints import fingerprint
-from srlm.core.runtime import run_stage
-from srlm.core.shards import map_shards
+from srlm.core.params import as_dict, load_params
 from srlm.engines import EngineRecipe
 from srlm.evaluation.answers import AnswerTask
 from srlm.evaluation.ifeval import check_response, read_ifeval
@@ -28,6 +27,7 @@ from srlm.evaluation.ifeval_metrics import (
     prompt_table,
     sample_items,
 )
+from srlm.runtime.shards import map_shards
 
 
 def main() -> None:

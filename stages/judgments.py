@@ -14,10 +14,9 @@ the finished `--out` unless the new one is complete and valid.
 import argparse
 
 from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
-from srlm.core.config import as_dict, load_params
+from srlm.core.console import run_stage
 from srlm.core.fingerprints import fingerprint
-from srlm.core.runtime import run_stage
-from srlm.core.shards import ShardWriter, chunks, run_sharded
+from srlm.core.params import as_dict, load_params
 from srlm.engines import EngineRecipe, make_generator
 from srlm.evaluation.monitors import consistency_sample, kendall_tau_b
 from srlm.loop.judge import (
@@ -26,8 +25,9 @@ from srlm.loop.judge import (
     judge_candidates,
     judge_model,
     sampling_params,
-    score_histogram,
 )
+from srlm.loop.judge_prompt import score_histogram
+from srlm.runtime.shards import ShardWriter, chunks, run_sharded
 
 
 def main() -> None:

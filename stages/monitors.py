@@ -13,9 +13,9 @@ metrics are described in srlm/evaluation/monitors.py.
 import argparse
 
 from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
-from srlm.core.config import as_dict, load_params
+from srlm.core.console import run_stage
 from srlm.core.fingerprints import fingerprint
-from srlm.core.runtime import run_stage
+from srlm.core.params import as_dict, load_params
 from srlm.engines import make_generator
 from srlm.evaluation.monitors import consistency_sample, loop_monitors
 from srlm.loop.judge import (

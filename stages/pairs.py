@@ -12,10 +12,10 @@ import argparse
 import logging
 
 from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
-from srlm.core.config import load_params
+from srlm.core.console import run_stage
 from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import fingerprint
-from srlm.core.runtime import run_stage
+from srlm.core.params import load_params
 from srlm.loop.pairs import build_pairs, pair_statistics, yield_by_setting
 
 log = logging.getLogger("stages.pairs")

@@ -11,14 +11,14 @@ import argparse
 import logging
 
 from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
-from srlm.core.config import as_dict, load_params
+from srlm.core.console import run_stage
 from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import fingerprint
-from srlm.core.requests import user_request
-from srlm.core.runtime import run_stage
+from srlm.core.params import as_dict, load_params
 from srlm.core.schemas import artifact_frame
 from srlm.engines import make_generator
 from srlm.loop.selfinstruct import generate_prompts
+from srlm.runtime.requests import user_request
 
 log = logging.getLogger("stages.prompts")
 
@@ -54,7 +54,11 @@ def main() -> None:
     rows, reasons = generate_prompts(complete, seed_prompts, forbidden, args.iteration, cfg)
     frame = artifact_frame(
         "prompts", [{**r, "iteration": args.iteration, "generator": args.model} for r in rows])
-    fp = fingerprint({"prompts": as_dict(cfg), "engine": as_dict(params.engine),
+    # prompts.fewshot_from_seed was named fewshot_seed: the payload keeps the old key, so the
+    # artifact keeps its bytes.
+    prompts_params = {("fewshot_seed" if k == "fewshot_from_seed" else k): v
+                      for k, v in as_dict(cfg).items()}
+    fp = fingerprint({"prompts": prompts_params, "engine": as_dict(params.engine),
                       "iteration": args.iteration}, inputs=inputs)
     write_artifact(frame, args.out, "prompts", fp)
     tried = sum(reasons.values())

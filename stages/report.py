@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 
 from srlm.core.artifacts import atomic_directory, write_metrics
-from srlm.core.config import load_params
-from srlm.core.runtime import run_stage
+from srlm.core.console import run_stage
+from srlm.core.params import load_params
 from srlm.evaluation.charts import render_charts
 from srlm.evaluation.report import collect, comparisons, markdown, plot_frames
 

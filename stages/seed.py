@@ -19,9 +19,9 @@ from collections import Counter
 import polars as pl
 
 from srlm.core.artifacts import PendingArtifact, write_artifacts, write_metrics
-from srlm.core.config import as_dict, load_params
+from srlm.core.console import run_stage
 from srlm.core.fingerprints import fingerprint
-from srlm.core.runtime import run_stage
+from srlm.core.params import as_dict, load_params
 from srlm.sources.readers import read_prompts, read_replies
 from srlm.sources.seed_sets import build_seed_sets
 

@@ -9,10 +9,10 @@ import argparse
 import sys
 
 from srlm.core.artifacts import read_artifact, write_metrics
-from srlm.core.config import load_params
+from srlm.core.console import run_stage
 from srlm.core.errors import SrlmError
 from srlm.core.model_dirs import check_loadable
-from srlm.core.runtime import run_stage
+from srlm.core.params import load_params
 from srlm.training.launch import main_process_output, relaunch
 
 

@@ -5,15 +5,15 @@ import re
 import pytest
 import yaml
 
-from srlm.core.config import Params
 from srlm.core.fingerprints import code_files
+from srlm.core.params import Params
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.integration
 
 # Prompt files read by a module: a stage importing the module depends on the file too.
 PROMPT_FILES = {
-    "srlm/loop/judge.py": "srlm/prompts/judge.txt",
+    "srlm/loop/judge_prompt.py": "srlm/prompts/judge.txt",
     "srlm/loop/selfinstruct.py": "srlm/prompts/self_instruct.txt",
     "srlm/evaluation/comparisons.py": "srlm/prompts/compare.txt",
 }
@@ -71,11 +71,22 @@ def test_each_stage_depends_on_exactly_the_code_it_uses():
 
 
 def test_layer_directories_are_whole_layers():
-    """A directory dep is a whole layer: srlm/core and srlm/engines only (domain modules are
-    listed one by one, so a change to one rerun only the stages that use it)."""
+    """A directory dep is a whole layer: srlm/core, srlm/runtime, srlm/engines and
+    srlm/sources only (domain modules are listed one by one, so a change to one reruns only
+    the stages that use it)."""
+    layers = {"srlm/core", "srlm/runtime", "srlm/engines", "srlm/sources"}
     for name, stage in stages().items():
         dirs = {d for d in stage["deps"] if d.startswith("srlm/") and (ROOT / d).is_dir()}
-        assert dirs <= {"srlm/core", "srlm/engines", "srlm/sources"}, f"{name}: {sorted(dirs)}"
+        assert dirs <= layers, f"{name}: {sorted(dirs)}"
+
+
+@pytest.mark.parametrize("script", ["base", "seed", "sft", "pairs", "dpo", "report"])
+def test_stages_that_never_generate_never_import_the_runtime(script):
+    """The generation runtime (shards, workers, Ray, requests) is a layer of its own so that a
+    change to it reruns only the stages that generate."""
+    used = srlm_code(f"stages/{script}.py")
+    assert not {f for f in used if f.startswith("srlm/runtime/")}, script
+    assert not {f for f in used if f.startswith("srlm/engines/")}, script
 
 
 def test_deps_exist_and_params_groups_are_known():
@@ -86,7 +97,7 @@ def test_deps_exist_and_params_groups_are_known():
                 assert (ROOT / dep).exists(), f"{name}: dep {dep} does not exist"
         for param in stage["params"]:
             group, _, key = param.partition(".")
-            assert group in groups, f"{name}: params group {group} is not in srlm.core.config.Params"
+            assert group in groups, f"{name}: params group {group} is not in srlm.core.params.Params"
             if key:
                 fields = Params.__dataclass_fields__[group].default_factory().__dataclass_fields__
                 assert key in fields, f"{name}: params key {param} does not exist"

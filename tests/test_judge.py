@@ -4,10 +4,9 @@ import re
 import polars as pl
 import pytest
 
-from srlm.loop.judge import (
-    aggregate_scores,
+from srlm.loop.judge import aggregate_scores, judge_samples
+from srlm.loop.judge_prompt import (
     expected_score,
-    judge_samples,
     judge_template,
     parse_score,
     render_judge_prompt,
@@ -45,7 +44,7 @@ def test_parse_score(text, expected):
     assert parse_score(text) == expected
 
 
-# The rules of srlm/loop/judge.py's docstring, one row each: (rule, text, expected).
+# The rules of srlm/loop/judge_prompt.py's docstring, one row each: (rule, text, expected).
 SCORE_RULES = [
     # the label: ASCII "score", any case, not inside a word, an ASCII colon, emphasis around it
     ("label any case", "ScOrE: 3", 3.0),
@@ -225,7 +224,7 @@ class _Recorder:
         self.texts, self.asked = texts, []
 
     def generate(self, requests):
-        from srlm.core.requests import Completion
+        from srlm.runtime.requests import Completion
 
         return [Completion(r.request_id, i, self.texts[r.request_id][i], 5, "stop")
                 for r in requests for i in range(r.n)]
@@ -236,7 +235,7 @@ class _Recorder:
 
 
 def test_judge_samples_score_both_ways_and_unparsed_is_none_in_both():
-    from srlm.core.requests import user_request
+    from srlm.runtime.requests import user_request
 
     judge = _Recorder({"c1": ["Fine.\nScore: 4", "I cannot say."], "c2": ["Score: 3"]})
     rows = judge_samples(judge, [user_request("c1", "judge c1", n=2),
@@ -250,11 +249,11 @@ def test_judge_samples_score_both_ways_and_unparsed_is_none_in_both():
 
 def test_sampled_scores_are_unchanged_by_expected_scoring(tiny_model_dir):
     """The sampled mode reads the same generations the plain generator gives."""
-    from srlm.core.config import EngineConfig
-    from srlm.core.requests import user_request
+    from srlm.core.params import EngineParams
     from srlm.engines import make_generator
+    from srlm.runtime.requests import user_request
 
-    generator = make_generator(str(tiny_model_dir), EngineConfig(backend="transformers", precision="fp32"))
+    generator = make_generator(str(tiny_model_dir), EngineParams(backend="transformers", precision="fp32"))
     requests = [user_request(f"c{i}", render_judge_prompt(f"question {i}", "an answer"), n=2,
                              temperature=0.7, max_new_tokens=12, seed=i) for i in range(3)]
     plain = [parse_score(c.text) for c in generator.generate(requests)]

@@ -21,7 +21,7 @@ from srlm.evaluation.intervals import (
     mean_statistic,
     ratio_statistic,
 )
-from srlm.loop.judge import score_histogram
+from srlm.loop.judge_prompt import score_histogram
 
 
 def judge_format_metrics(outputs: pl.DataFrame) -> dict:

@@ -120,7 +120,7 @@ class KnownPrompts:
 
 def filter_prompt(text: str, known: KnownPrompts, banned_phrases: Sequence[str],
                   forbidden: set[str], cfg) -> tuple[bool, str]:
-    """(keep, reason) for a cleaned instruction; `cfg` is a `PromptsConfig`.
+    """(keep, reason) for a cleaned instruction; `cfg` is a `PromptsParams`.
 
     `known` holds every prompt so far (seed and accepted), `forbidden` the normalised texts of
     evaluation prompts, which must never become training prompts.
@@ -178,7 +178,7 @@ def generate_prompts(
         generated_ids = sorted(generated)
         batch = []
         for _ in range(min(cfg.round_size, cfg.n_generate - tried)):
-            ids = pick_fewshot(seed_ids, generated_ids, cfg.fewshot_seed,
+            ids = pick_fewshot(seed_ids, generated_ids, cfg.fewshot_from_seed,
                                cfg.fewshot_generated, rng)
             texts = [seed_prompts.get(i) or generated[i] for i in ids]
             batch.append((f"{iteration}-{tried}", render_fewshot(texts), rng.randrange(2**31), ids))
