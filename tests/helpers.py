@@ -210,3 +210,14 @@ def pairs_frame(n, offset=0, margin=1.0):
         "chosen_score": [4.0] * n, "rejected_score": [4.0 - margin] * n,
         "margin": [margin] * n,
     })
+
+
+def stage_module(script: str):
+    """The stage script `stages/<script>.py` as a module (its `SPEC`, its functions), loaded
+    without running its `main`."""
+    path = ROOT / "stages" / f"{script}.py"
+    spec = importlib.util.spec_from_file_location(f"stages_{script}", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

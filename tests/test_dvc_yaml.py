@@ -1,13 +1,16 @@
-"""dvc.yaml lists, for each stage, exactly the srlm modules and prompt files its script uses."""
+"""dvc.yaml lists, for each stage, exactly the srlm modules and prompt files its script uses,
+and agrees with the stage's declaration (its `SPEC`): params, inputs, outputs, metrics."""
 
 import re
+import shlex
 
 import pytest
 import yaml
 
 from srlm.core.fingerprints import code_files
 from srlm.core.params import Params
-from tests.helpers import ROOT
+from srlm.core.stage import SWITCH, TEXT
+from tests.helpers import ROOT, stage_module
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +46,8 @@ def stages() -> dict[str, dict]:
                 "deps": [d.def_path for d in stage.deps if not hasattr(d, "params")],
                 "params": [p for d in stage.deps if hasattr(d, "params") for p in d.params],
                 "outs": [o.def_path for o in stage.outs if not (o.metric or o.plot)],
+                "metrics": [o.def_path for o in stage.outs if o.metric],
+                "plots": [o.def_path for o in stage.outs if o.plot],
             }
     return resolved
 
@@ -68,6 +73,53 @@ def test_each_stage_depends_on_exactly_the_code_it_uses():
         assert not uncovered, f"{name}: imports {sorted(uncovered)} but does not depend on them"
         unused = {d for d in listed if not any(f == d or f.startswith(d + "/") for f in used)}
         assert not unused, f"{name}: depends on {sorted(unused)} but never imports them"
+
+
+EVALUATOR_MODEL = Params().evaluator.model  # `${evaluator.model}`, a dep by params
+
+
+def cmd_flags(cmd: str) -> dict[str, list[str]]:
+    """The flags of a stage's command line (after `python stages/x.py`) and their values."""
+    words = shlex.split(cmd)[2:]
+    flags: dict[str, list[str]] = {}
+    name = None
+    for word in words:
+        if word.startswith("--"):
+            name = word[2:].replace("-", "_")
+            flags.setdefault(name, [])
+        else:
+            assert name is not None, f"{cmd}: a value before any flag"
+            flags[name].append(word)
+    return flags
+
+
+def test_every_stage_agrees_with_its_declaration():
+    """dvc.yaml's `params:` are the stage's declared params; each declared input's path in
+    `cmd` is a dep, each output's an out, each metrics or plots file a metric or a plot; the
+    command gives every required flag and no undeclared one; and every data the stage reads
+    comes in by a declared flag (the evaluator's model alone by params)."""
+    for name, stage in stages().items():
+        script = re.search(r"python stages/(\S+)\.py", stage["cmd"]).group(1)
+        spec = stage_module(script).SPEC
+        assert sorted(stage["params"]) == sorted(spec.params), name
+        flags = cmd_flags(stage["cmd"])
+        declared = spec.flags()
+        assert set(flags) - {"params"} <= set(declared), f"{name}: undeclared flags"
+        missing = {f for f, arg in declared.items() if arg.required and f not in spec.one_of}
+        assert missing <= set(flags), f"{name}: misses {sorted(missing - set(flags))}"
+        where = {"inputs": stage["deps"], "outputs": stage["outs"],
+                 "metrics": stage["metrics"], "plots": stage["plots"]}
+        for flag, values in flags.items():
+            if flag == "params" or declared[flag].kind in (TEXT, SWITCH):
+                continue
+            part = next(p for p in where if flag in getattr(spec, p))
+            for value in values:
+                assert value in where[part], f"{name}: --{flag} {value} is not in its {part}"
+        given = {v for flag in spec.inputs for v in flags.get(flag, [])}
+        evaluator = {EVALUATOR_MODEL} if "evaluator" in spec.params else set()
+        data = {d for d in stage["deps"] if not d.startswith(("stages/", "srlm/"))
+                or d.startswith("srlm/seed_data/")}
+        assert data - given - evaluator == set(), f"{name}: reads data no flag declares"
 
 
 def test_layer_directories_are_whole_layers():

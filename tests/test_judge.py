@@ -261,3 +261,22 @@ def test_sampled_scores_are_unchanged_by_expected_scoring(tiny_model_dir):
     rows = judge_samples(generator, requests)
     assert [r["judge_text"] for r in rows] == texts
     assert [r["score"] for r in rows] == plain
+
+
+def test_judgment_metrics_summarise_samples_and_scores():
+    from srlm.loop.judge import judgment_metrics
+
+    judgments = pl.DataFrame({"prompt_id": ["p"] * 4, "candidate_id": ["a", "a", "b", "c"],
+                              "score": [4.0, None, 2.0, None],
+                              "expected_score": [3.8, None, 2.2, None]})
+    scores = aggregate_scores(judgments)
+    metrics = judgment_metrics(judgments, scores, "sampled")
+    assert metrics["parse_rate"] == 0.5 and metrics["candidates_unscored"] == 1
+    assert (metrics["candidates"], metrics["samples"]) == (3, 4)
+    assert metrics["score_histogram"] == {"0": 0, "1": 0, "2": 1, "3": 0, "4": 1, "5": 0,
+                                          "unparsed": 2}
+    assert (metrics["mean_score"], metrics["mean_expected_score"]) == (3.0, 3.0)
+    unparsed = judgments.with_columns(score=pl.lit(None, pl.Float64),
+                                      expected_score=pl.lit(None, pl.Float64))
+    metrics = judgment_metrics(unparsed, aggregate_scores(unparsed), "expected")
+    assert metrics["mean_score"] is None and metrics["scoring"] == "expected"

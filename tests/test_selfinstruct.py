@@ -150,3 +150,15 @@ def test_bulk_near_duplicate_rule_equals_the_pairwise_rule():
             assert bulk.near_duplicate(words, threshold) == any(s >= threshold for s in scores)
             checked += 1
     assert checked == 1600
+
+
+def test_prompt_metrics_count_kept_and_dropped():
+    import polars as pl
+
+    from srlm.loop.selfinstruct import prompt_metrics
+
+    kept = pl.DataFrame({"prompt": ["one two three", "one two three four five"]})
+    metrics = prompt_metrics(kept, Counter(kept=2, too_short=1, banned=1))
+    assert metrics == {"generated": 4, "kept": 2, "keep_rate": 0.5,
+                       "dropped": {"banned": 1, "too_short": 1}, "mean_words": 4.0}
+    assert prompt_metrics(kept.clear(), Counter())["keep_rate"] is None

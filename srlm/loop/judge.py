@@ -19,18 +19,19 @@ import polars as pl
 
 from srlm.core.params import as_dict
 from srlm.core.schemas import polars_schema
+from srlm.core.summaries import mean, rounded
 from srlm.loop.judge_prompt import (
     SCORE_OPTIONS,
+    SCORING_MODES,
     expected_score,
     parse_score,
     render_judge_prompt,
+    score_histogram,
     score_prefix,
 )
 from srlm.runtime.requests import GenerationRequest, user_request
 from srlm.runtime.shards import request_seed
 from srlm.runtime.workers import ShardTask
-
-SCORING_MODES = ("sampled", "expected")
 
 
 def judge_requests(items: Iterable[tuple[str, str]], cfg, scope: str) -> list[GenerationRequest]:
@@ -52,14 +53,15 @@ def judge_model(cfg, own: str) -> str:
     return cfg.model or own
 
 
+# The judge params that do not decide its samples, left out of fingerprints: `scoring` only
+# changes how finished samples are averaged (so changing it never re-judges); the judge model
+# is an input (hashed by content), not a param; the agreement sample only decides an extra check.
+UNHASHED = ("judge.scoring", "judge.model", "judge.agreement_sample")
+
+
 def sampling_params(cfg) -> dict:
-    """The judge params that decide its samples, for fingerprints: all but `scoring`, which
-    only changes how finished samples are averaged (so changing it never re-judges), and the
-    judge model and agreement sample (see below)."""
-    # The judge model is an input (hashed by content), not a param; the agreement sample only
-    # decides an extra check.
-    return {k: v for k, v in as_dict(cfg).items()
-            if k not in ("scoring", "model", "agreement_sample")}
+    """The judge params that decide its samples, for fingerprints: all but `UNHASHED`."""
+    return {k: v for k, v in as_dict(cfg).items() if f"judge.{k}" not in UNHASHED}
 
 
 def judge_samples(generator, requests) -> list[dict]:
@@ -143,6 +145,22 @@ def aggregate_scores(judgments: pl.DataFrame, scoring: str = "sampled") -> pl.Da
                 "expected_score")
         .sort("prompt_id", "candidate_id")
     )
+
+
+def judgment_metrics(judgments: pl.DataFrame, scores: pl.DataFrame, scoring: str) -> dict:
+    """The judgments stage's metrics: counts, parse rate, unscored candidates, histograms of
+    both scores and their means (None when nothing parsed)."""
+    parsed = int(judgments["score"].is_not_null().sum())
+    return {
+        "scoring": scoring,
+        "candidates": scores.height, "samples": judgments.height,
+        "parse_rate": round(parsed / judgments.height, 4) if judgments.height else None,
+        "candidates_unscored": int(scores["mean_score"].is_null().sum()),
+        "score_histogram": score_histogram(judgments["score"]),
+        "expected_score_histogram": score_histogram(judgments["expected_score"]),
+        "mean_score": rounded(mean(judgments["score"])) if parsed else None,
+        "mean_expected_score": rounded(mean(judgments["expected_score"])) if parsed else None,
+    }
 
 
 class JudgeTask(ShardTask):

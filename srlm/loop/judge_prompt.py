@@ -35,6 +35,8 @@ from importlib import resources
 import polars as pl
 
 JUDGE_PROMPT_FILE = "judge.txt"
+# `judge.scoring`: the number the judge wrote, or the expectation of its 0..5 probabilities
+SCORING_MODES = ("sampled", "expected")
 SCORE_OPTIONS = tuple(str(score) for score in range(6))
 
 # The label: ASCII "score" in any case, not inside a longer word (no letter or digit, of any

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import polars as pl
+
 from srlm.core.ids import content_id
 from srlm.core.schemas import artifact_frame
+from srlm.core.summaries import mean, rounded
 from srlm.runtime.requests import Completion, GenerationRequest, user_request
 from srlm.runtime.shards import request_seed
 from srlm.runtime.workers import ShardTask
@@ -51,3 +54,16 @@ class CandidateTask(ShardTask):
         requests = candidate_requests(rows, self.cfg, scope=self.scope)
         return artifact_frame("candidates", candidate_rows(
             self.generator.generate(requests), requests, self.scope, self.recipe.model))
+
+
+def candidate_metrics(candidates: pl.DataFrame, n_prompts: int, per_prompt: int) -> dict:
+    """The candidates stage's metrics: counts, empty responses, responses cut at
+    `max_new_tokens`, mean length in tokens and characters (None without candidates)."""
+    chars = candidates["response"].str.len_chars()
+    return {
+        "prompts": n_prompts, "candidates": candidates.height, "per_prompt": per_prompt,
+        "empty_responses": int((chars == 0).sum()),
+        "hit_max_new_tokens": int((candidates["finish_reason"] == "length").sum()),
+        "mean_tokens": rounded(mean(candidates["n_tokens"]), 2) if candidates.height else None,
+        "mean_chars": rounded(mean(chars), 1) if candidates.height else None,
+    }

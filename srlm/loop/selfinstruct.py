@@ -19,10 +19,12 @@ from functools import cache
 from importlib import resources
 
 import numpy as np
+import polars as pl
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
 from srlm.core.ids import content_id, normalize_text
+from srlm.core.summaries import mean, rounded
 
 SELF_INSTRUCT_FILE = "self_instruct.txt"
 _WORD = re.compile(r"[a-z0-9]+")
@@ -195,3 +197,16 @@ def generate_prompts(
                 accepted.append({"prompt_id": content_id(normalize_text(text)), "prompt": text,
                                  "fewshot_ids": ids})
     return accepted, reasons
+
+
+def prompt_metrics(prompts: pl.DataFrame, reasons: Counter) -> dict:
+    """The prompts stage's metrics: generations tried, prompts kept, the keep rate, the
+    drops by reason and the kept prompts' mean length in words."""
+    tried = sum(reasons.values())
+    return {
+        "generated": tried, "kept": prompts.height,
+        "keep_rate": round(prompts.height / tried, 4) if tried else None,
+        "dropped": {k: v for k, v in sorted(reasons.items()) if k != "kept"},
+        "mean_words": rounded(mean(prompts["prompt"].str.split(" ").list.len()), 2)
+        if prompts.height else None,
+    }
