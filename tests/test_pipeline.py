@@ -122,7 +122,7 @@ def test_adding_an_iteration_runs_only_its_stages(project):
     out = dvc(project, "repro").stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     assert ran == {"prompts@m4", "candidates@m4", "judgments@m4", "pairs@m4", "dpo@m4",
-                   "answers@m4", "evaluate_judge@m4", "evaluate_reference@m4",
+                   "answers@m4", "ifeval@m4", "evaluate_judge@m4", "evaluate_reference@m4",
                    "evaluate_h2h@m4", "monitors@m4", "anchors@m4", "report"}
     assert "| m4 |" in (project / "reports" / "summary.md").read_text()
 
