@@ -86,10 +86,11 @@ def plain_loop(args) -> dict:
 
 def run_engine(args) -> dict:
     """Start one engine, then time both workloads `args.repeats` times, in this process."""
-    from srlm.core.config import EngineConfig, JudgeConfig
-    from srlm.core.requests import user_request
+    from srlm.core.params import EngineParams, JudgeParams
     from srlm.engines import make_generator, vllm_engine
-    from srlm.loop.judge import judge_requests, judge_samples, render_judge_prompt
+    from srlm.loop.judge import judge_requests, judge_samples
+    from srlm.loop.judge_prompt import render_judge_prompt
+    from srlm.runtime.requests import user_request
 
     if args.engine == "plain":
         return plain_loop(args)
@@ -100,7 +101,7 @@ def run_engine(args) -> dict:
         vllm_engine.engine_arguments = lambda *a: {**own(*a), "enable_prefix_caching": False}
     started = time.perf_counter()
     backend = "vllm" if args.engine.startswith("vllm") else "transformers"
-    generator = make_generator(args.model, EngineConfig(
+    generator = make_generator(args.model, EngineParams(
         backend=backend, precision="fp32" if args.engine.endswith("fp32") else "bf16",
         batch_size=args.batch_size, max_model_len=args.max_model_len,
         compile=args.engine == "vllm-compile"))
@@ -122,7 +123,7 @@ def run_engine(args) -> dict:
         first = args.answers * args.repeats + repeat * args.judged
         requests = judge_requests([(f"j{i}", render_judge_prompt(p, r))
                                    for i, (p, r) in enumerate(oasst_pairs(first, args.judged))],
-                                  JudgeConfig(), "bench")
+                                  JudgeParams(), "bench")
         started = time.perf_counter()
         rows = judge_samples(generator, requests)
         judge_s = time.perf_counter() - started

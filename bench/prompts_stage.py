@@ -22,7 +22,7 @@ import time
 
 from measure import ROOT, peak_rss_mib, summary
 
-from srlm.core.config import load_params
+from srlm.core.params import load_params
 from srlm.loop import selfinstruct
 
 OASST = ROOT / "data" / "raw" / "oasst" / "oasst2_en_firstturn_quality.jsonl"

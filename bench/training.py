@@ -32,7 +32,7 @@ def run_one(args) -> dict:
     import polars as pl
 
     from srlm.core.artifacts import read_artifact
-    from srlm.core.config import load_params
+    from srlm.core.params import load_params
     from srlm.training.trainers import train_dpo, train_sft
 
     kind, variant = args.run.split(":")

@@ -24,9 +24,9 @@ import polars as pl
 
 from srlm import __version__
 from srlm.core.artifacts import read_artifact, read_manifest, scan_artifact
-from srlm.core.config import as_dict, explain, load_params
+from srlm.core.console import error_line, one_line
 from srlm.core.errors import SrlmError
-from srlm.core.runtime import error_line, one_line
+from srlm.core.params import as_dict, explain, load_params
 
 EXAMPLES = """examples:
   srlm diff data/m2/pairs data/m3/pairs --limit 2
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     where = f"srlm {args.command}"
     try:
         return args.func(args)
-    except Exception as err:  # noqa: BLE001 - every error is one line (srlm.core.runtime)
+    except Exception as err:  # noqa: BLE001 - every error is one line (srlm.core.console)
         line: str | None
         if isinstance(err, SrlmError):
             line = f"error: {where}: {one_line(err)}"

@@ -11,55 +11,72 @@ anchors: nothing is generated twice. Otherwise M1 answers the prompts with the `
 params and the iteration's judge (`--model`) scores them with the `judge` params.
 """
 
-import argparse
 from pathlib import Path
 
 import polars as pl
 
-from srlm.core.artifacts import read_artifact, write_artifact
-from srlm.core.config import as_dict, load_params
-from srlm.core.fingerprints import fingerprint
-from srlm.core.runtime import run_stage
+from srlm.core.console import run_stage
+from srlm.core.params import as_dict
 from srlm.core.schemas import artifact_frame
+from srlm.core.stage import StageSpec, artifact, model, text
 from srlm.engines import make_generator
-from srlm.loop.judge import (
-    aggregate_scores,
-    judge_candidates,
-    judge_model,
-    sampling_params,
-)
+from srlm.loop.judge import aggregate_scores, judge_candidates, judge_model, sampling_params
 from srlm.loop.sampling import candidate_requests, candidate_rows
 
 
+def _anchored(params) -> bool:
+    return params.pairs.mode == "anchored"
+
+
+def fingerprint_params(params, args) -> dict:
+    """The anchors' fingerprint params, as they have always been (not the declaration's rule:
+    `pairs.mode` counts only as whether anchors are built at all)."""
+    return {"anchored": _anchored(params), "candidates": as_dict(params.candidates),
+            "judge": sampling_params(params.judge), "scoring": params.judge.scoring,
+            "engine": as_dict(params.engine), "iteration": args.iteration}
+
+
+def fingerprint_inputs(params, args) -> list[str]:
+    """Every input when anchors are built; the prompts alone for the empty artifact."""
+    if not _anchored(params):
+        return [args.prompts]
+    return [args.anchor_model, judge_model(params.judge, args.model), args.prompts,
+            args.candidates, args.scores]
+
+
+SPEC = StageSpec(
+    name="anchors", doc=__doc__,
+    options={"iteration": text("the iteration, e.g. m3")},
+    inputs={"anchor_model": model("M1: the model of the anchors"),
+            "model": model("the iteration's judge (its base)"),
+            "prompts": artifact("prompts"), "candidates": artifact("candidates"),
+            "scores": artifact("candidate_scores")},
+    params=("pairs.mode", "candidates", "judge", "engine"),
+    payload=fingerprint_params, hashed_inputs=fingerprint_inputs,
+    outputs={"out": artifact("anchors")},
+)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--iteration", required=True)
-    parser.add_argument("--anchor-model", required=True, help="M1: the model of the anchors")
-    parser.add_argument("--model", required=True, help="the iteration's judge (its base)")
-    for name in ("prompts", "candidates", "scores", "out"):
-        parser.add_argument(f"--{name}", required=True)
-    args = parser.parse_args()
-    params = load_params(args.params)
-    prompts = read_artifact(args.prompts, "prompts").sort("prompt_id")
-    candidates = read_artifact(args.candidates, "candidates")
-    anchored = params.pairs.mode == "anchored"
-    judge = judge_model(params.judge, args.model)
+    stage = SPEC.start()
+    params, anchor_model = stage.params, stage.path("anchor_model")
+    prompts = stage.read("prompts").sort("prompt_id")
+    candidates = stage.read("candidates")
+    judge = judge_model(params.judge, stage.path("model"))
     # The iteration's candidates are the anchors when M1 made them and its judge judged them.
-    own = Path(args.anchor_model).resolve() == Path(args.model).resolve()
-    if not anchored:
+    own = Path(anchor_model).resolve() == Path(stage.path("model")).resolve()
+    if not _anchored(params):
         rows = []
     elif own:  # the iteration's candidates are M1's already, judged by M1
-        scores = read_artifact(args.scores, "candidate_scores").select("candidate_id",
-                                                                       "mean_score")
+        scores = stage.read("scores").select("candidate_id", "mean_score")
         rows = candidates.join(scores, on="candidate_id").to_dicts()
     else:
-        scope = f"anchors:{args.iteration}"
+        scope = f"anchors:{stage.args.iteration}"
         requests = candidate_requests(prompts.select("prompt_id", "prompt").iter_rows(),
                                       params.candidates, scope)
-        generated = candidate_rows(make_generator(args.anchor_model, params.engine,
+        generated = candidate_rows(make_generator(anchor_model, params.engine,
                                                   "candidates.max_new_tokens")
-                                   .generate(requests), requests, scope, args.anchor_model)
+                                   .generate(requests), requests, scope, anchor_model)
         judged = judge_candidates(
             make_generator(judge, params.engine, "judge.max_new_tokens"),
             [(r["candidate_id"], r["prompt_id"], r["prompt"], r["response"]) for r in generated],
@@ -68,14 +85,9 @@ def main() -> None:
                      .select("candidate_id", "mean_score").iter_rows())
         rows = [{**r, "mean_score": means.get(r["candidate_id"])} for r in generated]
     anchors = artifact_frame("anchors", rows).sort("candidate_id")
-    fp = fingerprint({"anchored": anchored, "candidates": as_dict(params.candidates),
-                      "judge": sampling_params(params.judge), "scoring": params.judge.scoring,
-                      "engine": as_dict(params.engine), "iteration": args.iteration},
-                     inputs=[args.anchor_model, judge, args.prompts, args.candidates,
-                             args.scores] if anchored else [args.prompts])
-    write_artifact(anchors, args.out, "anchors", fp)
-    if anchored:
-        print(f"{args.out}: {anchors.height} anchor candidates, "
+    stage.write("out", anchors, stage.fingerprint())
+    if _anchored(params):
+        print(f"{stage.path('out')}: {anchors.height} anchor candidates, "
               f"{anchors.filter(pl.col('mean_score').is_not_null()).height} scored")
 
 

@@ -10,46 +10,35 @@ after a crash and finished shards are kept (a params change discards them). The 
 included) leaves it as it was. A second run on the same `--out` fails at once.
 """
 
-import argparse
-
-from srlm.core.artifacts import read_artifact, write_metrics
-from srlm.core.config import as_dict, load_params
-from srlm.core.fingerprints import fingerprint
-from srlm.core.runtime import run_stage
-from srlm.core.shards import ShardWriter, chunks, run_sharded
+from srlm.core.console import run_stage
+from srlm.core.stage import StageSpec, artifact, model, text
 from srlm.engines import EngineRecipe
-from srlm.loop.sampling import CandidateTask
+from srlm.loop.sampling import CandidateTask, candidate_metrics
+from srlm.runtime.shards import ShardWriter, chunks, run_sharded
+
+SPEC = StageSpec(
+    name="candidates", doc=__doc__,
+    options={"iteration": text("the iteration, e.g. m2: it scopes every seed")},
+    inputs={"model": model("the iteration's base model"), "prompts": artifact("prompts")},
+    params=("candidates", "engine"),
+    outputs={"out": artifact("candidates", "one row per sampled response")},
+    metrics=("metrics",),
+)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--iteration", required=True)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--prompts", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--metrics", required=True)
-    args = parser.parse_args()
-    params = load_params(args.params)
-    cfg = params.candidates
-    prompts = read_artifact(args.prompts, "prompts").sort("prompt_id")
-    fp = fingerprint({"candidates": as_dict(cfg), "engine": as_dict(params.engine),
-                      "iteration": args.iteration}, inputs=[args.model, args.prompts])
+    stage = SPEC.start()
+    params, cfg = stage.params, stage.params.candidates
+    prompts = stage.read("prompts").sort("prompt_id")
     # Inputs are read and checked above; the writer takes the output's lock (before any model
-    # loads, so a concurrent run fails fast) and never touches the finished `args.out`.
-    writer = ShardWriter(args.out, "candidates", fp, code=__file__)
-    task = CandidateTask(EngineRecipe(args.model, params.engine, "candidates.max_new_tokens"),
-                         cfg, scope=args.iteration)
+    # loads, so a concurrent run fails fast) and never touches the finished `--out`.
+    writer = ShardWriter(stage.path("out"), stage.schema("out"), stage.fingerprint(),
+                         code=__file__)
+    task = CandidateTask(EngineRecipe(stage.path("model"), params.engine,
+                                      "candidates.max_new_tokens"), cfg, scope=stage.args.iteration)
     rows = list(prompts.select("prompt_id", "prompt").iter_rows())
     frame = run_sharded(writer, chunks(rows, cfg.shard_size), task, "candidates", params)
-    write_metrics(args.metrics, {
-        "prompts": prompts.height, "candidates": frame.height,
-        "per_prompt": cfg.n,
-        "empty_responses": int((frame["response"].str.len_chars() == 0).sum()),
-        "hit_max_new_tokens": int((frame["finish_reason"] == "length").sum()),
-        "mean_tokens": round(frame["n_tokens"].mean(), 2) if frame.height else None,
-        "mean_chars": round(frame["response"].str.len_chars().mean(), 1) if frame.height else None,
-    })
+    stage.write_metrics(candidate_metrics(frame, prompts.height, cfg.n))
 
 
 if __name__ == "__main__":

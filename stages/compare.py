@@ -14,16 +14,11 @@ evaluator is `evaluator.model` or `evaluator.endpoint` from params, the same for
 comparison of a run; the metrics file records which (path and content hash, or URL).
 """
 
-import argparse
-
 import polars as pl
 
-from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
-from srlm.core.config import as_dict, load_params
+from srlm.core.console import run_stage
 from srlm.core.errors import SrlmError
-from srlm.core.fingerprints import fingerprint
-from srlm.core.requests import user_request
-from srlm.core.runtime import run_stage
+from srlm.core.stage import StageSpec, artifact, switch, text
 from srlm.evaluation.comparisons import (
     OPTIONS,
     VERDICT_PREFIX,
@@ -32,42 +27,46 @@ from srlm.evaluation.comparisons import (
     verdict_frame,
 )
 from srlm.evaluation.evaluator import evaluator_identity, make_evaluator
-from srlm.evaluation.metrics import paired_accuracy_difference, reply_scores
-from srlm.loop.judge import SCORING_MODES
+from srlm.evaluation.metrics import judge_accuracy_differences
+from srlm.runtime.requests import user_request
+
+SPEC = StageSpec(
+    name="compare", doc=__doc__,
+    options={"name": text("the answering model's name, e.g. m2"),
+             "reference": switch("compare with the prompts' reference outputs"),
+             "opponent_name": text("the other model's name (with --opponent-answers)",
+                                   required=False)},
+    inputs={"prompts": artifact("eval_prompts", "the eval_prompts artifact"),
+            "answers": artifact("answers"),
+            "opponent_answers": artifact("answers", "another model's answers artifact",
+                                         required=False),
+            # read for the metrics only: not part of the verdicts' fingerprint
+            "judge_outputs": artifact("judge_outputs", "the model's evaluate_judge artifact: "
+                                      "with --opponent-judge-outputs, the paired difference of "
+                                      "judge accuracy", required=False, hashed=False),
+            "opponent_judge_outputs": artifact("judge_outputs", "the opponent's evaluate_judge "
+                                               "artifact", required=False, hashed=False)},
+    one_of=("opponent_answers", "reference"),
+    params=("evaluator", "engine"),
+    outputs={"out": artifact("verdicts")},
+    metrics=("metrics",),
+)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--prompts", required=True, help="the eval_prompts artifact")
-    parser.add_argument("--answers", required=True)
-    parser.add_argument("--name", required=True, help="the answering model's name, e.g. m2")
-    opponent = parser.add_mutually_exclusive_group(required=True)
-    opponent.add_argument("--opponent-answers", help="another model's answers artifact")
-    opponent.add_argument("--reference", action="store_true",
-                          help="compare with the prompts' reference outputs")
-    parser.add_argument("--opponent-name", help="the other model's name (with --opponent-answers)")
-    parser.add_argument("--judge-outputs", help="the model's evaluate_judge artifact: with "
-                        "--opponent-judge-outputs, the paired difference of judge accuracy")
-    parser.add_argument("--opponent-judge-outputs", help="the opponent's evaluate_judge artifact")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--metrics", required=True)
-    args = parser.parse_args()
-    params = load_params(args.params)
-    prompts = read_artifact(args.prompts, "eval_prompts")
-    answers = read_artifact(args.answers, "answers").select("prompt_id", answer="response")
+    stage = SPEC.start()
+    params, args = stage.params, stage.args
+    prompts = stage.read("prompts")
+    answers = stage.read("answers").select("prompt_id", answer="response")
     rows = prompts.join(answers, on="prompt_id", how="inner", maintain_order="left")
     if args.reference:
         rows = rows.filter(pl.col("reference").is_not_null()).with_columns(
             other=pl.col("reference"))
         opponent_name = "reference:" + ",".join(sorted(set(rows["reference_model"].to_list())))
-        inputs = [args.prompts, args.answers]
     else:
-        other = read_artifact(args.opponent_answers, "answers").select("prompt_id",
-                                                                       other="response")
+        other = stage.read("opponent_answers").select("prompt_id", other="response")
         rows = rows.join(other, on="prompt_id", how="inner", maintain_order="left")
         opponent_name = args.opponent_name or args.opponent_answers
-        inputs = [args.prompts, args.answers, args.opponent_answers]
     if rows.is_empty():
         raise SrlmError(f"{args.answers}: no prompt has both answers to compare")
     evaluator = make_evaluator(params.evaluator, params.engine)
@@ -76,17 +75,12 @@ def main() -> None:
                                                    OPTIONS)
     verdicts = verdict_frame(rows, probabilities, args.name, opponent_name)
     identity = evaluator_identity(params.evaluator)
-    fp = fingerprint({"evaluator": as_dict(params.evaluator), "engine": as_dict(params.engine)},
-                     inputs=inputs, evaluator=identity)
-    write_artifact(verdicts, args.out, "verdicts", fp)
+    stage.write("out", verdicts, stage.fingerprint(evaluator=identity))
     judge = {}
     if args.judge_outputs and args.opponent_judge_outputs:
-        mine, theirs = (read_artifact(path, "judge_outputs")
-                        for path in (args.judge_outputs, args.opponent_judge_outputs))
-        judge = {"judge": {mode: paired_accuracy_difference(reply_scores(mine, mode),
-                                                            reply_scores(theirs, mode))
-                           for mode in SCORING_MODES}}
-    write_metrics(args.metrics, {
+        judge = {"judge": judge_accuracy_differences(stage.read("judge_outputs"),
+                                                     stage.read("opponent_judge_outputs"))}
+    stage.write_metrics({
         "model": args.name, "opponent": opponent_name, **identity,
         **head_to_head_metrics(verdicts), **judge,
         "mean_chars": round(rows["answer"].str.len_chars().mean(), 1),

@@ -4,40 +4,41 @@
         --out data/models/m2 --metrics metrics/m2/dpo.json --log metrics/m2/dpo_log.csv
 """
 
-import argparse
 import sys
 
-from srlm.core.artifacts import read_artifact, write_metrics
-from srlm.core.config import load_params
+from srlm.core.console import run_stage
 from srlm.core.errors import SrlmError
 from srlm.core.model_dirs import check_loadable
-from srlm.core.runtime import run_stage
+from srlm.core.stage import StageSpec, artifact, model
 from srlm.training.launch import main_process_output, relaunch
+
+SPEC = StageSpec(
+    name="dpo", doc=__doc__,
+    inputs={"base": model("policy start and reference model"), "pairs": artifact("pairs")},
+    # `accelerate` is read too, but never a dependency: it changes the speed, not the model
+    params=("dpo",),
+    outputs={"out": model("model directory to write")},
+    metrics=("metrics",),
+    plots=("log",),
+)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--base", required=True, help="policy start and reference model")
-    parser.add_argument("--pairs", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--metrics", required=True)
-    parser.add_argument("--log", required=True, help="CSV of loss and rewards per step")
-    args = parser.parse_args()
-    params = load_params(args.params)
-    cfg = params.dpo
-    pairs = read_artifact(args.pairs, "pairs")
+    stage = SPEC.start()
+    pairs = stage.read("pairs")
     if pairs.height == 0:
-        raise SrlmError(f"{args.pairs}: no preference pairs to train on (see its pairs metrics)")
-    check_loadable(args.base)  # before the slow import of torch, transformers and TRL
-    if relaunch(params.accelerate, __file__, sys.argv[1:]):  # accelerate.processes > 1
+        raise SrlmError(f"{stage.path('pairs')}: no preference pairs to train on (see its pairs "
+                        "metrics)")
+    check_loadable(stage.path("base"))  # before the slow import of torch, transformers and TRL
+    if relaunch(stage.params.accelerate, __file__, sys.argv[1:]):  # accelerate.processes > 1
         return
     from srlm.training.trainers import train_dpo
 
-    with main_process_output(args.out, "dpo") as tmp:  # None but in the main process
-        metrics = train_dpo(args.base, pairs, cfg, tmp, log_csv=args.log if tmp else None)
+    with main_process_output(stage.path("out"), "dpo") as tmp:  # None but in the main process
+        metrics = train_dpo(stage.path("base"), pairs, stage.params.dpo, tmp,
+                            log_csv=stage.path("log") if tmp else None)
     if tmp is not None:
-        write_metrics(args.metrics, metrics)
+        stage.write_metrics(metrics)
 
 
 if __name__ == "__main__":

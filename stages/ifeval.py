@@ -11,13 +11,8 @@ the checked answers, the four accuracies with intervals, and two tables: per pro
 report's paired differences between models read it) and per instruction id.
 """
 
-import argparse
-
-from srlm.core.artifacts import write_artifact, write_metrics, write_table
-from srlm.core.config import as_dict, load_params
-from srlm.core.fingerprints import fingerprint
-from srlm.core.runtime import run_stage
-from srlm.core.shards import map_shards
+from srlm.core.console import run_stage
+from srlm.core.stage import StageSpec, artifact, file, model
 from srlm.engines import EngineRecipe
 from srlm.evaluation.answers import AnswerTask
 from srlm.evaluation.ifeval import check_response, read_ifeval
@@ -28,32 +23,32 @@ from srlm.evaluation.ifeval_metrics import (
     prompt_table,
     sample_items,
 )
+from srlm.runtime.shards import map_shards
+
+SPEC = StageSpec(
+    name="ifeval", doc=__doc__,
+    inputs={"model": model(), "data": file("IFEval's input_data.jsonl")},
+    params=("ifeval", "evaluation.shard_size", "engine"),
+    outputs={"out": artifact("ifeval_results"),
+             "prompts_table": file("CSV: one row per prompt"),
+             "instructions_table": file("CSV: one row per instruction id")},
+    metrics=("metrics",),
+)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--data", required=True, help="IFEval's input_data.jsonl")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--metrics", required=True)
-    parser.add_argument("--prompts-table", required=True, help="CSV: one row per prompt")
-    parser.add_argument("--instructions-table", required=True, help="CSV: one row per id")
-    args = parser.parse_args()
-    params = load_params(args.params)
-    cfg = params.ifeval
-    items = sample_items(read_ifeval(args.data), cfg.limit, cfg.random_seed)
-    task = AnswerTask(EngineRecipe(args.model, params.engine, "ifeval.max_new_tokens"),
+    stage = SPEC.start()
+    params, cfg = stage.params, stage.params.ifeval
+    items = sample_items(read_ifeval(stage.path("data")), cfg.limit, cfg.random_seed)
+    task = AnswerTask(EngineRecipe(stage.path("model"), params.engine, "ifeval.max_new_tokens"),
                       cfg.max_new_tokens)
     rows = [(str(item.key), "ifeval", item.prompt) for item in items]
     answers = map_shards(task, rows, params.evaluation.shard_size, params, "ifeval")
     results = check_answers(items, answers, check_response)
-    fp = fingerprint({"ifeval": as_dict(cfg), "shard_size": params.evaluation.shard_size,
-                      "engine": as_dict(params.engine)}, inputs=[args.model, args.data])
-    write_artifact(results, args.out, "ifeval_results", fp)
-    write_table(args.prompts_table, prompt_table(results))
-    write_table(args.instructions_table, instruction_table(results))
-    write_metrics(args.metrics, {"model": args.model, **ifeval_metrics(results)})
+    stage.write("out", results, stage.fingerprint())
+    stage.write_table("prompts_table", prompt_table(results))
+    stage.write_table("instructions_table", instruction_table(results))
+    stage.write_metrics({"model": stage.path("model"), **ifeval_metrics(results)})
 
 
 if __name__ == "__main__":

@@ -11,78 +11,51 @@ mode (both modes are kept). Resumable like the candidates stage, and like it nev
 the finished `--out` unless the new one is complete and valid.
 """
 
-import argparse
-
-from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
-from srlm.core.config import as_dict, load_params
+from srlm.core.console import run_stage
 from srlm.core.fingerprints import fingerprint
-from srlm.core.runtime import run_stage
-from srlm.core.shards import ShardWriter, chunks, run_sharded
+from srlm.core.stage import StageSpec, artifact, model, text
 from srlm.engines import EngineRecipe, make_generator
-from srlm.evaluation.monitors import consistency_sample, kendall_tau_b
-from srlm.loop.judge import (
-    JudgeTask,
-    aggregate_scores,
-    judge_candidates,
-    judge_model,
-    sampling_params,
-    score_histogram,
+from srlm.evaluation.monitors import self_judge_agreement
+from srlm.loop.judge import UNHASHED, JudgeTask, aggregate_scores, judge_model, judgment_metrics
+from srlm.runtime.shards import ShardWriter, chunks, run_sharded
+
+SPEC = StageSpec(
+    name="judgments", doc=__doc__,
+    options={"iteration": text("the iteration, e.g. m2: it scopes every seed")},
+    inputs={"model": model("the judge: the iteration's base model (unless judge.model)"),
+            "candidates": artifact("candidates")},
+    params=("judge", "engine"),
+    unhashed=UNHASHED,
+    # the judge that judges: `judge.model` when set, by content (see judge_model)
+    hashed_inputs=lambda params, args: [judge_model(params.judge, args.model), args.candidates],
+    outputs={"out": artifact("judgments", "one row per judge sample"),
+             "scores": artifact("candidate_scores", "one row per candidate (mean score)")},
+    metrics=("metrics",),
 )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--iteration", required=True)
-    parser.add_argument("--model", required=True, help="the judge: the iteration's base model")
-    parser.add_argument("--candidates", required=True)
-    parser.add_argument("--out", required=True, help="one row per judge sample")
-    parser.add_argument("--scores", required=True, help="one row per candidate (mean score)")
-    parser.add_argument("--metrics", required=True)
-    args = parser.parse_args()
-    params = load_params(args.params)
-    cfg = params.judge
-    candidates = read_artifact(args.candidates, "candidates").sort("candidate_id")
-    # judge.scoring is left out: it only averages finished samples, never re-judges.
-    judge = judge_model(cfg, args.model)
-    fp = fingerprint({"judge": sampling_params(cfg), "engine": as_dict(params.engine),
-                      "iteration": args.iteration}, inputs=[judge, args.candidates])
+    stage = SPEC.start()
+    params, cfg, iteration = stage.params, stage.params.judge, stage.args.iteration
+    candidates = stage.read("candidates").sort("candidate_id")
+    judge = judge_model(cfg, stage.path("model"))
     # Inputs are read and checked above; the writer locks the output before any model loads.
-    writer = ShardWriter(args.out, "judgments", fp, code=__file__)
+    writer = ShardWriter(stage.path("out"), stage.schema("out"), stage.fingerprint(),
+                         code=__file__)
     task = JudgeTask(EngineRecipe(judge, params.engine, "judge.max_new_tokens"), cfg,
-                     scope=args.iteration)
+                     scope=iteration)
     rows = list(candidates.select("candidate_id", "prompt_id", "prompt", "response").iter_rows())
     judgments = run_sharded(writer, chunks(rows, cfg.shard_size), task, "judgments", params)
     scores = aggregate_scores(judgments, cfg.scoring)
-    write_artifact(scores, args.scores, "candidate_scores",
-                   fingerprint({"scoring": cfg.scoring}, inputs=[args.out]))
-    parsed = judgments["score"].is_not_null().sum()
+    # judge.scoring alone decides the scores from the finished samples
+    stage.write("scores", scores, fingerprint({"scoring": cfg.scoring},
+                                              inputs=[stage.path("out")]))
     agreement = {}
-    if judge != args.model:  # an external judge: how far would the model's own judge agree?
-        picked = consistency_sample(scores["candidate_id"].to_list(), cfg.agreement_sample,
-                                    cfg.random_seed)
-        picked = set(picked)
-        own = aggregate_scores(judge_candidates(
-            make_generator(args.model, params.engine, "judge.max_new_tokens"),
-            [r for r in rows if r[0] in picked], cfg, scope=f"self:{args.iteration}"),
-            cfg.scoring).select("candidate_id", own="mean_score")
-        both = scores.select("candidate_id", "mean_score").join(own, on="candidate_id")
-        agreement = {"judge_model": judge, "self_judge_agreement": {
-            "kendall_tau": kendall_tau_b(both["mean_score"].to_list(), both["own"].to_list()),
-            "mean_abs_diff": round((both["mean_score"] - both["own"]).abs().mean(), 4)
-            if both.height else None,
-            "n": both.height}}
-    write_metrics(args.metrics, {
-        **agreement,
-        "scoring": cfg.scoring,
-        "candidates": scores.height, "samples": judgments.height,
-        "parse_rate": round(parsed / judgments.height, 4) if judgments.height else None,
-        "candidates_unscored": int(scores["mean_score"].is_null().sum()),
-        "score_histogram": score_histogram(judgments["score"]),
-        "expected_score_histogram": score_histogram(judgments["expected_score"]),
-        "mean_score": round(judgments["score"].mean(), 4) if parsed else None,
-        "mean_expected_score": round(judgments["expected_score"].mean(), 4) if parsed else None,
-    })
+    if judge != stage.path("model"):  # an external judge: would the model's own agree?
+        own = make_generator(stage.path("model"), params.engine, "judge.max_new_tokens")
+        agreement = {"judge_model": judge, "self_judge_agreement": self_judge_agreement(
+            own, rows, scores, cfg, scope=f"self:{iteration}")}
+    stage.write_metrics({**agreement, **judgment_metrics(judgments, scores, cfg.scoring)})
 
 
 if __name__ == "__main__":

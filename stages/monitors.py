@@ -10,55 +10,52 @@ The model this iteration trained re-judges a seeded sample of the iteration's ca
 metrics are described in srlm/evaluation/monitors.py.
 """
 
-import argparse
-
-from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
-from srlm.core.config import as_dict, load_params
-from srlm.core.fingerprints import fingerprint
-from srlm.core.runtime import run_stage
+from srlm.core.console import run_stage
+from srlm.core.stage import StageSpec, artifact, model, text
 from srlm.engines import make_generator
 from srlm.evaluation.monitors import consistency_sample, loop_monitors
-from srlm.loop.judge import (
-    aggregate_scores,
-    judge_candidates,
-    sampling_params,
+from srlm.loop.judge import UNHASHED, aggregate_scores, judge_candidates
+
+SPEC = StageSpec(
+    name="monitors", doc=__doc__,
+    options={"iteration": text("the iteration, e.g. m2")},
+    inputs={"model": model("the model this iteration trained"),
+            "candidates": artifact("candidates"),
+            # read for the metrics only: not part of the rejudged artifact's fingerprint
+            "judgments": artifact("judgments", hashed=False),
+            "scores": artifact("candidate_scores", hashed=False),
+            "pairs": artifact("pairs", hashed=False),
+            "prompts": artifact("prompts", hashed=False),
+            "answers": artifact("answers", hashed=False),
+            "m1_answers": artifact("answers", hashed=False)},
+    params=("judge", "engine", "monitors"),
+    unhashed=UNHASHED,
+    outputs={"out": artifact("judgments", "the trained model's judgments of the sample")},
+    metrics=("metrics",),
 )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--iteration", required=True)
-    parser.add_argument("--model", required=True, help="the model this iteration trained")
-    for name in ("candidates", "judgments", "scores", "pairs", "prompts", "answers",
-                 "m1-answers", "out", "metrics"):
-        parser.add_argument(f"--{name}", required=True)
-    args = parser.parse_args()
-    params = load_params(args.params)
-    cfg, sample_size = params.judge, params.monitors.consistency_sample
-    candidates = read_artifact(args.candidates, "candidates")
-    scores = read_artifact(args.scores, "candidate_scores")
-    picked = consistency_sample(candidates["candidate_id"].to_list(), sample_size,
-                                params.monitors.random_seed)
+    stage = SPEC.start()
+    params, cfg, iteration = stage.params, stage.params.judge, stage.args.iteration
+    candidates = stage.read("candidates")
+    scores = stage.read("scores")
+    picked = consistency_sample(candidates["candidate_id"].to_list(),
+                                params.monitors.consistency_sample, params.monitors.random_seed)
     rows = candidates.filter(candidates["candidate_id"].is_in(picked)).sort("candidate_id")
-    generator = make_generator(args.model, params.engine, "judge.max_new_tokens")
+    generator = make_generator(stage.path("model"), params.engine, "judge.max_new_tokens")
     rejudged = judge_candidates(
         generator, rows.select("candidate_id", "prompt_id", "prompt", "response").iter_rows(),
-        cfg, scope=f"monitors:{args.iteration}")
-    fp = fingerprint({"judge": sampling_params(cfg), "engine": as_dict(params.engine),
-                      "monitors": as_dict(params.monitors), "iteration": args.iteration},
-                     inputs=[args.model, args.candidates])
-    write_artifact(rejudged, args.out, "judgments", fp)
+        cfg, scope=f"monitors:{iteration}")
+    stage.write("out", rejudged, stage.fingerprint())
     after = aggregate_scores(rejudged, cfg.scoring).select("candidate_id", score="mean_score")
     before = scores.filter(scores["candidate_id"].is_in(picked)).select(
         "candidate_id", score="mean_score")
-    write_metrics(args.metrics, {
-        "iteration": args.iteration, "scoring": cfg.scoring,
-        **loop_monitors(read_artifact(args.judgments, "judgments"),
-                        read_artifact(args.pairs, "pairs"),
-                        read_artifact(args.prompts, "prompts").height,
-                        read_artifact(args.answers, "answers"),
-                        read_artifact(args.m1_answers, "answers"), before, after),
+    stage.write_metrics({
+        "iteration": iteration, "scoring": cfg.scoring,
+        **loop_monitors(stage.read("judgments"), stage.read("pairs"),
+                        stage.read("prompts").height, stage.read("answers"),
+                        stage.read("m1_answers"), before, after),
     })
 
 

@@ -8,58 +8,62 @@ Pairs use the scores of the mode `judge.scoring` chose and the rule of `pairs.mo
 show the yield each scoring mode and minimum margin would give (`yield_by_setting`).
 """
 
-import argparse
 import logging
 
-from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
-from srlm.core.config import load_params
+from srlm.core.console import run_stage
 from srlm.core.errors import SrlmError
-from srlm.core.fingerprints import fingerprint
-from srlm.core.runtime import run_stage
-from srlm.loop.pairs import build_pairs, pair_statistics, yield_by_setting
+from srlm.core.stage import StageSpec, artifact
+from srlm.loop.pairs import build_pairs, pairs_metrics
 
 log = logging.getLogger("stages.pairs")
 
 
+def fingerprint_params(params, args) -> dict:
+    """The pairs' fingerprint params, as they have always been: the paper's rule (max_min,
+    min_margin 0) keeps its original, empty fingerprint params, so its pairs keep their bytes;
+    any other setting is part of them."""
+    cfg = params.pairs
+    fp_params = {"min_margin": cfg.min_margin} if cfg.min_margin else {}
+    if cfg.mode != "max_min":
+        fp_params.update(mode=cfg.mode, length_epsilon=cfg.length_epsilon)
+    return fp_params
+
+
+def fingerprint_inputs(params, args) -> list[str]:
+    """The candidates and scores; the anchors too where mode `anchored` reads them."""
+    anchored = params.pairs.mode == "anchored"
+    return [args.candidates, args.scores, *([args.anchors] if anchored else [])]
+
+
+SPEC = StageSpec(
+    name="pairs", doc=__doc__,
+    inputs={"candidates": artifact("candidates"), "scores": artifact("candidate_scores"),
+            "anchors": artifact("anchors", "the anchors artifact (used by pairs.mode anchored)",
+                                required=False)},
+    params=("pairs",),
+    payload=fingerprint_params, hashed_inputs=fingerprint_inputs,
+    outputs={"out": artifact("pairs")},
+    metrics=("metrics",),
+)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--candidates", required=True)
-    parser.add_argument("--scores", required=True)
-    parser.add_argument("--anchors", help="the anchors artifact (used by pairs.mode anchored)")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--metrics", required=True)
-    args = parser.parse_args()
-    cfg = load_params(args.params).pairs
-    candidates = read_artifact(args.candidates, "candidates")
-    scores = read_artifact(args.scores, "candidate_scores")
+    stage = SPEC.start()
+    cfg = stage.params.pairs
+    candidates = stage.read("candidates")
+    scores = stage.read("scores")
     scored = candidates.select("prompt_id", "candidate_id", "prompt", "response").join(
         scores.select("candidate_id", "mean_score", "sampled_score", "expected_score"),
         on="candidate_id", how="left",
     )
     anchored = cfg.mode == "anchored"
-    if anchored and not args.anchors:
+    if anchored and not stage.path("anchors"):
         raise SrlmError("pairs.mode anchored needs --anchors (the anchors@<iter> artifact)")
-    anchors = read_artifact(args.anchors, "anchors") if anchored else None
+    anchors = stage.read("anchors") if anchored else None
     pairs, drops = build_pairs(scored, cfg.min_margin, cfg.mode, cfg.length_epsilon, anchors)
-    # The paper's rule (max_min, min_margin 0) keeps its original fingerprint, so its pairs
-    # keep their bytes; any other setting is part of it.
-    fp_params = {"min_margin": cfg.min_margin} if cfg.min_margin else {}
-    if cfg.mode != "max_min":
-        fp_params.update(mode=cfg.mode, length_epsilon=cfg.length_epsilon)
-    inputs = [args.candidates, args.scores, *([args.anchors] if anchored else [])]
-    write_artifact(pairs, args.out, "pairs", fingerprint(fp_params, inputs=inputs))
-    stats = pair_statistics(pairs, drops)
-    stats.update(min_margin=cfg.min_margin, mode=cfg.mode)
-    if cfg.mode == "length_controlled":
-        stats["length_epsilon"] = cfg.length_epsilon
-    if anchored:  # rejected answers that are not among the iteration's own candidates
-        stats["anchored_rejections"] = pairs.join(
-            candidates.select("prompt_id", rejected="response"), on=["prompt_id", "rejected"],
-            how="anti").height
-    stats["yield_by_setting"] = yield_by_setting(
-        scored, {"sampled": "sampled_score", "expected": "expected_score"}, cfg.min_margin)
-    write_metrics(args.metrics, stats)
+    stage.write("out", pairs, stage.fingerprint())
+    stats = pairs_metrics(pairs, drops, scored, candidates, cfg)
+    stage.write_metrics(stats)
     log.info("%d pairs from %d prompts; dropped %s", stats["pairs"], stats["prompts"], drops)
 
 

@@ -7,42 +7,43 @@
 Generated prompts that repeat an evaluation prompt (EFT-eval or eval_prompts) are dropped.
 """
 
-import argparse
 import logging
 
-from srlm.core.artifacts import read_artifact, write_artifact, write_metrics
-from srlm.core.config import as_dict, load_params
+from srlm.core.console import run_stage
 from srlm.core.errors import SrlmError
-from srlm.core.fingerprints import fingerprint
-from srlm.core.requests import user_request
-from srlm.core.runtime import run_stage
 from srlm.core.schemas import artifact_frame
+from srlm.core.stage import StageSpec, artifact, model, text
 from srlm.engines import make_generator
-from srlm.loop.selfinstruct import generate_prompts
+from srlm.loop.selfinstruct import generate_prompts, prompt_metrics
+from srlm.runtime.requests import user_request
 
 log = logging.getLogger("stages.prompts")
 
+SPEC = StageSpec(
+    name="prompts", doc=__doc__,
+    options={"iteration": text("the iteration, e.g. m2: it scopes every seed")},
+    inputs={"model": model("the iteration's base model"),
+            "ift": artifact("seed_ift", "seed IFT: few-shot examples"),
+            "eft_eval": artifact("seed_eft", "evaluation prompts to keep out"),
+            "eval_prompts": artifact("eval_prompts", "the eval_prompts artifact: also kept out",
+                                     required=False)},
+    params=("prompts", "engine"),
+    # prompts.fewshot_from_seed was named fewshot_seed: the fingerprint keeps the old key, so
+    # the artifact keeps its bytes
+    hashed_as={"prompts.fewshot_from_seed": "fewshot_seed"},
+    outputs={"out": artifact("prompts")},
+    metrics=("metrics",),
+)
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--iteration", required=True)
-    parser.add_argument("--model", required=True, help="the iteration's base model")
-    parser.add_argument("--ift", required=True, help="seed IFT: few-shot examples")
-    parser.add_argument("--eft-eval", required=True, help="evaluation prompts to keep out")
-    parser.add_argument("--eval-prompts", help="the eval_prompts artifact: also kept out")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--metrics", required=True)
-    args = parser.parse_args()
-    params = load_params(args.params)
-    cfg = params.prompts
-    ift = read_artifact(args.ift, "seed_ift")
-    forbidden = read_artifact(args.eft_eval, "seed_eft")["prompt"].unique().to_list()
-    inputs = [args.model, args.ift, args.eft_eval]
-    if args.eval_prompts:
-        forbidden += read_artifact(args.eval_prompts, "eval_prompts")["prompt"].to_list()
-        inputs.append(args.eval_prompts)
-    generator = make_generator(args.model, params.engine, "prompts.max_new_tokens")
+    stage = SPEC.start()
+    cfg, iteration, generator_path = stage.params.prompts, stage.args.iteration, stage.path("model")
+    ift = stage.read("ift")
+    forbidden = stage.read("eft_eval")["prompt"].unique().to_list()
+    if stage.path("eval_prompts"):
+        forbidden += stage.read("eval_prompts")["prompt"].to_list()
+    generator = make_generator(generator_path, stage.params.engine, "prompts.max_new_tokens")
 
     def complete(batch):
         requests = [user_request(rid, text, max_new_tokens=cfg.max_new_tokens,
@@ -51,25 +52,17 @@ def main() -> None:
         return [c.text for c in generator.generate(requests)]
 
     seed_prompts = dict(ift.select("example_id", "prompt").iter_rows())
-    rows, reasons = generate_prompts(complete, seed_prompts, forbidden, args.iteration, cfg)
+    rows, reasons = generate_prompts(complete, seed_prompts, forbidden, iteration, cfg)
     frame = artifact_frame(
-        "prompts", [{**r, "iteration": args.iteration, "generator": args.model} for r in rows])
-    fp = fingerprint({"prompts": as_dict(cfg), "engine": as_dict(params.engine),
-                      "iteration": args.iteration}, inputs=inputs)
-    write_artifact(frame, args.out, "prompts", fp)
-    tried = sum(reasons.values())
-    write_metrics(args.metrics, {
-        "generated": tried, "kept": frame.height,
-        "keep_rate": round(frame.height / tried, 4) if tried else None,
-        "dropped": {k: v for k, v in sorted(reasons.items()) if k != "kept"},
-        "mean_words": round(frame["prompt"].str.split(" ").list.len().mean(), 2)
-        if frame.height else None,
-    })
-    log.info("%s: kept %d of %d generated prompts; dropped %s", args.iteration, frame.height,
-             tried, {k: v for k, v in reasons.items() if k != "kept"})
+        "prompts", [{**r, "iteration": iteration, "generator": generator_path} for r in rows])
+    stage.write("out", frame, stage.fingerprint())
+    stage.write_metrics(prompt_metrics(frame, reasons))
+    log.info("%s: kept %d of %d generated prompts; dropped %s", iteration, frame.height,
+             sum(reasons.values()), {k: v for k, v in reasons.items() if k != "kept"})
     if frame.height == 0:
-        raise SrlmError(f"{args.out}: no prompt passed the filters ({args.metrics} counts why); "
-                        "raise prompts.n_generate or relax the filters")
+        raise SrlmError(f"{stage.path('out')}: no prompt passed the filters "
+                        f"({stage.path('metrics')} counts why); raise prompts.n_generate or "
+                        "relax the filters")
 
 
 if __name__ == "__main__":

@@ -8,39 +8,39 @@ models (a DVC metrics file).
 The same table prints with `srlm report`.
 """
 
-import argparse
 import os
 from pathlib import Path
 
-from srlm.core.artifacts import atomic_directory, write_metrics
-from srlm.core.config import load_params
-from srlm.core.runtime import run_stage
+from srlm.core.artifacts import atomic_directory
+from srlm.core.console import run_stage
+from srlm.core.stage import StageSpec, file, folder
 from srlm.evaluation.charts import render_charts
 from srlm.evaluation.report import collect, comparisons, markdown, plot_frames
 
+SPEC = StageSpec(
+    name="report", doc=__doc__,
+    inputs={"metrics_dir": folder("every stage's metrics")},
+    params=("evaluation.models", "iterations"),
+    outputs={"out": file("the markdown table"),
+             "plots": folder("folder of CSVs for dvc plots")},
+    metrics=("paired",),  # JSON: IFEval differences of each model vs its base and vs m0
+)
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--metrics-dir", required=True)
-    parser.add_argument("--out", required=True, help="the markdown table")
-    parser.add_argument("--plots", required=True, help="folder of CSVs for dvc plots")
-    parser.add_argument("--paired", required=True,
-                        help="JSON: IFEval differences of each model vs its base and vs m0")
-    args = parser.parse_args()
-    params = load_params(args.params)
-    models = list(params.evaluation.models)
-    rows = collect(args.metrics_dir, models)
-    paired = comparisons(args.metrics_dir, models, params.iterations)
-    write_metrics(args.paired, paired)
-    out = Path(args.out)
+    stage = SPEC.start()
+    models, metrics_dir = list(stage.params.evaluation.models), stage.path("metrics_dir")
+    rows = collect(metrics_dir, models)
+    paired = comparisons(metrics_dir, models, stage.params.iterations)
+    stage.write_metrics(paired, "paired")
+    out = Path(stage.path("out"))
     out.parent.mkdir(parents=True, exist_ok=True)
     frames = plot_frames(rows)
-    with atomic_directory(args.plots) as folder:
+    with atomic_directory(stage.path("plots")) as plots:
         for name, frame in frames.items():
-            frame.write_csv(folder / f"{name}.csv")
-        charts = render_charts(frames, folder)
-    relative = Path(os.path.relpath(args.plots, out.parent))
+            frame.write_csv(plots / f"{name}.csv")
+        charts = render_charts(frames, plots)
+    relative = Path(os.path.relpath(stage.path("plots"), out.parent))
     out.write_text(markdown(rows, {title: (relative / name).as_posix()
                                    for title, name in charts.items()}, paired))
     print(out.read_text())

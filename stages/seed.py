@@ -12,20 +12,44 @@ MT-Bench, prompt lists, any seed format) whose prompts must never be trained on;
 file named by `evaluation.alpaca_eval` in params, when set, is one of them too.
 """
 
-import argparse
 import logging
 from collections import Counter
 
 import polars as pl
 
-from srlm.core.artifacts import PendingArtifact, write_artifacts, write_metrics
-from srlm.core.config import as_dict, load_params
-from srlm.core.fingerprints import fingerprint
-from srlm.core.runtime import run_stage
+from srlm.core.artifacts import write_artifacts
+from srlm.core.console import run_stage
+from srlm.core.params import as_dict
+from srlm.core.stage import StageSpec, artifact, file
 from srlm.sources.readers import read_prompts, read_replies
 from srlm.sources.seed_sets import build_seed_sets
 
 log = logging.getLogger("stages.seed")
+
+
+def decontamination_files(params, args) -> list[str]:
+    """The `--decontaminate` files, then the AlpacaEval file of params where one is set."""
+    return [*args.decontaminate, *filter(None, [params.evaluation.alpaca_eval])]
+
+
+SPEC = StageSpec(
+    name="seed", doc=__doc__,
+    inputs={"source": file("training seed data", many=True),
+            "eval_source": file("held-out ranked data for EFT-eval (never trained on)",
+                                many=True),
+            "decontaminate": file("an evaluation set whose prompts are dropped from training "
+                                  "data", required=False, many=True)},
+    params=("seed", "evaluation.alpaca_eval"),
+    # as it has always been: the seed group itself (not under its name); the AlpacaEval file
+    # counts as an input, by content
+    payload=lambda params, args: as_dict(params.seed),
+    hashed_inputs=lambda params, args: [*args.source, *args.eval_source,
+                                        *decontamination_files(params, args)],
+    hub=True,
+    outputs={"ift": artifact("seed_ift"), "eft": artifact("seed_eft"),
+             "eft_eval": artifact("seed_eft")},
+    metrics=("metrics",),
+)
 
 
 def read_all(specs) -> tuple[pl.DataFrame, Counter]:
@@ -39,38 +63,22 @@ def read_all(specs) -> tuple[pl.DataFrame, Counter]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--source", action="append", required=True, help="training seed data")
-    parser.add_argument("--eval-source", action="append", required=True,
-                        help="held-out ranked data for EFT-eval (never trained on)")
-    parser.add_argument("--decontaminate", action="append", default=[],
-                        help="an evaluation set whose prompts are dropped from training data")
-    parser.add_argument("--ift", required=True)
-    parser.add_argument("--eft", required=True)
-    parser.add_argument("--eft-eval", required=True)
-    parser.add_argument("--metrics", required=True)
-    args = parser.parse_args()
-    params = load_params(args.params)
-    cfg = params.seed
-    train, train_drops = read_all(args.source)
-    held_out, eval_drops = read_all(args.eval_source)
-    decontaminate = [*args.decontaminate, *filter(None, [params.evaluation.alpaca_eval])]
+    stage = SPEC.start()
+    sources, eval_sources = stage.path("source"), stage.path("eval_source")
+    train, train_drops = read_all(sources)
+    held_out, eval_drops = read_all(eval_sources)
+    decontaminate = decontamination_files(stage.params, stage.args)
     eval_prompts = [p for spec in decontaminate for p in read_prompts(spec)]
     ift, eft, eft_eval, stats = build_seed_sets(
-        train, held_out, eval_prompts, cfg, files=(", ".join(args.source),
-                                                   ", ".join(args.eval_source)),
-        read_drops=(train_drops, eval_drops))
+        train, held_out, eval_prompts, stage.params.seed,
+        files=(", ".join(sources), ", ".join(eval_sources)), read_drops=(train_drops, eval_drops))
     stats.update(dropped_on_read=dict(train_drops), eval_dropped_on_read=dict(eval_drops),
                  decontamination_prompts=len(set(eval_prompts)))
-    specs = [*args.source, *args.eval_source, *decontaminate]
-    fp = fingerprint(as_dict(cfg), inputs=[s for s in specs if not s.startswith("hf://")],
-                     remote=[s for s in specs if s.startswith("hf://")])
+    fp = stage.fingerprint()
     # One set: the three are replaced together or not at all, never a mix of two builds.
-    write_artifacts([PendingArtifact(ift, args.ift, "seed_ift", fp),
-                     PendingArtifact(eft, args.eft, "seed_eft", fp),
-                     PendingArtifact(eft_eval, args.eft_eval, "seed_eft", fp)])
-    write_metrics(args.metrics, stats)
+    write_artifacts([stage.pending("ift", ift, fp), stage.pending("eft", eft, fp),
+                     stage.pending("eft_eval", eft_eval, fp)])
+    stage.write_metrics(stats)
     log.info("ift %d, eft %d, eft_eval %d; %d prompts dropped as evaluation duplicates",
              ift.height, eft.height, eft_eval.height, stats["decontaminated_prompts"])
 

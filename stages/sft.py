@@ -5,43 +5,42 @@
         --loss metrics/m1/sft_loss.csv
 """
 
-import argparse
 import sys
 
-from srlm.core.artifacts import read_artifact, write_metrics
-from srlm.core.config import load_params
+from srlm.core.console import run_stage
 from srlm.core.errors import SrlmError
 from srlm.core.model_dirs import check_loadable
-from srlm.core.runtime import run_stage
+from srlm.core.stage import StageSpec, artifact, model
 from srlm.training.launch import main_process_output, relaunch
+
+SPEC = StageSpec(
+    name="sft", doc=__doc__,
+    inputs={"base": model("model directory to start from (M0)"), "ift": artifact("seed_ift"),
+            "eft": artifact("seed_eft")},
+    # `accelerate` is read too, but never a dependency: it changes the speed, not the model
+    params=("sft",),
+    outputs={"out": model("model directory to write (M1)")},
+    metrics=("metrics",),
+    plots=("loss",),
+)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--base", required=True, help="model directory to start from (M0)")
-    parser.add_argument("--ift", required=True)
-    parser.add_argument("--eft", required=True)
-    parser.add_argument("--out", required=True, help="model directory to write (M1)")
-    parser.add_argument("--metrics", required=True)
-    parser.add_argument("--loss", required=True, help="CSV of the loss per logged step")
-    args = parser.parse_args()
-    params = load_params(args.params)
-    cfg = params.sft
-    ift = read_artifact(args.ift, "seed_ift")
-    eft = read_artifact(args.eft, "seed_eft")
+    stage = SPEC.start()
+    ift, eft = stage.read("ift"), stage.read("eft")
     if ift.is_empty() and eft.is_empty():
-        raise SrlmError(f"sft: {args.ift} and {args.eft} are both empty: nothing to train on "
-                        "(see metrics/seed.json)")
-    check_loadable(args.base)  # before the slow import of torch, transformers and TRL
-    if relaunch(params.accelerate, __file__, sys.argv[1:]):  # accelerate.processes > 1
+        raise SrlmError(f"sft: {stage.path('ift')} and {stage.path('eft')} are both empty: "
+                        "nothing to train on (see metrics/seed.json)")
+    check_loadable(stage.path("base"))  # before the slow import of torch, transformers and TRL
+    if relaunch(stage.params.accelerate, __file__, sys.argv[1:]):  # accelerate.processes > 1
         return
     from srlm.training.trainers import train_sft
 
-    with main_process_output(args.out, "sft") as tmp:  # None but in the main process
-        metrics = train_sft(args.base, ift, eft, cfg, tmp, loss_csv=args.loss if tmp else None)
+    with main_process_output(stage.path("out"), "sft") as tmp:  # None but in the main process
+        metrics = train_sft(stage.path("base"), ift, eft, stage.params.sft, tmp,
+                            loss_csv=stage.path("loss") if tmp else None)
     if tmp is not None:
-        write_metrics(args.metrics, metrics)
+        stage.write_metrics(metrics)
 
 
 if __name__ == "__main__":

@@ -47,9 +47,9 @@ from scratch_project import (  # first: it puts this checkout's srlm on the path
 )
 from study_record import collect_results, machine, write_readme
 
-from srlm.core.config import Params, from_dict
 from srlm.core.errors import SrlmError
 from srlm.core.hardware import bf16_supported
+from srlm.core.params import Params, from_dict
 
 RUNNING = re.compile(r"Running stage '([^']+)'")
 TIMES_FILE = "stage_times.csv"

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 # Open Assistant and MT-Bench ship with the repo; tests read them from here and never skip.
@@ -133,3 +136,88 @@ def assert_trained_alike(two: dict, one: dict, learning_rate: float, steps: int)
         outside += int((~torch.isclose(a, b, rtol=1e-4, atol=1e-6)).sum())
         total += b.numel()
     assert outside <= total / 1000, f"{outside} of {total} weights differ beyond fp32 rounding"
+
+
+# Params that make the whole pipeline run in a minute on the fake engine and a tiny model.
+SMALL = {
+    "seed": {"ift_size": 8, "eft_size": 12, "eft_eval_size": 12},
+    "sft": {"batch_size": 4, "max_length": 256, "precision": "fp32"},
+    "engine": {"backend": "fake"},
+    "evaluation": {"reference_limit": 4, "mt_bench_limit": 2},
+    "prompts": {"n_generate": 12, "n_keep": 6},
+    "candidates": {"shard_size": 4},
+    "judge": {"shard_size": 8},
+    "dpo": {"batch_size": 4, "max_length": 256, "precision": "fp32", "learning_rate": 1e-4},
+    "ifeval": {"limit": 12},
+}
+
+
+def copy_project(root: Path, model_dir: Path) -> Path:
+    """This project's dvc.yaml, stages and srlm in `root`, with SMALL params and `model_dir`
+    as the base model."""
+    shutil.copy(ROOT / "dvc.yaml", root / "dvc.yaml")
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "data" / "raw", root / "data" / "raw")
+    shutil.copytree(ROOT / "stages", root / "stages", ignore=ignore)
+    shutil.copytree(ROOT / "srlm", root / "srlm", ignore=ignore)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for group, values in SMALL.items():
+        params[group].update(values)
+    params["base"]["model"] = str(model_dir)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return root
+
+
+def frame_for(items):
+    """A `judgments` frame with one parsed sample per item (ids p<i>, c<i>)."""
+    return pl.DataFrame({"prompt_id": [f"p{i}" for i in items],
+                         "candidate_id": [f"c{i}" for i in items],
+                         "sample": [0] * len(items), "judge_text": ["Score: 3"] * len(items),
+                         "score": [3.0] * len(items), "expected_score": [2.9] * len(items),
+                         "score_probs": [[0.0, 0.0, 0.1, 0.8, 0.1, 0.0]] * len(items)})
+
+
+def candidates_cmd(tmp_path, model, out, params):
+    """The candidates stage's command line, its prompts read from `tmp_path / "prompts"`."""
+    return [sys.executable, str(ROOT / "stages" / "candidates.py"), "--params", str(params),
+            "--iteration", "m2", "--model", str(model), "--prompts", str(tmp_path / "prompts"),
+            "--out", str(out), "--metrics", str(tmp_path / f"{out.name}.json")]
+
+
+def eft_frame(n=3, **overrides):
+    """A valid `seed_eft` frame of `n` rows (at most 3), columns replaced by `overrides`."""
+    data = {
+        "example_id": [f"e{i}" for i in range(n)],
+        "group_id": ["g"] * n,
+        "prompt": ["What is 2+2?"] * n,
+        "response": [f"answer {i}" for i in range(n)],
+        "human_rank": list(range(n)),
+        "target_score": [5, 3, 1][:n],
+        "judge_input": ["judge this"] * n,
+        "judge_target": ["ok\nScore: 5"] * n,
+        "source": ["test"] * n,
+    }
+    data.update(overrides)
+    return pl.DataFrame(data)
+
+
+def pairs_frame(n, offset=0, margin=1.0):
+    """A valid `pairs` frame of `n` prompts p<offset>.., each with score margin `margin`."""
+    ids = [f"p{i:03d}" for i in range(offset, offset + n)]
+    return pl.DataFrame({
+        "prompt_id": ids, "prompt": [f"prompt {i}" for i in ids],
+        "chosen": [f"chosen answer {i}" for i in ids], "rejected": [f"bad {i}" for i in ids],
+        "chosen_score": [4.0] * n, "rejected_score": [4.0 - margin] * n,
+        "margin": [margin] * n,
+    })
+
+
+def stage_module(script: str):
+    """The stage script `stages/<script>.py` as a module (its `SPEC`, its functions), loaded
+    without running its `main`."""
+    path = ROOT / "stages" / f"{script}.py"
+    spec = importlib.util.spec_from_file_location(f"stages_{script}", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -22,9 +22,8 @@ from srlm.core.artifacts import (
 )
 from srlm.core.locks import OutputBusyError, OutputLock, lock_path
 from srlm.core.schemas import ArtifactSchemaError
-from srlm.core.shards import ShardWriter, chunks, run_sharded
-from tests.test_resume import candidates_cmd, frame_for
-from tests.test_schemas_io import eft_frame
+from srlm.runtime.shards import ShardWriter, chunks, run_sharded
+from tests.helpers import candidates_cmd, eft_frame, frame_for
 
 
 def snapshot(directory):

@@ -62,7 +62,7 @@ CASES = [
     ("negative-size", bad_params("seed:\n  ift_size: -1\n", "seed.ift_size")),
     ("negative-batch", bad_params("sft:\n  batch_size: -3\n", "sft.batch_size")),
     ("negative-seed", bad_params("sft:\n  random_seed: -1\n", "sft.random_seed")),
-    ("negative-fewshot", bad_params("prompts:\n  fewshot_seed: -2\n", "prompts.fewshot_seed")),
+    ("negative-fewshot", bad_params("prompts:\n  fewshot_from_seed: -2\n", "prompts.fewshot_from_seed")),
     ("iteration-path", bad_params("iterations:\n  ../../x: {base: m1}\n", "'../../x'")),
     ("iteration-self", bad_params("iterations:\n  m2: {base: m2}\n", "iterations.m2.base")),
     ("iteration-base", bad_params("iterations:\n  m2: {base: m9}\n", "iterations.m2.base",
@@ -156,7 +156,7 @@ def test_the_table_is_large_enough():
 
 
 def test_unexpected_errors_are_one_line_unless_debugging(monkeypatch):
-    from srlm.core.runtime import DEBUG_HINT, error_line
+    from srlm.core.console import DEBUG_HINT, error_line
 
     monkeypatch.delenv("SRLM_DEBUG", raising=False)
     assert error_line(KeyError("rows"), "seed") == (
@@ -170,7 +170,7 @@ def test_unexpected_errors_are_one_line_unless_debugging(monkeypatch):
 
 
 def test_os_errors_name_the_file_and_the_remedy():
-    from srlm.core.runtime import error_line
+    from srlm.core.console import error_line
 
     denied = PermissionError(13, "Permission denied", "/ro/data/m1")
     assert error_line(denied, "sft") == (

@@ -33,7 +33,8 @@ def test_hub_id_offline_is_a_clear_error(tmp_path):
     # a subprocess, because huggingface_hub reads HF_HUB_OFFLINE once, at import
     params = tmp_path / "params.yaml"
     params.write_text("base:\n  model: srlm-test/definitely-not-cached\n")
-    result = run_stage("base", "--params", str(params), "--out", str(tmp_path / "m0"))
+    result = run_stage("base", "--params", str(params), "--out", str(tmp_path / "m0"),
+                       "--metrics", str(tmp_path / "base.json"))
     assert result.returncode == 1, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: srlm-test/definitely-not-cached: cannot load model")

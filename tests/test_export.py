@@ -6,7 +6,7 @@ import pytest
 
 from srlm.cli import main
 from srlm.core.artifacts import write_artifact
-from tests.test_diff import pairs_frame
+from tests.helpers import pairs_frame
 
 
 @pytest.fixture

@@ -4,10 +4,9 @@ import re
 import polars as pl
 import pytest
 
-from srlm.loop.judge import (
-    aggregate_scores,
+from srlm.loop.judge import aggregate_scores, judge_samples
+from srlm.loop.judge_prompt import (
     expected_score,
-    judge_samples,
     judge_template,
     parse_score,
     render_judge_prompt,
@@ -45,7 +44,7 @@ def test_parse_score(text, expected):
     assert parse_score(text) == expected
 
 
-# The rules of srlm/loop/judge.py's docstring, one row each: (rule, text, expected).
+# The rules of srlm/loop/judge_prompt.py's docstring, one row each: (rule, text, expected).
 SCORE_RULES = [
     # the label: ASCII "score", any case, not inside a word, an ASCII colon, emphasis around it
     ("label any case", "ScOrE: 3", 3.0),
@@ -225,7 +224,7 @@ class _Recorder:
         self.texts, self.asked = texts, []
 
     def generate(self, requests):
-        from srlm.core.requests import Completion
+        from srlm.runtime.requests import Completion
 
         return [Completion(r.request_id, i, self.texts[r.request_id][i], 5, "stop")
                 for r in requests for i in range(r.n)]
@@ -236,7 +235,7 @@ class _Recorder:
 
 
 def test_judge_samples_score_both_ways_and_unparsed_is_none_in_both():
-    from srlm.core.requests import user_request
+    from srlm.runtime.requests import user_request
 
     judge = _Recorder({"c1": ["Fine.\nScore: 4", "I cannot say."], "c2": ["Score: 3"]})
     rows = judge_samples(judge, [user_request("c1", "judge c1", n=2),
@@ -250,11 +249,11 @@ def test_judge_samples_score_both_ways_and_unparsed_is_none_in_both():
 
 def test_sampled_scores_are_unchanged_by_expected_scoring(tiny_model_dir):
     """The sampled mode reads the same generations the plain generator gives."""
-    from srlm.core.config import EngineConfig
-    from srlm.core.requests import user_request
+    from srlm.core.params import EngineParams
     from srlm.engines import make_generator
+    from srlm.runtime.requests import user_request
 
-    generator = make_generator(str(tiny_model_dir), EngineConfig(backend="transformers", precision="fp32"))
+    generator = make_generator(str(tiny_model_dir), EngineParams(backend="transformers", precision="fp32"))
     requests = [user_request(f"c{i}", render_judge_prompt(f"question {i}", "an answer"), n=2,
                              temperature=0.7, max_new_tokens=12, seed=i) for i in range(3)]
     plain = [parse_score(c.text) for c in generator.generate(requests)]
@@ -262,3 +261,22 @@ def test_sampled_scores_are_unchanged_by_expected_scoring(tiny_model_dir):
     rows = judge_samples(generator, requests)
     assert [r["judge_text"] for r in rows] == texts
     assert [r["score"] for r in rows] == plain
+
+
+def test_judgment_metrics_summarise_samples_and_scores():
+    from srlm.loop.judge import judgment_metrics
+
+    judgments = pl.DataFrame({"prompt_id": ["p"] * 4, "candidate_id": ["a", "a", "b", "c"],
+                              "score": [4.0, None, 2.0, None],
+                              "expected_score": [3.8, None, 2.2, None]})
+    scores = aggregate_scores(judgments)
+    metrics = judgment_metrics(judgments, scores, "sampled")
+    assert metrics["parse_rate"] == 0.5 and metrics["candidates_unscored"] == 1
+    assert (metrics["candidates"], metrics["samples"]) == (3, 4)
+    assert metrics["score_histogram"] == {"0": 0, "1": 0, "2": 1, "3": 0, "4": 1, "5": 0,
+                                          "unparsed": 2}
+    assert (metrics["mean_score"], metrics["mean_expected_score"]) == (3.0, 3.0)
+    unparsed = judgments.with_columns(score=pl.lit(None, pl.Float64),
+                                      expected_score=pl.lit(None, pl.Float64))
+    metrics = judgment_metrics(unparsed, aggregate_scores(unparsed), "expected")
+    assert metrics["mean_score"] is None and metrics["scoring"] == "expected"

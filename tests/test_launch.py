@@ -9,8 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from srlm.core.config import AccelerateConfig, ConfigError
 from srlm.core.errors import SrlmError
+from srlm.core.params import AccelerateParams, ParamsError
 from srlm.training.launch import launch_command, per_process_batch, relaunch
 from tests.helpers import ROOT, assert_trained_alike, run_stage
 
@@ -36,25 +36,25 @@ def test_a_batch_the_processes_cannot_share_is_a_one_line_error():
 
 
 def test_launch_command_carries_the_params_and_the_stage_arguments():
-    plain = launch_command(AccelerateConfig(processes=2), "stages/sft.py", ["--out", "m1"])
+    plain = launch_command(AccelerateParams(processes=2), "stages/sft.py", ["--out", "m1"])
     assert plain[1:3] == ["-m", "accelerate.commands.launch"]
     assert plain[plain.index("--num_processes") + 1] == "2" and "--multi_gpu" in plain
     assert plain[-3:] == ["stages/sft.py", "--out", "m1"]
-    fsdp = launch_command(AccelerateConfig(processes=16, machines=2,
+    fsdp = launch_command(AccelerateParams(processes=16, machines=2,
                                            config_file=str(CONFIGS / "fsdp.yaml")), "s.py", [])
     assert fsdp[fsdp.index("--config_file") + 1] == str(CONFIGS / "fsdp.yaml")
     assert fsdp[fsdp.index("--num_machines") + 1] == "2" and "--multi_gpu" not in fsdp
     with pytest.raises(SrlmError, match="accelerate.config_file: nowhere.yaml does not exist"):
-        launch_command(AccelerateConfig(processes=2, config_file="nowhere.yaml"), "s.py", [])
+        launch_command(AccelerateParams(processes=2, config_file="nowhere.yaml"), "s.py", [])
 
 
 def test_one_process_runs_in_place():
-    assert relaunch(AccelerateConfig(), "stages/sft.py", []) is False
+    assert relaunch(AccelerateParams(), "stages/sft.py", []) is False
 
 
 def test_processes_must_split_over_machines():
-    with pytest.raises(ConfigError, match="accelerate.processes: 3 processes do not split"):
-        AccelerateConfig(processes=3, machines=2)
+    with pytest.raises(ParamsError, match="accelerate.processes: 3 processes do not split"):
+        AccelerateParams(processes=3, machines=2)
 
 
 @pytest.mark.parametrize(("name", "expected"), [

@@ -7,13 +7,15 @@ import pytest
 from tests.helpers import ROOT
 
 # What each layer may import from srlm (besides itself and the package root).
+# core < runtime < engines, loop; training needs core only (it never generates).
 ALLOWED = {
     "core": set(),
-    "engines": {"core"},
-    "loop": {"core"},
+    "runtime": {"core"},
+    "engines": {"core", "runtime"},
+    "loop": {"core", "runtime"},
     "training": {"core"},
     "sources": {"core", "loop"},
-    "evaluation": {"core", "engines", "loop", "sources"},
+    "evaluation": {"core", "runtime", "engines", "loop", "sources"},
     "tools": {"core", "evaluation"},
 }
 

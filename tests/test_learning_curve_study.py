@@ -5,7 +5,7 @@ import sys
 
 import yaml
 
-from srlm.core.config import Params, from_dict
+from srlm.core.params import Params, from_dict
 from tests.helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "studies"))  # the study imports its shared module by its bare name

@@ -158,7 +158,8 @@ def test_recording_a_folder_by_hand(tmp_path, caplog, capsys):
 def test_the_base_stage_records_m0(tmp_path, tiny_model_dir):
     params = tmp_path / "params.yaml"
     params.write_text(f"base:\n  model: {tiny_model_dir}\n")
-    result = run_stage("base", "--params", str(params), "--out", str(tmp_path / "m0"))
+    result = run_stage("base", "--params", str(params), "--out", str(tmp_path / "m0"),
+                       "--metrics", str(tmp_path / "base.json"))
     assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "m0" / MODEL_MANIFEST).read_text())
     assert record["written_by"] == "base" and "model.safetensors" in record["files"]

@@ -51,3 +51,20 @@ def test_loop_monitors_on_a_small_iteration():
     empty = loop_monitors(judgments.clear(), pairs.clear(), 0, answers, m1, before.clear(),
                           after.clear())
     assert empty["score_gap"] is None and empty["judge_consistency_tau"] is None
+
+
+def test_self_judge_agreement_of_a_judge_with_itself_is_perfect():
+    from srlm.core.params import JudgeParams
+    from srlm.engines.fake import FakeGenerator
+    from srlm.evaluation.monitors import self_judge_agreement
+    from srlm.loop.judge import aggregate_scores, judge_candidates
+
+    cfg = JudgeParams(agreement_sample=5, samples=2)
+    rows = [(f"c{i}", f"p{i % 3}", f"prompt {i % 3}", f"answer {i}") for i in range(12)]
+    scores = aggregate_scores(judge_candidates(FakeGenerator(), rows, cfg, "self:m2"))
+    agreement = self_judge_agreement(FakeGenerator(), rows, scores, cfg, "self:m2")
+    assert agreement["n"] == 5 and agreement["mean_abs_diff"] == 0.0
+    assert agreement["kendall_tau"] in (1.0, None)  # None only if the 5 scores all tie
+    # another judge (other seeds) disagrees somewhere on the same sample
+    other = self_judge_agreement(FakeGenerator(), rows, scores, cfg, "another")
+    assert other["n"] == 5 and other["mean_abs_diff"] > 0

@@ -143,3 +143,24 @@ def test_anchored_rejects_m1s_answer_only_when_it_scored_lower():
     same, _ = build_pairs(MODES, mode="anchored", anchors=m1.clear())
     assert same.equals(build_pairs(MODES)[0])            # no anchors: the paper's pairs
     validate(pairs, "pairs")
+
+
+def test_pairs_metrics_report_settings_and_anchored_rejections():
+    from srlm.core.params import PairsParams
+    from srlm.loop.pairs import pairs_metrics
+
+    frame = EXAMPLE.with_columns(sampled_score=pl.col("mean_score"),
+                                 expected_score=pl.col("mean_score"))
+    pairs, drops = build_pairs(frame)
+    stats = pairs_metrics(pairs, drops, frame, frame, PairsParams())
+    assert stats["mode"] == "max_min" and stats["min_margin"] == 0.0
+    assert "anchored_rejections" not in stats and "length_epsilon" not in stats
+    assert set(stats["yield_by_setting"]) == {"sampled", "expected"}
+    assert stats["pairs"] == pairs.height
+    # an anchored pair whose rejected answer is no candidate of the iteration's own
+    anchored = pairs.with_columns(rejected=pl.lit("an anchor's answer"))
+    stats = pairs_metrics(anchored, drops, frame, frame, PairsParams(mode="anchored"))
+    assert stats["anchored_rejections"] == anchored.height
+    stats = pairs_metrics(pairs, drops, frame, frame,
+                          PairsParams(mode="length_controlled", length_epsilon=0.25))
+    assert stats["length_epsilon"] == 0.25

@@ -6,7 +6,6 @@ Runs the real dvc.yaml, stage scripts and srlm modules in a scratch copy of the 
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,21 +15,10 @@ import pytest
 import yaml
 
 from srlm.core.artifacts import read_artifact
-from tests.helpers import ROOT
+from tests.helpers import copy_project
 
 pytestmark = pytest.mark.integration
 
-SMALL = {
-    "seed": {"ift_size": 8, "eft_size": 12, "eft_eval_size": 12},
-    "sft": {"batch_size": 4, "max_length": 256, "precision": "fp32"},
-    "engine": {"backend": "fake"},
-    "evaluation": {"reference_limit": 4, "mt_bench_limit": 2},
-    "prompts": {"n_generate": 12, "n_keep": 6},
-    "candidates": {"shard_size": 4},
-    "judge": {"shard_size": 8},
-    "dpo": {"batch_size": 4, "max_length": 256, "precision": "fp32", "learning_rate": 1e-4},
-    "ifeval": {"limit": 12},
-}
 
 
 def dvc(project: Path, *args: str) -> subprocess.CompletedProcess:
@@ -40,22 +28,6 @@ def dvc(project: Path, *args: str) -> subprocess.CompletedProcess:
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
-
-
-def copy_project(root: Path, model_dir: Path) -> Path:
-    """This project's dvc.yaml, stages and srlm in `root`, with SMALL params and `model_dir`
-    as the base model."""
-    shutil.copy(ROOT / "dvc.yaml", root / "dvc.yaml")
-    ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(ROOT / "data" / "raw", root / "data" / "raw")
-    shutil.copytree(ROOT / "stages", root / "stages", ignore=ignore)
-    shutil.copytree(ROOT / "srlm", root / "srlm", ignore=ignore)
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for group, values in SMALL.items():
-        params[group].update(values)
-    params["base"]["model"] = str(model_dir)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +122,7 @@ def test_adding_an_iteration_runs_only_its_stages(project):
     out = dvc(project, "repro").stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     assert ran == {"prompts@m4", "candidates@m4", "judgments@m4", "pairs@m4", "dpo@m4",
-                   "answers@m4", "evaluate_judge@m4", "evaluate_reference@m4",
+                   "answers@m4", "ifeval@m4", "evaluate_judge@m4", "evaluate_reference@m4",
                    "evaluate_h2h@m4", "monitors@m4", "anchors@m4", "report"}
     assert "| m4 |" in (project / "reports" / "summary.md").read_text()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_pipeline import copy_project
+from tests.helpers import copy_project
 
 pytestmark = pytest.mark.integration
 

@@ -3,23 +3,14 @@
 import json
 import signal
 import subprocess
-import sys
 import time
 
 import polars as pl
 import pytest
 
 from srlm.core.artifacts import read_artifact, write_artifact
-from srlm.core.shards import ShardWriter, chunks, run_sharded
-from tests.helpers import ROOT
-
-
-def frame_for(items):
-    return pl.DataFrame({"prompt_id": [f"p{i}" for i in items],
-                         "candidate_id": [f"c{i}" for i in items],
-                         "sample": [0] * len(items), "judge_text": ["Score: 3"] * len(items),
-                         "score": [3.0] * len(items), "expected_score": [2.9] * len(items),
-                         "score_probs": [[0.0, 0.0, 0.1, 0.8, 0.1, 0.0]] * len(items)})
+from srlm.runtime.shards import ShardWriter, chunks, run_sharded
+from tests.helpers import ROOT, candidates_cmd, frame_for
 
 
 def test_run_sharded_resumes_where_it_stopped(tmp_path):
@@ -67,12 +58,12 @@ def crash_at_second(items):
 
 
 def test_code_change_discards_stale_shards(tmp_path, monkeypatch):
-    import srlm.core.shards
+    import srlm.runtime.shards
 
     shards = chunks(list(range(4)), 2)
     with pytest.raises(KeyboardInterrupt):
         run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp"), shards, crash_at_second, "t")
-    monkeypatch.setattr(srlm.core.shards, "code_hash", lambda code=None: "a fixed parser")
+    monkeypatch.setattr(srlm.runtime.shards, "code_hash", lambda code=None: "a fixed parser")
     calls = []
     run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp"), shards, frame_for_log(calls), "t")
     assert calls == [0, 2]  # same params and inputs, new code: nothing reused
@@ -98,16 +89,10 @@ def test_stamp_covers_exactly_the_stage_code():
     from srlm.core.fingerprints import code_files
 
     files = {str(f.relative_to(ROOT)) for f in code_files(ROOT / "stages" / "candidates.py")}
-    assert {"stages/candidates.py", "srlm/core/shards.py", "srlm/engines/fake.py"} <= files
+    assert {"stages/candidates.py", "srlm/runtime/shards.py", "srlm/engines/fake.py"} <= files
     # code the stage never runs does not wipe its shards when it changes
     assert not files & {"srlm/loop/pairs.py", "srlm/loop/judge.py", "srlm/training/trainers.py",
                         "stages/judgments.py"}
-
-
-def candidates_cmd(tmp_path, model, out, params):
-    return [sys.executable, str(ROOT / "stages" / "candidates.py"), "--params", str(params),
-            "--iteration", "m2", "--model", str(model), "--prompts", str(tmp_path / "prompts"),
-            "--out", str(out), "--metrics", str(tmp_path / f"{out.name}.json")]
 
 
 @pytest.mark.integration

@@ -12,23 +12,8 @@ from srlm.core.artifacts import (
 )
 from srlm.core.fingerprints import fingerprint
 from srlm.core.schemas import SCHEMAS, ArtifactSchemaError, validate
-from srlm.core.shards import ShardWriter
-
-
-def eft_frame(n=3, **overrides):
-    data = {
-        "example_id": [f"e{i}" for i in range(n)],
-        "group_id": ["g"] * n,
-        "prompt": ["What is 2+2?"] * n,
-        "response": [f"answer {i}" for i in range(n)],
-        "human_rank": list(range(n)),
-        "target_score": [5, 3, 1][:n],
-        "judge_input": ["judge this"] * n,
-        "judge_target": ["ok\nScore: 5"] * n,
-        "source": ["test"] * n,
-    }
-    data.update(overrides)
-    return pl.DataFrame(data)
+from srlm.runtime.shards import ShardWriter
+from tests.helpers import eft_frame
 
 
 def judgments_frame():

@@ -7,7 +7,7 @@ import re
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from srlm.loop.judge import parse_score, score_prefix
+from srlm.loop.judge_prompt import parse_score, score_prefix
 
 # Arbitrary Unicode, and text built from the characters the rules care about, so labels,
 # emphasis, malformed numbers and scales come up often.

@@ -1,9 +1,9 @@
 import polars as pl
 import pytest
 
-from srlm.core.config import SeedConfig
+from srlm.core.params import SeedParams
 from srlm.core.schemas import validate
-from srlm.loop.judge import parse_score, render_judge_prompt
+from srlm.loop.judge_prompt import parse_score, render_judge_prompt
 from srlm.sources.readers import read_prompts, read_replies
 from srlm.sources.seed_sets import (
     build_eft,
@@ -99,7 +99,7 @@ def test_decontamination_against_real_evaluation_sets():
 def test_build_seed_sets_reports_counts():
     train, _ = read_replies(str(repo_file("oasst", "oasst_2023-03_en_100.trees.jsonl")))
     held_out, _ = read_replies(str(repo_file("oasst", "oasst1_en_validation.messages.jsonl")))
-    cfg = SeedConfig(ift_size=30, eft_size=60, eft_eval_size=531)
+    cfg = SeedParams(ift_size=30, eft_size=60, eft_eval_size=531)
     ift, eft, eft_eval, stats = build_seed_sets(train, held_out, [], cfg)
     assert stats["decontaminated_prompts"] == 6
     assert ift.height == 30 and eft.height <= 60
@@ -127,7 +127,7 @@ def test_min_target_spread_keeps_contrasting_groups_for_training_only():
     ift, eft, eft_eval, _ = build_seed_sets(
         frame.with_columns(group_id=pl.lit("t-") + pl.col("group_id"), prompt=pl.lit("Q1?!")),
         frame.with_columns(prompt=pl.lit("Q2?!")), [],
-        SeedConfig(ift_size=5, eft_size=10, eft_eval_size=10, eft_min_target_spread=2,
+        SeedParams(ift_size=5, eft_size=10, eft_eval_size=10, eft_min_target_spread=2,
                    min_prompt_chars=1))
     assert eft.height == 2 and eft_eval.height == 4  # evaluation keeps every group
 

@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from srlm.core.config import PromptsConfig
+from srlm.core.params import PromptsParams
 from srlm.loop.selfinstruct import (
     KnownPrompts,
     clean_instruction,
@@ -15,7 +15,7 @@ from srlm.loop.selfinstruct import (
 )
 from tests.helpers import reference_rouge_l
 
-CFG = PromptsConfig()
+CFG = PromptsParams()
 BANNED = [" ".join(tokens(k)) for k in CFG.banned_keywords]
 
 
@@ -86,7 +86,7 @@ def test_generate_prompts_counts_every_attempt():
         assert all(isinstance(seed_value, int) for _, _, seed_value in batch)
         return [next(replies) for _ in batch]
 
-    cfg = PromptsConfig(n_generate=6, n_keep=10, round_size=4)
+    cfg = PromptsParams(n_generate=6, n_keep=10, round_size=4)
     rows, reasons = generate_prompts(complete, seed, ["How do vaccines work?"], "m2", cfg)
     assert [r["prompt"] for r in rows] == ["Tell me a fun fact about octopuses.",
                                           "What is the tallest mountain in Africa?"]
@@ -100,7 +100,7 @@ def test_generate_prompts_stops_at_quota():
         return [f"Explain topic number {rid} in simple words" for rid, _, _ in batch]
 
     # only exact repeats are near-duplicates
-    cfg = PromptsConfig(n_generate=20, n_keep=3, max_rouge_l=1.0, round_size=5)
+    cfg = PromptsParams(n_generate=20, n_keep=3, max_rouge_l=1.0, round_size=5)
     rows, reasons = generate_prompts(complete, {"s": "Seed prompt here please"}, [], "m2", cfg)
     assert len(rows) == 3 and reasons["kept"] == 3 and reasons["over_quota"] == 2
     assert sum(reasons.values()) == 5  # stopped after the first round
@@ -113,7 +113,7 @@ def test_prompt_rounds_are_round_size_requests():
         sizes.append(len(batch))
         return [f"Explain topic number {rid} in simple words" for rid, _, _ in batch]
 
-    cfg = PromptsConfig(n_generate=23, n_keep=100, max_rouge_l=1.0, round_size=10)
+    cfg = PromptsParams(n_generate=23, n_keep=100, max_rouge_l=1.0, round_size=10)
     rows, _ = generate_prompts(complete, {"s": "Seed prompt here please"}, [], "m2", cfg)
     assert sizes == [10, 10, 3] and len(rows) == 23
 
@@ -150,3 +150,15 @@ def test_bulk_near_duplicate_rule_equals_the_pairwise_rule():
             assert bulk.near_duplicate(words, threshold) == any(s >= threshold for s in scores)
             checked += 1
     assert checked == 1600
+
+
+def test_prompt_metrics_count_kept_and_dropped():
+    import polars as pl
+
+    from srlm.loop.selfinstruct import prompt_metrics
+
+    kept = pl.DataFrame({"prompt": ["one two three", "one two three four five"]})
+    metrics = prompt_metrics(kept, Counter(kept=2, too_short=1, banned=1))
+    assert metrics == {"generated": 4, "kept": 2, "keep_rate": 0.5,
+                       "dropped": {"banned": 1, "too_short": 1}, "mean_words": 4.0}
+    assert prompt_metrics(kept.clear(), Counter())["keep_rate"] is None

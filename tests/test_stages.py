@@ -289,6 +289,7 @@ def test_missing_input_artifact_is_one_clear_line(tmp_path):
 ])
 def test_base_stage_rejects_bad_models(tmp_path, model, message):
     params = params_file(tmp_path, f"base:\n  model: {model}\n")
-    result = run_stage("base", "--params", params, "--out", str(tmp_path / "m0"), cwd=ROOT)
+    result = run_stage("base", "--params", params, "--out", str(tmp_path / "m0"),
+                       "--metrics", str(tmp_path / "base.json"), cwd=ROOT)
     assert result.returncode == 1 and message in result.stderr
     assert "Traceback" not in result.stderr

@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from srlm.core.config import load_params
+from srlm.core.params import load_params
 from tests.helpers import ROOT
 
 STUDIES = ROOT / "studies"
@@ -92,7 +92,7 @@ def test_the_cpu_study_profile_is_what_the_study_asks_for():
 
 
 def load_params_from(params: dict):
-    from srlm.core.config import Params, from_dict
+    from srlm.core.params import Params, from_dict
 
     return from_dict(Params, params)
 

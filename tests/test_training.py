@@ -3,7 +3,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from srlm.core.config import LoraConfig, SFTConfig
+from srlm.core.params import LoraParams, SFTParams
 from srlm.training.completion_loss import completion_loss
 from srlm.training.trainers import sft_records, train_sft
 from tests.helpers import assert_trained_alike
@@ -42,8 +42,8 @@ def test_completion_loss_matches_the_models_own_loss(tiny_model_dir):
 @pytest.mark.parametrize("lora", [False, True])
 def test_sft_trains_and_saves_a_plain_model(tiny_model_dir, tmp_path, lora):
     ift, eft = seed_frames()
-    cfg = SFTConfig(epochs=3, learning_rate=5e-3, batch_size=2, precision="fp32",
-                    lora=LoraConfig(enabled=lora, r=4, alpha=8))
+    cfg = SFTParams(epochs=3, learning_rate=5e-3, batch_size=2, precision="fp32",
+                    lora=LoraParams(enabled=lora, r=4, alpha=8))
     out = tmp_path / "m1"
     metrics = train_sft(tiny_model_dir, ift, eft, cfg, out, loss_csv=tmp_path / "loss.csv")
     before = AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict()
@@ -89,7 +89,7 @@ def dpo_loss(policy, reference, tokenizer, pairs, beta):
 def test_dpo_really_trains(tiny_model_dir, tmp_path):
     from transformers import AutoTokenizer
 
-    from srlm.core.config import DPOConfig
+    from srlm.core.params import DPOParams
     from srlm.training.trainers import train_dpo
 
     pairs = pl.DataFrame({
@@ -100,7 +100,7 @@ def test_dpo_really_trains(tiny_model_dir, tmp_path):
         "chosen_score": [5.0, 4.0, 5.0, 4.0], "rejected_score": [1.0, 1.0, 2.0, 2.0],
         "margin": [4.0, 3.0, 3.0, 2.0],
     })
-    cfg = DPOConfig(beta=0.1, epochs=4, learning_rate=2e-3, batch_size=2, max_length=128,
+    cfg = DPOParams(beta=0.1, epochs=4, learning_rate=2e-3, batch_size=2, max_length=128,
                     precision="fp32")
     metrics = train_dpo(tiny_model_dir, pairs, cfg, tmp_path / "m2", log_csv=tmp_path / "log.csv")
     reference = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
@@ -156,7 +156,7 @@ def test_completion_head_gives_trls_fused_head_outputs_and_gradients(tiny_model_
 def test_dpo_trains_like_trls_own_trainer(tiny_model_dir, tmp_path, monkeypatch, lora):
     import trl
 
-    from srlm.core.config import DPOConfig
+    from srlm.core.params import DPOParams
     from srlm.training import trainers
 
     pairs = pl.DataFrame({
@@ -167,8 +167,8 @@ def test_dpo_trains_like_trls_own_trainer(tiny_model_dir, tmp_path, monkeypatch,
     # one batch an epoch: the stock trainer does not group pairs by length, so batches of
     # several would differ in order, not in arithmetic
     # no LoRA dropout: the two samplers leave the random stream in different states
-    cfg = DPOConfig(beta=0.1, epochs=3, learning_rate=2e-3, batch_size=4, max_length=128,
-                    precision="fp32", lora=LoraConfig(enabled=lora, r=4, alpha=8, dropout=0.0))
+    cfg = DPOParams(beta=0.1, epochs=3, learning_rate=2e-3, batch_size=4, max_length=128,
+                    precision="fp32", lora=LoraParams(enabled=lora, r=4, alpha=8, dropout=0.0))
     ours = trainers.train_dpo(tiny_model_dir, pairs, cfg, tmp_path / "ours",
                               log_csv=tmp_path / "ours.csv")
     class StockDPOTrainer(trl.DPOTrainer):
@@ -197,7 +197,8 @@ def test_dpo_batches_pairs_of_similar_length(tiny_model_dir, tmp_path):
     from transformers import AutoTokenizer
     from trl import DPOConfig as TRLDPOConfig
 
-    from srlm.training.completion_loss import dpo_trainer_class, pair_lengths
+    from srlm.training.length_batches import pair_lengths
+    from srlm.training.trainer_classes import dpo_trainer_class
     from srlm.training.trainers import dpo_records
 
     words = [" ".join(["word"] * n) for n in (3, 40, 9, 25, 1, 33, 14, 5)]
@@ -221,7 +222,7 @@ def test_dpo_batches_pairs_of_similar_length(tiny_model_dir, tmp_path):
 
 
 def test_length_buckets_shuffle_batches_of_similar_length():
-    from srlm.training.completion_loss import LengthBuckets
+    from srlm.training.length_batches import LengthBuckets
 
     lengths = [(i * 37) % 101 for i in range(1000)]
     sampler = LengthBuckets(lengths, batch_size=8, mega_batches=10)

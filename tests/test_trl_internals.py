@@ -1,7 +1,7 @@
 """The TRL internals srlm/training relies on are still where it expects them.
 
-srlm/training/completion_loss.py subclasses TRL's trainers and replaces the fused LM head
-TRL's DPOTrainer installs, so it depends on private names and method signatures, not only on
+srlm/training/trainer_classes.py subclasses TRL's trainers and completion_loss.py replaces the
+fused LM head TRL's DPOTrainer installs, so they depend on private names and method signatures, not only on
 TRL's public API. pyproject.toml pins TRL to the minor release these were read from; these
 checks say which piece moved when that pin is raised, in seconds and without a model (the
 training tests would fail too, but minutes later and with a less direct message).
@@ -21,7 +21,8 @@ from tests.helpers import ROOT
 
 
 def _fail(piece: str, use: str) -> str:
-    return (f"trl {metadata.version('trl')}: {piece}; srlm/training/completion_loss.py {use} "
+    return (f"trl {metadata.version('trl')}: {piece}; srlm/training/trainer_classes.py and "
+            f"completion_loss.py {use} "
             "(re-read TRL's source and adapt it, then the pin in pyproject.toml)")
 
 
@@ -105,4 +106,4 @@ def test_configs_have_the_fields_we_set_or_read(config, fields):
 
     have = {f.name for f in dataclasses.fields(getattr(trl, config))}
     assert fields <= have, f"trl {metadata.version('trl')}: {config} lacks " \
-        f"{sorted(fields - have)}; srlm/training/trainers.py and completion_loss.py use them"
+        f"{sorted(fields - have)}; srlm/training/trainers.py and trainer_classes.py use them"

@@ -6,11 +6,12 @@ with the transformers engine's, both in fp32, on the same prompts.
 
 import pytest
 
-from srlm.core.config import EngineConfig, JudgeConfig
-from srlm.core.requests import user_request
+from srlm.core.params import EngineParams, JudgeParams
 from srlm.engines import make_generator
 from srlm.evaluation.comparisons import VERDICT_PREFIX, render_compare_prompt, verdict_frame
-from srlm.loop.judge import SCORE_OPTIONS, judge_requests, judge_samples, render_judge_prompt
+from srlm.loop.judge import judge_requests, judge_samples
+from srlm.loop.judge_prompt import SCORE_OPTIONS, render_judge_prompt
+from srlm.runtime.requests import user_request
 from tests.helpers import requires_cuda, requires_vllm
 
 pytestmark = [pytest.mark.vllm, requires_vllm]
@@ -18,14 +19,14 @@ pytestmark = [pytest.mark.vllm, requires_vllm]
 
 @pytest.fixture(scope="module")
 def vllm_generator(tiny_vllm_model_dir):
-    config = EngineConfig(backend="vllm", precision="fp32", max_model_len=2048)
+    config = EngineParams(backend="vllm", precision="fp32", max_model_len=2048)
     return make_generator(str(tiny_vllm_model_dir), config)
 
 
 @pytest.fixture(scope="module")
 def reference(tiny_vllm_model_dir):
     return make_generator(str(tiny_vllm_model_dir),
-                          EngineConfig(backend="transformers", precision="fp32"))
+                          EngineParams(backend="transformers", precision="fp32"))
 
 
 def test_vllm_returns_n_completions_in_request_order(vllm_generator):
@@ -53,7 +54,7 @@ def test_vllm_seeded_requests_do_not_depend_on_batch(vllm_generator):
 def test_vllm_prefix_caching_is_on_and_changes_no_judgment(vllm_generator):
     config = vllm_generator.llm.llm_engine.vllm_config
     assert config.cache_config.enable_prefix_caching
-    judge = JudgeConfig()
+    judge = JudgeParams()
     items = [(f"j{i}", render_judge_prompt(f"Question {i}?", f"Answer {i}.")) for i in range(8)]
     cold = judge_samples(vllm_generator, judge_requests(items[-1:], judge, "t"))
     # the other seven share the ~400-token rubric with it: now it is served from the cache
@@ -110,7 +111,7 @@ def test_vllm_comparison_verdicts_equal_transformers(vllm_generator, reference):
 @requires_cuda
 @pytest.mark.gpu
 def test_vllm_bf16_on_a_gpu_generates(tiny_vllm_model_dir):
-    generator = make_generator(str(tiny_vllm_model_dir), EngineConfig(
+    generator = make_generator(str(tiny_vllm_model_dir), EngineParams(
         backend="vllm", precision="bf16", gpu_memory_utilization=0.3, max_model_len=2048))
     out = generator.generate([user_request("g", "Hello", n=2, max_new_tokens=8, seed=1)])
     assert [c.index for c in out] == [0, 1]

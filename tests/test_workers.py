@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from srlm.core.artifacts import write_artifact
-from srlm.core.config import ScaleConfig
 from srlm.core.errors import SrlmError
-from srlm.core.workers import device_groups, run_shards, shard_owner, worker_environments
+from srlm.core.params import ScaleParams
+from srlm.runtime.workers import device_groups, run_shards, shard_owner, worker_environments
 from tests.helpers import ROOT, requires_ray
 
 
@@ -48,7 +48,7 @@ class Doubler:
 
 def test_local_workers_build_every_shard_once():
     shards = {i: list(range(i * 3, i * 3 + 3)) for i in range(5)}
-    got = dict(run_shards(Doubler(), shards, ScaleConfig(workers=2)))
+    got = dict(run_shards(Doubler(), shards, ScaleParams(workers=2)))
     assert sorted(got) == list(range(5))
     assert all(got[i]["x"].to_list() == [2 * v for v in shards[i]] for i in shards)
 
@@ -56,7 +56,7 @@ def test_local_workers_build_every_shard_once():
 def test_a_failing_worker_stops_the_run_with_its_line():
     shards = {0: [1], 1: ["boom"], 2: [3]}
     with pytest.raises(SrlmError, match=r"^worker 1 \(shard 1\): shard has a bad item$"):
-        list(run_shards(Doubler(), shards, ScaleConfig(workers=2)))
+        list(run_shards(Doubler(), shards, ScaleParams(workers=2)))
 
 
 def write_prompts(folder, n=8):

@@ -1,3 +1,4 @@
-"""The core layer: errors, params config, artifact schemas and I/O, fingerprints, resumable
-shards, ids, hardware and the stage runtime. It imports nothing else from srlm.
+"""The core layer: errors, params groups and their checks, artifact schemas and I/O, atomic
+writes, locks, fingerprints, ids, hardware and the console of stages. It imports nothing else
+from srlm.
 """

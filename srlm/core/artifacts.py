@@ -4,7 +4,7 @@
   in with renames, so a crash never leaves a half-written artifact and never loses the old one;
   `write_artifacts` does the same for a set (a stage's several outputs): all replaced, or none.
 - Every writer holds the output's lock (`srlm.core.locks`): a second writer fails at once.
-- Resumable shard-by-shard writing lives in `srlm.core.shards`.
+- Resumable shard-by-shard writing lives in `srlm.runtime.shards`.
 - `read_artifact` checks the manifest's schema name and validates the rows.
 """
 

@@ -1,4 +1,4 @@
-"""The base of every error srlm reports to a user as one line (see `srlm.core.runtime`)."""
+"""The base of every error srlm reports to a user as one line (see `srlm.core.console`)."""
 
 
 class SrlmError(ValueError):

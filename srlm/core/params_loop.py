@@ -1,49 +1,45 @@
-"""The params groups of the self-rewarding loop (see srlm.core.params; the evaluation's are in
-srlm.core.params_eval).
+"""The params groups of the self-rewarding loop (see srlm.core.params_models; the evaluation's
+are in srlm.core.params_eval).
 
-Import them from `srlm.core.config`, which also holds `Params`, the whole file.
+Import them from `srlm.core.params`, which also holds `Params`, the whole file.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from srlm.core.params import (
-    ConfigError,
-    Scoring,
-    _at_most,
-    _non_negative,
-    _positive,
-    _random_seed,
-    _require,
-    _sampling,
-    _within,
+from srlm.core.validation import (
+    NAME,
+    NAME_RULE,
+    ParamsError,
+    at_most,
+    check,
+    non_negative,
+    positive,
+    sampling,
+    valid_seed,
+    within,
 )
 
 # Upper bounds of counts that multiply the work (a typo such as 4000 would otherwise run
 # for days before anyone notices).
 MAX_SAMPLES = 64
 MAX_GENERATE = 1_000_000
-# A model or iteration name becomes a folder (data/models/<name>, data/<name>/...) and a DVC
-# stage name: plain characters only, so it can never point outside the project.
-# fullmatch only: `$` would also accept a trailing newline ("m4\n" would become a folder name)
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-NAME_RULE = "letters, digits, '_' and '-', starting with a letter or digit"
 BUILT_MODELS = {"m0": "base", "m1": "sft"}  # models built outside the loop, by these stages
 PairMode = Literal["max_min", "anchored", "length_controlled"]
+Scoring = Literal["sampled", "expected"]
 
 
 @dataclass(frozen=True)
-class PromptsConfig:
+class PromptsParams:
     """Stage `prompts@<iter>`: self-instruct new prompts with the iteration's base model."""
 
     _group: ClassVar[str] = "prompts"
     n_generate: int = field(default=40, metadata={"help": (
         "Generations asked for, before filtering.")})
     n_keep: int = field(default=16, metadata={"help": "At most this many prompts are kept."})
-    fewshot_seed: int = field(default=6, metadata={"help": (
+    fewshot_from_seed: int = field(default=6, metadata={"help": (
         "Few-shot examples from the IFT prompts in each request (paper: 6).")})
     fewshot_generated: int = field(default=2, metadata={"help": (
         "...plus this many prompts accepted earlier in the stage (paper: 2).")})
@@ -68,18 +64,18 @@ class PromptsConfig:
         "examples from the next round on; large rounds keep vLLM's continuous batch full.")})
 
     def __post_init__(self):
-        _positive(self, "n_generate", "n_keep", "max_new_tokens", "max_words", "round_size")
-        _non_negative(self, "fewshot_seed", "fewshot_generated", "min_words")
-        _at_most(self, "n_generate", MAX_GENERATE, "generations asked for")
-        _require(self, self.min_words <= self.max_words, "min_words",
+        positive(self, "n_generate", "n_keep", "max_new_tokens", "max_words", "round_size")
+        non_negative(self, "fewshot_from_seed", "fewshot_generated", "min_words")
+        at_most(self, "n_generate", MAX_GENERATE, "generations asked for")
+        check(self, self.min_words <= self.max_words, "min_words",
                  f"must be <= prompts.max_words ({self.max_words}), got {self.min_words}")
-        _within(self, "max_rouge_l", 0.0, 1.0)
-        _sampling(self)
-        _random_seed(self)
+        within(self, "max_rouge_l", 0.0, 1.0)
+        sampling(self)
+        valid_seed(self)
 
 
 @dataclass(frozen=True)
-class CandidatesConfig:
+class CandidatesParams:
     """Stage `candidates@<iter>`: N sampled responses per prompt."""
 
     _group: ClassVar[str] = "candidates"
@@ -94,14 +90,14 @@ class CandidatesConfig:
         "Random seed of the sampling (one seed per request, derived from this).")})
 
     def __post_init__(self):
-        _positive(self, "n", "max_new_tokens", "shard_size")
-        _at_most(self, "n", MAX_SAMPLES, "responses per prompt")
-        _sampling(self)
-        _random_seed(self)
+        positive(self, "n", "max_new_tokens", "shard_size")
+        at_most(self, "n", MAX_SAMPLES, "responses per prompt")
+        sampling(self)
+        valid_seed(self)
 
 
 @dataclass(frozen=True)
-class JudgeConfig:
+class JudgeParams:
     """Stage `judgments@<iter>`: K judge samples per candidate with the paper's prompt."""
 
     _group: ClassVar[str] = "judge"
@@ -129,18 +125,18 @@ class JudgeConfig:
         "sample), for the self-vs-external agreement in the judgments metrics; 1..10000.")})
 
     def __post_init__(self):
-        _within(self, "agreement_sample", 1, 10_000)
+        within(self, "agreement_sample", 1, 10_000)
         if self.model is not None and not self.model.strip():
-            raise ConfigError("judge.model: empty; leave it out (null) to use the "
+            raise ParamsError("judge.model: empty; leave it out (null) to use the "
                               "iteration's own model")
-        _positive(self, "samples", "max_new_tokens", "shard_size")
-        _at_most(self, "samples", MAX_SAMPLES, "judge samples per candidate")
-        _sampling(self)
-        _random_seed(self)
+        positive(self, "samples", "max_new_tokens", "shard_size")
+        at_most(self, "samples", MAX_SAMPLES, "judge samples per candidate")
+        sampling(self)
+        valid_seed(self)
 
 
 @dataclass(frozen=True)
-class PairsConfig:
+class PairsParams:
     """Stage `pairs@<iter>`: which (best, worst) pairs are kept."""
 
     _group: ClassVar[str] = "pairs"
@@ -156,12 +152,12 @@ class PairsConfig:
         "length_controlled: candidates this close to the top score (0..5) count as top.")})
 
     def __post_init__(self):
-        _within(self, "min_margin", 0.0, 5.0)
-        _within(self, "length_epsilon", 0.0, 5.0)
+        within(self, "min_margin", 0.0, 5.0)
+        within(self, "length_epsilon", 0.0, 5.0)
 
 
 @dataclass(frozen=True)
-class MonitorsConfig:
+class MonitorsParams:
     """Stage `monitors@<iter>`: the loop's failure modes (srlm/evaluation/monitors.py)."""
 
     _group: ClassVar[str] = "monitors"
@@ -171,8 +167,8 @@ class MonitorsConfig:
     random_seed: int = field(default=0, metadata={"help": "Seed of that sample."})
 
     def __post_init__(self):
-        _within(self, "consistency_sample", 1, 10_000)
-        _random_seed(self)
+        within(self, "consistency_sample", 1, 10_000)
+        valid_seed(self)
 
 
 @dataclass(frozen=True)
@@ -190,22 +186,22 @@ def check_iterations(iterations: dict[str, IterationSpec]) -> None:
     for name, spec in iterations.items():
         where = f"iterations.{name}"
         if not NAME.fullmatch(name):
-            raise ConfigError(f"iterations: {name!r} is not a valid iteration name "
+            raise ParamsError(f"iterations: {name!r} is not a valid iteration name "
                               f"({NAME_RULE}): it becomes a folder and a stage name")
         if name in BUILT_MODELS:
-            raise ConfigError(f"{where}: {name} is built by the {BUILT_MODELS[name]} stage, "
+            raise ParamsError(f"{where}: {name} is built by the {BUILT_MODELS[name]} stage, "
                               "not by an iteration; name the iteration m2, m3, ...")
         if spec.base == name:
-            raise ConfigError(f"{where}.base: an iteration cannot start from itself")
+            raise ParamsError(f"{where}.base: an iteration cannot start from itself")
         if spec.base not in BUILT_MODELS and spec.base not in iterations:
             known = ", ".join([*BUILT_MODELS, *(i for i in iterations if i != name)])
-            raise ConfigError(f"{where}.base: '{spec.base}' is neither m0, m1 nor another "
+            raise ParamsError(f"{where}.base: '{spec.base}' is neither m0, m1 nor another "
                               f"iteration (expected one of: {known})")
     for name in iterations:
         path, base = [name], iterations[name].base
         while base in iterations:
             if base in path:
-                raise ConfigError(f"iterations.{name}.base: a cycle ("
+                raise ParamsError(f"iterations.{name}.base: a cycle ("
                                   f"{' -> '.join([*path, base])}); every iteration must lead "
                                   "back to m0 or m1")
             path.append(base)

@@ -1,8 +1,8 @@
 """The params groups of scale: where generation runs (`scale`) and how training is launched
 (`accelerate`).
 
-Kept apart from `srlm.core.params` (the groups of what is built) because none of these values
-changes an artifact: 1 or 8 generation workers write the same bytes (`srlm.core.workers`), 1
+Kept apart from `srlm.core.params_models` (the groups of what is built) because none of these values
+changes an artifact: 1 or 8 generation workers write the same bytes (`srlm.runtime.workers`), 1
 or 8 training processes train the same model up to float rounding (the global batch is fixed,
 see `srlm.training.launch`). No stage lists these groups as params deps in dvc.yaml, and no
 fingerprint holds them, so changing them rebuilds nothing.
@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from srlm.core.params import _positive, _require
+from srlm.core.validation import check, positive
 
 Cluster = Literal["local", "ray"]
 
 
 @dataclass(frozen=True)
-class ScaleConfig:
+class ScaleParams:
     """Where generation runs: N engine replicas on this machine or as tasks on a Ray cluster."""
 
     _group: ClassVar[str] = "scale"
@@ -35,11 +35,11 @@ class ScaleConfig:
         "instance started on this machine.")})
 
     def __post_init__(self):
-        _positive(self, "workers")
+        positive(self, "workers")
 
 
 @dataclass(frozen=True)
-class AccelerateConfig:
+class AccelerateParams:
     """How sft and dpo run: in this process, or under `accelerate launch` with N processes."""
 
     _group: ClassVar[str] = "accelerate"
@@ -54,6 +54,6 @@ class AccelerateConfig:
         "null = plain data parallel (DDP).")})
 
     def __post_init__(self):
-        _positive(self, "processes", "machines")
-        _require(self, self.processes % self.machines == 0, "processes",
+        positive(self, "processes", "machines")
+        check(self, self.processes % self.machines == 0, "processes",
                  f"{self.processes} processes do not split evenly over {self.machines} machines")

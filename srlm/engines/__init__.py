@@ -11,16 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from srlm.core.config import ConfigError
 from srlm.core.model_dirs import check_loadable, check_model_dir
-from srlm.core.requests import Completion, GenerationRequest, Generator
+from srlm.core.params import ParamsError
+from srlm.runtime.requests import Completion, GenerationRequest, Generator
 
 __all__ = ["Completion", "EngineRecipe", "GenerationRequest", "Generator", "make_generator"]
 
 
 def make_generator(model_dir: str, config, max_new_tokens_key: str = "max_new_tokens"
                    ) -> Generator:
-    """The backend named by `config.backend` (an `EngineConfig`) for the model in `model_dir`.
+    """The backend named by `config.backend` (an `EngineParams`) for the model in `model_dir`.
 
     A missing or damaged `model_dir` is a `ModelLoadError` naming it and the cause. The fake
     backend loads nothing and accepts a path that does not exist (tests name made-up models),
@@ -45,18 +45,18 @@ def make_generator(model_dir: str, config, max_new_tokens_key: str = "max_new_to
         from srlm.engines.vllm_engine import VLLMGenerator
 
         return VLLMGenerator(model_dir, config)
-    raise ConfigError(
+    raise ParamsError(
         f"engine.backend: unknown backend '{config.backend}' (expected transformers, vllm, fake)"
     )
 
 
 @dataclass(frozen=True)
 class EngineRecipe:
-    """How to load a generator, small enough to send to a worker (`srlm.core.workers`):
+    """How to load a generator, small enough to send to a worker (`srlm.runtime.workers`):
     `load()` is `make_generator(model, engine, max_new_tokens_key)`."""
 
     model: str
-    engine: object  # an EngineConfig
+    engine: object  # an EngineParams
     max_new_tokens_key: str = "max_new_tokens"
 
     def load(self) -> Generator:

@@ -1,6 +1,6 @@
 """What the backends share: tokenizer helpers for option probabilities and watched tokens.
 
-The request and completion records and the `Generator` protocol are in `srlm.core.requests`.
+The request and completion records and the `Generator` protocol are in `srlm.runtime.requests`.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from tqdm.auto import tqdm
 
 from srlm.core.errors import SrlmError
-from srlm.core.requests import GenerationRequest
+from srlm.runtime.requests import GenerationRequest
 
 _LETTER = re.compile(r"[A-Za-z]+")
 _USERINFO = re.compile(r"[^:/?#]*://([^?#]*@)")

@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 
-from srlm.core.requests import Completion, GenerationRequest
+from srlm.runtime.requests import Completion, GenerationRequest
 
 _WORDS = (
     "apple river stone cloud garden music paper window engine forest candle silver market "

@@ -21,13 +21,13 @@ from transformers import DynamicCache, LogitsProcessor, LogitsProcessorList
 from srlm.core.errors import SrlmError
 from srlm.core.hardware import device, resolve_precision
 from srlm.core.model_dirs import context_length, load_model_and_tokenizer
-from srlm.core.requests import Completion, GenerationRequest
 from srlm.engines.base import (
     chat_prompt_ids,
     continuation_ids,
     token_offsets,
     watch_token_ids,
 )
+from srlm.runtime.requests import Completion, GenerationRequest
 
 log = logging.getLogger(__name__)
 

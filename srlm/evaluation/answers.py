@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from srlm.core.requests import user_request
-from srlm.core.workers import ShardTask
+from srlm.runtime.requests import user_request
+from srlm.runtime.workers import ShardTask
 
 
 class AnswerTask(ShardTask):

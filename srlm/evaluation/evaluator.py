@@ -15,7 +15,7 @@ from srlm.engines import make_generator
 
 
 def make_evaluator(config, engine_config):
-    """The fixed evaluator (an `EvaluatorConfig`): the OpenAI-compatible endpoint when
+    """The fixed evaluator (an `EvaluatorParams`): the OpenAI-compatible endpoint when
     `config.endpoint` is set, else the local model `config.model` on the configured engine."""
     if config.endpoint:
         from srlm.engines.endpoint import EndpointEvaluator

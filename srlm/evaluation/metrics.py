@@ -21,7 +21,7 @@ from srlm.evaluation.intervals import (
     mean_statistic,
     ratio_statistic,
 )
-from srlm.loop.judge import score_histogram
+from srlm.loop.judge_prompt import SCORING_MODES, score_histogram
 
 
 def judge_format_metrics(outputs: pl.DataFrame) -> dict:
@@ -225,3 +225,25 @@ def reply_scores(outputs: pl.DataFrame, mode: str) -> pl.DataFrame:
     column = {"sampled": "score", "expected": "expected_score"}[mode]
     return outputs.group_by("example_id", "group_id", "human_rank", maintain_order=True).agg(
         score=pl.col(column).mean())
+
+
+def judge_evaluation_metrics(outputs: pl.DataFrame, samples: pl.DataFrame, cfg) -> dict:
+    """The evaluate_judge stage's metrics: for each scoring mode the reward-model metrics
+    against human ranks with their intervals, the samples' format, and the judgments cut at
+    `max_new_tokens` (`samples` still has `finish_reason`; `cfg`: the `judge` params)."""
+    return {
+        "samples_per_reply": cfg.samples,
+        "scoring": cfg.scoring,
+        **{mode: {**reward_model_metrics(reply_scores(outputs, mode)),
+                  **judge_intervals(reply_scores(outputs, mode))}
+           for mode in SCORING_MODES},
+        "samples": judge_format_metrics(outputs),
+        "hit_max_new_tokens": int((samples["finish_reason"] == "length").sum()),
+    }
+
+
+def judge_accuracy_differences(mine: pl.DataFrame, theirs: pl.DataFrame) -> dict:
+    """Per scoring mode, the paired difference of two models' judge accuracy on the same
+    replies (`mine`, `theirs`: their evaluate_judge outputs)."""
+    return {mode: paired_accuracy_difference(reply_scores(mine, mode), reply_scores(theirs, mode))
+            for mode in SCORING_MODES}

@@ -23,7 +23,8 @@ import random
 import numpy as np
 import polars as pl
 
-from srlm.core.summaries import mean
+from srlm.core.summaries import mean, rounded
+from srlm.loop.judge import aggregate_scores, judge_candidates
 
 TOP_SCORE = 5.0
 
@@ -84,4 +85,24 @@ def loop_monitors(judgments: pl.DataFrame, pairs: pl.DataFrame, n_prompts: int,
         "judge_consistency_tau": _round(kendall_tau_b(matched["score"].to_list(),
                                                       matched["score_after"].to_list())),
         "judge_consistency_n": matched.height,
+    }
+
+
+def self_judge_agreement(generator, rows: list[tuple[str, str, str, str]],
+                         scores: pl.DataFrame, cfg, scope: str) -> dict:
+    """With an external judge (`judge.model`): the iteration's own model (`generator`) judges
+    a seeded sample of the candidate `rows` (`cfg.agreement_sample`, `cfg` the `judge`
+    params); how far its mean scores agree with the external judge's `scores` (Kendall tau-b,
+    mean absolute difference, pairs compared)."""
+    picked = set(consistency_sample(scores["candidate_id"].to_list(), cfg.agreement_sample,
+                                    cfg.random_seed))
+    own = aggregate_scores(judge_candidates(generator, [r for r in rows if r[0] in picked], cfg,
+                                            scope=scope),
+                           cfg.scoring).select("candidate_id", own="mean_score")
+    both = scores.select("candidate_id", "mean_score").join(own, on="candidate_id")
+    return {
+        "kendall_tau": kendall_tau_b(both["mean_score"].to_list(), both["own"].to_list()),
+        "mean_abs_diff": rounded(mean((both["mean_score"] - both["own"]).abs()))
+        if both.height else None,
+        "n": both.height,
     }

@@ -127,3 +127,16 @@ def select_eval_prompts(frames: list[pl.DataFrame], limits: dict[str, int],
     return (frame.filter(pl.col("prompt_id").is_in(picked))
             .with_columns(_o=pl.col("prompt_id").replace_strict(order, default=None))
             .sort("_o").drop("_o"))
+
+
+def eval_prompt_metrics(prompts: pl.DataFrame, read: list[tuple[str, pl.DataFrame]]) -> dict:
+    """The eval_prompts stage's metrics: prompts selected, how many carry a reference and
+    from which set, prompts per source, and the rows each file gave (`read`: file, frame)."""
+    references = prompts.filter(prompts["reference"].is_not_null())["reference_model"]
+    return {
+        "prompts": prompts.height,
+        "with_reference": references.len(),
+        "reference_sets": dict(sorted(references.value_counts().iter_rows())),
+        "by_source": dict(sorted(prompts["source"].value_counts().iter_rows())),
+        "read": {spec: frame.height for spec, frame in read},
+    }

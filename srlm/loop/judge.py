@@ -1,27 +1,6 @@
-"""LLM-as-a-Judge: render the paper's additive 5-point prompt, parse scores, aggregate samples.
+"""LLM-as-a-Judge in the loop: judge requests, samples scored both ways, aggregation.
 
-Parsing reads only the judge's own output and takes the *last* `Score:` label in it; a score
-outside 0-5 or a label without a well-formed number is `None`: never a made-up 0 or -1, because
-a coerced failure would make unparseable answers win "worst response". The rules:
-- the label is the word `score` in ASCII letters, any case, not inside a longer word
-  (`Subscore:` is none), then an ASCII colon; whitespace and markdown emphasis (`*`, `_`) may
-  surround the colon (`**Score:** 4`, `_Score_: 5`, `score:4`). A full-width colon
-  (`Score：4`) or look-alike letters are not a label: the judge prompt asks for `Score:`, and
-  the number rules below are ASCII too, so one consistent alphabet.
-- the last label decides, even when no valid number follows it (`Score: 4 ... Score: unclear`
-  is `None`);
-- right after the label (and any emphasis) comes the number: ASCII digits with at most one
-  decimal point and digits after it (`4`, `3.5`, `04`); full-width or Arabic-Indic digits,
-  signs (`-1`), `.5` are `None`;
-- the number must end there: a letter or digit right after it, or after `.`/`,` right after
-  it, makes it malformed and `None` (`4.5.6`, `0x5`, `4e2`, `4,5`, `4.x`, `4th`, `4٥`); a
-  sentence period or comma, emphasis, a space are fine (`Score: 4.`, `Score: **4**`,
-  `Score: 4, because`);
-- a scale after it on the same line must be 5: `4/5`, `4 / 5`, `3 out of 5` read 4 and 3,
-  while `4/10` or `3 out of 10` are another scale and `None` (a `/10` on the next line is
-  just more text);
-- the value must lie in 0..5 (`Score: 10` is `None`, not 1; `3.5` is 3.5).
-`score_prefix` is the text up to where that number starts, by the same match.
+The prompt and the score parsing rules are in `srlm.loop.judge_prompt`.
 
 Two scoring modes (`judge.scoring`): `sampled` is the paper's, the number the judge wrote;
 `expected` reads the judge's next-token probabilities of "0".."5" at the step where it wrote
@@ -33,91 +12,31 @@ judgment, so metrics always show both; a judgment without a parseable score is `
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import replace
-from functools import cache
-from importlib import resources
 
 import polars as pl
 
-from srlm.core.config import as_dict
-from srlm.core.requests import GenerationRequest, user_request
+from srlm.core.params import as_dict
 from srlm.core.schemas import polars_schema
-from srlm.core.shards import request_seed
-from srlm.core.workers import ShardTask
-
-JUDGE_PROMPT_FILE = "judge.txt"
-SCORING_MODES = ("sampled", "expected")
-SCORE_OPTIONS = tuple(str(score) for score in range(6))
-
-# The label: ASCII "score" in any case, not inside a longer word (no letter or digit, of any
-# script, before it), optional emphasis, an ASCII colon, optional emphasis.
-_LABEL = re.compile(r"(?<![^\W_])[Ss][Cc][Oo][Rr][Ee][\s*_]*:[\s*_]*")
-# The number: ASCII digits, one optional decimal part, and then no letter or digit (of any
-# script), not even after a run of "." or "," ("4.5.6", "4,5", "0x5" are malformed).
-_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?(?![.,]*[^\W_])")
-# An optional scale after the number, on its line: "/ 5" or "out of 5" (emphasis tolerated).
-_SCALE = re.compile(r"[ \t*_]*(?:/|[Oo][Uu][Tt][ \t]+[Oo][Ff])[ \t*_]*([0-9]+(?:\.[0-9]+)?)")
-_VARIABLES = re.compile(r"\{(instruction|response)\}")
-
-
-@cache
-def judge_template() -> str:
-    """The paper's judge prompt (package data `srlm/prompts/judge.txt`), verbatim."""
-    text = resources.files("srlm.prompts").joinpath(JUDGE_PROMPT_FILE).read_text("utf-8")
-    return text.removesuffix("\n")
-
-
-def render_judge_prompt(instruction: str, response: str, template: str | None = None) -> str:
-    """Fill the judge prompt in one pass, so braces inside the texts are never substituted."""
-    values = {"instruction": instruction, "response": response}
-    return _VARIABLES.sub(lambda m: values[m.group(1)], template or judge_template())
-
-
-def _final_score(text: str) -> tuple[float, int] | None:
-    """The score after the last label and where its number starts, or None (module rules)."""
-    labels = list(_LABEL.finditer(text or ""))
-    if not labels:
-        return None
-    start = labels[-1].end()
-    number = _NUMBER.match(text, start)
-    if number is None:
-        return None
-    scale = _SCALE.match(text, number.end())
-    if scale is not None and float(scale.group(1)) != 5.0:
-        return None
-    value = float(number.group(0))
-    return (value, start) if 0.0 <= value <= 5.0 else None
-
-
-def parse_score(text: str) -> float | None:
-    """The judge's final `Score:` as a float in [0, 5], or `None` when it is missing or invalid
-    (the rules are in the module docstring)."""
-    found = _final_score(text)
-    return None if found is None else found[0]
-
-
-def score_prefix(text: str) -> str | None:
-    """The judge's text up to the number of its final `Score:`, or None when unparseable: the
-    same match as `parse_score`, so the number starts right at `len(prefix)`."""
-    found = _final_score(text)
-    return None if found is None else text[: found[1]]
-
-
-def expected_score(probabilities: list[float] | None) -> float | None:
-    """The expectation of scores 0..5 under `probabilities` (renormalised over the six)."""
-    if not probabilities:
-        return None
-    total = sum(probabilities)
-    if total <= 0:
-        return None
-    return sum(score * p for score, p in enumerate(probabilities)) / total
+from srlm.core.summaries import mean, rounded
+from srlm.loop.judge_prompt import (
+    SCORE_OPTIONS,
+    SCORING_MODES,
+    expected_score,
+    parse_score,
+    render_judge_prompt,
+    score_histogram,
+    score_prefix,
+)
+from srlm.runtime.requests import GenerationRequest, user_request
+from srlm.runtime.shards import request_seed
+from srlm.runtime.workers import ShardTask
 
 
 def judge_requests(items: Iterable[tuple[str, str]], cfg, scope: str) -> list[GenerationRequest]:
     """One request per `(request_id, judge prompt)`: `cfg.samples` samples with the judge's
-    sampling params (a `JudgeConfig`), seeded by (random seed, `scope`, id) only, so a request's
+    sampling params (a `JudgeParams`), seeded by (random seed, `scope`, id) only, so a request's
     samples never depend on its shard or batch. `scope` keeps the loop's seeds (the iteration
     name) apart from the judge evaluation's."""
     return [
@@ -134,14 +53,15 @@ def judge_model(cfg, own: str) -> str:
     return cfg.model or own
 
 
+# The judge params that do not decide its samples, left out of fingerprints: `scoring` only
+# changes how finished samples are averaged (so changing it never re-judges); the judge model
+# is an input (hashed by content), not a param; the agreement sample only decides an extra check.
+UNHASHED = ("judge.scoring", "judge.model", "judge.agreement_sample")
+
+
 def sampling_params(cfg) -> dict:
-    """The judge params that decide its samples, for fingerprints: all but `scoring`, which
-    only changes how finished samples are averaged (so changing it never re-judges), and the
-    judge model and agreement sample (see below)."""
-    # The judge model is an input (hashed by content), not a param; the agreement sample only
-    # decides an extra check.
-    return {k: v for k, v in as_dict(cfg).items()
-            if k not in ("scoring", "model", "agreement_sample")}
+    """The judge params that decide its samples, for fingerprints: all but `UNHASHED`."""
+    return {k: v for k, v in as_dict(cfg).items() if f"judge.{k}" not in UNHASHED}
 
 
 def judge_samples(generator, requests) -> list[dict]:
@@ -227,18 +147,25 @@ def aggregate_scores(judgments: pl.DataFrame, scoring: str = "sampled") -> pl.Da
     )
 
 
-def score_histogram(scores: pl.Series) -> dict[str, int]:
-    """Parsed scores rounded to whole points 0..5 (all keys present), plus `unparsed`."""
-    rounded = scores.drop_nulls().round(0).cast(pl.Int64)
-    counts = dict(rounded.value_counts().iter_rows()) if rounded.len() else {}
-    histogram = {str(s): int(counts.get(s, 0)) for s in range(6)}
-    histogram["unparsed"] = int(scores.null_count())
-    return histogram
+def judgment_metrics(judgments: pl.DataFrame, scores: pl.DataFrame, scoring: str) -> dict:
+    """The judgments stage's metrics: counts, parse rate, unscored candidates, histograms of
+    both scores and their means (None when nothing parsed)."""
+    parsed = int(judgments["score"].is_not_null().sum())
+    return {
+        "scoring": scoring,
+        "candidates": scores.height, "samples": judgments.height,
+        "parse_rate": round(parsed / judgments.height, 4) if judgments.height else None,
+        "candidates_unscored": int(scores["mean_score"].is_null().sum()),
+        "score_histogram": score_histogram(judgments["score"]),
+        "expected_score_histogram": score_histogram(judgments["expected_score"]),
+        "mean_score": rounded(mean(judgments["score"])) if parsed else None,
+        "mean_expected_score": rounded(mean(judgments["expected_score"])) if parsed else None,
+    }
 
 
 class JudgeTask(ShardTask):
     """A shard of `(candidate_id, prompt_id, prompt, response)` rows -> its `judgments` frame
-    (`judge_candidates` with `cfg`, a `JudgeConfig`, seeds scoped by `scope`)."""
+    (`judge_candidates` with `cfg`, a `JudgeParams`, seeds scoped by `scope`)."""
 
     def __init__(self, recipe, cfg, scope: str):
         super().__init__(recipe)

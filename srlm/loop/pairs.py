@@ -126,3 +126,21 @@ def yield_by_setting(scored: pl.DataFrame, modes: dict[str, str], min_margin: fl
             total = pairs.height + sum(drops.values())
             table[mode][f"{margin:g}"] = round(pairs.height / total, 4) if total else None
     return table
+
+
+def pairs_metrics(pairs: pl.DataFrame, drops: dict[str, int], scored: pl.DataFrame,
+                  candidates: pl.DataFrame, cfg) -> dict:
+    """The pairs stage's metrics: `pair_statistics`, the settings (`cfg`: the `pairs`
+    params), the rejected answers that came from the anchors (mode `anchored`), and the yield
+    of every scoring mode and margin (`yield_by_setting` of the `scored` candidates)."""
+    stats = pair_statistics(pairs, drops)
+    stats.update(min_margin=cfg.min_margin, mode=cfg.mode)
+    if cfg.mode == "length_controlled":
+        stats["length_epsilon"] = cfg.length_epsilon
+    if cfg.mode == "anchored":  # rejected answers that are not among the iteration's own
+        stats["anchored_rejections"] = pairs.join(
+            candidates.select("prompt_id", rejected="response"), on=["prompt_id", "rejected"],
+            how="anti").height
+    stats["yield_by_setting"] = yield_by_setting(
+        scored, {"sampled": "sampled_score", "expected": "expected_score"}, cfg.min_margin)
+    return stats

@@ -19,10 +19,12 @@ from functools import cache
 from importlib import resources
 
 import numpy as np
+import polars as pl
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
 from srlm.core.ids import content_id, normalize_text
+from srlm.core.summaries import mean, rounded
 
 SELF_INSTRUCT_FILE = "self_instruct.txt"
 _WORD = re.compile(r"[a-z0-9]+")
@@ -120,7 +122,7 @@ class KnownPrompts:
 
 def filter_prompt(text: str, known: KnownPrompts, banned_phrases: Sequence[str],
                   forbidden: set[str], cfg) -> tuple[bool, str]:
-    """(keep, reason) for a cleaned instruction; `cfg` is a `PromptsConfig`.
+    """(keep, reason) for a cleaned instruction; `cfg` is a `PromptsParams`.
 
     `known` holds every prompt so far (seed and accepted), `forbidden` the normalised texts of
     evaluation prompts, which must never become training prompts.
@@ -178,7 +180,7 @@ def generate_prompts(
         generated_ids = sorted(generated)
         batch = []
         for _ in range(min(cfg.round_size, cfg.n_generate - tried)):
-            ids = pick_fewshot(seed_ids, generated_ids, cfg.fewshot_seed,
+            ids = pick_fewshot(seed_ids, generated_ids, cfg.fewshot_from_seed,
                                cfg.fewshot_generated, rng)
             texts = [seed_prompts.get(i) or generated[i] for i in ids]
             batch.append((f"{iteration}-{tried}", render_fewshot(texts), rng.randrange(2**31), ids))
@@ -195,3 +197,16 @@ def generate_prompts(
                 accepted.append({"prompt_id": content_id(normalize_text(text)), "prompt": text,
                                  "fewshot_ids": ids})
     return accepted, reasons
+
+
+def prompt_metrics(prompts: pl.DataFrame, reasons: Counter) -> dict:
+    """The prompts stage's metrics: generations tried, prompts kept, the keep rate, the
+    drops by reason and the kept prompts' mean length in words."""
+    tried = sum(reasons.values())
+    return {
+        "generated": tried, "kept": prompts.height,
+        "keep_rate": round(prompts.height / tried, 4) if tried else None,
+        "dropped": {k: v for k, v in sorted(reasons.items()) if k != "kept"},
+        "mean_words": rounded(mean(prompts["prompt"].str.split(" ").list.len()), 2)
+        if prompts.height else None,
+    }

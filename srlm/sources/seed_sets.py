@@ -21,7 +21,7 @@ import polars as pl
 
 from srlm.core.errors import SrlmError
 from srlm.core.ids import content_id, normalize_text
-from srlm.loop.judge import render_judge_prompt, score_histogram
+from srlm.loop.judge_prompt import render_judge_prompt, score_histogram
 
 # Templated justifications, one per score, phrased along the rubric's additive criteria.
 JUSTIFICATIONS = {
@@ -223,7 +223,7 @@ def build_seed_sets(
     files: tuple[str, str] = ("the training sources", "the held-out sources"),
     read_drops: tuple[Counter, Counter] = (Counter(), Counter()),
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict]:
-    """IFT, EFT and EFT-eval from reply frames (`cfg` is a `SeedConfig`), plus statistics.
+    """IFT, EFT and EFT-eval from reply frames (`cfg` is a `SeedParams`), plus statistics.
 
     Training replies are decontaminated against the held-out prompts and `eval_prompts`
     before anything is sampled from them. A set that comes out empty although its size is

@@ -60,7 +60,7 @@ def per_process_batch(batch_size: int, grad_accum: int, processes: int, group: s
 
 
 def launch_command(config, script: str | Path, arguments: list[str]) -> list[str]:
-    """`accelerate launch` of `script` with `arguments` under `config` (`AccelerateConfig`).
+    """`accelerate launch` of `script` with `arguments` under `config` (`AccelerateParams`).
 
     Without a config file it is plain data parallel through torchrun (accelerate's
     `--multi_gpu` launcher, which on CPUs starts gloo processes).

@@ -1,4 +1,4 @@
-"""Training glue: our configs -> TRL configs, train, save a plain safetensors model.
+"""Training glue: our params groups -> TRL configs, train, save a plain safetensors model.
 
 `train_sft(base_dir, ift, eft, cfg, out_dir)` fine-tunes M0 on IFT + EFT as one
 prompt-completion conversational dataset, so TRL computes the loss on the answers only
@@ -22,12 +22,9 @@ from transformers import TrainerCallback
 from srlm.core.errors import SrlmError
 from srlm.core.hardware import device, resolve_precision
 from srlm.core.model_dirs import load_model_and_tokenizer
-from srlm.training.completion_loss import (
-    dpo_trainer_class,
-    pair_token_counts,
-    sft_trainer_class,
-)
 from srlm.training.launch import per_process_batch, shared_dataset, world_size
+from srlm.training.length_batches import pair_token_counts
+from srlm.training.trainer_classes import dpo_trainer_class, sft_trainer_class
 
 if TYPE_CHECKING:
     from transformers.trainer_utils import TrainOutput
@@ -93,7 +90,7 @@ def fit_length(records: list[dict], tokenizer, max_length: int) -> tuple[list[di
 
 
 def peft_config(lora):
-    """A peft LoraConfig from our `LoraConfig`, or None when LoRA is off."""
+    """A peft LoraConfig from our `LoraParams`, or None when LoRA is off."""
     if not lora.enabled:
         return None
     from peft import LoraConfig as PeftLoraConfig
@@ -175,7 +172,7 @@ def save_plain_model(trainer, out_dir: str | Path | None) -> None:
 
 def train_sft(base_dir: str | Path, ift: pl.DataFrame, eft: pl.DataFrame, cfg,
               out_dir: str | Path | None, loss_csv: str | Path | None = None) -> dict:
-    """SFT of the model in `base_dir` on IFT + EFT (`cfg`: `SFTConfig`); returns metrics.
+    """SFT of the model in `base_dir` on IFT + EFT (`cfg`: `SFTParams`); returns metrics.
     `out_dir` None: a launched process other than the main one (it trains, writes nothing)."""
     import datasets
     from trl import SFTConfig
@@ -239,7 +236,7 @@ def dpo_records(pairs: pl.DataFrame) -> list[dict]:
 
 def train_dpo(base_dir: str | Path, pairs: pl.DataFrame, cfg, out_dir: str | Path | None,
               log_csv: str | Path | None = None) -> dict:
-    """DPO of the model in `base_dir` on `pairs` (`cfg`: `DPOConfig`); returns metrics.
+    """DPO of the model in `base_dir` on `pairs` (`cfg`: `DPOParams`); returns metrics.
 
     The base model is both the starting policy and the frozen reference (its log-probs are
     computed once up front). Dropout stays on, as in the paper's recipe.

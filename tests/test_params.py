@@ -4,14 +4,14 @@ import typing
 import pytest
 
 from srlm.cli import main
-from srlm.core.config import (
-    ConfigError,
-    DPOConfig,
-    EngineConfig,
-    LoraConfig,
+from srlm.core.params import (
+    DPOParams,
+    EngineParams,
+    LoraParams,
     Params,
-    SFTConfig,
-    TrainingConfig,
+    ParamsError,
+    SFTParams,
+    TrainingParams,
     as_dict,
     explain,
     load_params,
@@ -41,7 +41,7 @@ def test_params_yaml_is_the_defaults():
 def test_missing_keys_and_groups_take_defaults(tmp_path):
     params = load_params(write(tmp_path, "sft:\n  batch_size: 2\n  lora:\n    r: 4\n"))
     assert params.sft.batch_size == 2 and params.sft.lora.r == 4
-    assert params.sft.lora.alpha == LoraConfig().alpha
+    assert params.sft.lora.alpha == LoraParams().alpha
     assert params.sft.learning_rate == Params().sft.learning_rate
     assert params.seed == Params().seed
     assert load_params(write(tmp_path, "")) == Params()  # an empty file: every default
@@ -58,7 +58,7 @@ def every_config_class(cls=Params):
 
 def test_every_field_has_a_help_text():
     classes = set(every_config_class())
-    assert {SFTConfig, DPOConfig, LoraConfig} <= classes
+    assert {SFTParams, DPOParams, LoraParams} <= classes
     for cls in classes:
         for f in dataclasses.fields(cls):
             assert f.metadata.get("help", "").strip(), f"{cls.__name__}.{f.name} has no help"
@@ -66,18 +66,18 @@ def test_every_field_has_a_help_text():
 
 
 def test_sft_and_dpo_share_the_training_base():
-    assert issubclass(SFTConfig, TrainingConfig) and issubclass(DPOConfig, TrainingConfig)
-    shared = {f.name for f in dataclasses.fields(TrainingConfig)}
+    assert issubclass(SFTParams, TrainingParams) and issubclass(DPOParams, TrainingParams)
+    shared = {f.name for f in dataclasses.fields(TrainingParams)}
     assert {"epochs", "learning_rate", "lr_scheduler", "batch_size", "grad_accum", "max_length",
             "precision", "logging_steps", "random_seed", "lora"} == shared
-    assert {f.name for f in dataclasses.fields(DPOConfig)} - shared == {"beta"}
-    assert {f.name for f in dataclasses.fields(SFTConfig)} == shared
-    assert DPOConfig().learning_rate != SFTConfig().learning_rate  # DPO overrides defaults
+    assert {f.name for f in dataclasses.fields(DPOParams)} - shared == {"beta"}
+    assert {f.name for f in dataclasses.fields(SFTParams)} == shared
+    assert DPOParams().learning_rate != SFTParams().learning_rate  # DPO overrides defaults
     # the base's checks name the group of the subclass
-    with pytest.raises(ConfigError, match=r"^dpo\.batch_size: must be > 0, got 0$"):
-        DPOConfig(batch_size=0)
-    with pytest.raises(ConfigError, match=r"^sft\.grad_accum: must be > 0, got 0$"):
-        SFTConfig(grad_accum=0)
+    with pytest.raises(ParamsError, match=r"^dpo\.batch_size: must be > 0, got 0$"):
+        DPOParams(batch_size=0)
+    with pytest.raises(ParamsError, match=r"^sft\.grad_accum: must be > 0, got 0$"):
+        SFTParams(grad_accum=0)
 
 
 @pytest.mark.parametrize("group", ["seed", "sft", "dpo", "prompts", "candidates", "judge",
@@ -85,11 +85,23 @@ def test_sft_and_dpo_share_the_training_base():
 def test_renamed_random_seed_is_a_one_line_migration_error(tmp_path, monkeypatch, group):
     monkeypatch.chdir(tmp_path)
     write(tmp_path, f"{group}:\n  seed: 1\n")
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(ParamsError) as err:
         load_params("params.yaml")
     assert str(err.value) == f"params.yaml: {group}.seed was renamed to {group}.random_seed"
     write(tmp_path, f"{group}:\n  random_seed: 1\n")
     assert getattr(load_params("params.yaml"), group).random_seed == 1
+
+
+def test_renamed_fewshot_count_is_a_one_line_migration_error(tmp_path, monkeypatch):
+    """`prompts.fewshot_seed` was a count, not a seed: a file that still says so is told."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "prompts:\n  fewshot_seed: 3\n")
+    with pytest.raises(ParamsError) as err:
+        load_params("params.yaml")
+    assert str(err.value) == ("params.yaml: prompts.fewshot_seed was renamed to "
+                              "prompts.fewshot_from_seed")
+    write(tmp_path, "prompts:\n  fewshot_from_seed: 3\n")
+    assert load_params("params.yaml").prompts.fewshot_from_seed == 3
 
 
 @pytest.mark.parametrize("text, message", [
@@ -106,7 +118,7 @@ def test_renamed_random_seed_is_a_one_line_migration_error(tmp_path, monkeypatch
     ("dpo:\n  lr_scheduler: cosine_annealing\n", "dpo.lr_scheduler: expected one of 'linear', "),
 ])
 def test_choices_are_one_line_naming_key_and_values(tmp_path, text, message):
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(ParamsError) as err:
         load_params(write(tmp_path, text))
     assert str(err.value).startswith(f"{tmp_path / 'params.yaml'}: {message}")
     assert "\n" not in str(err.value)
@@ -128,7 +140,7 @@ def test_choices_accept_every_listed_value(tmp_path):
     ],
 )
 def test_unknown_keys_are_errors_naming_the_key(tmp_path, text, key):
-    with pytest.raises(ConfigError, match=rf"unknown key '{key}'"):
+    with pytest.raises(ParamsError, match=rf"unknown key '{key}'"):
         load_params(write(tmp_path, text))
 
 
@@ -142,14 +154,14 @@ def test_unknown_keys_are_errors_naming_the_key(tmp_path, text, key):
     ],
 )
 def test_wrong_types_name_the_key(tmp_path, text, message):
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ParamsError, match=message):
         load_params(write(tmp_path, text))
 
 
 def test_missing_and_malformed_files(tmp_path):
-    with pytest.raises(ConfigError, match="no such params file"):
+    with pytest.raises(ParamsError, match="no such params file"):
         load_params(tmp_path / "nope.yaml")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(write(tmp_path, "sft: [unclosed\n"))
 
 
@@ -193,7 +205,7 @@ def test_paper_profile_is_valid_and_differs_only_in_values():
     ("ifeval:\n  limit: -1\n", "ifeval.limit: must be >= 0"),
 ])
 def test_out_of_range_values_name_the_key(tmp_path, text, message):
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ParamsError, match=message):
         load_params(write(tmp_path, text))
 
 
@@ -240,7 +252,7 @@ def test_params_prints_the_effective_params_and_has_help(tmp_path, capsys):
 
 
 def test_configs_built_in_python_are_checked_too():
-    with pytest.raises(ConfigError, match="engine.batch_size: must be > 0"):
-        EngineConfig(batch_size=0)
-    with pytest.raises(ConfigError, match="lora.dropout: must be within 0..1"):
-        LoraConfig(dropout=1.0)
+    with pytest.raises(ParamsError, match="engine.batch_size: must be > 0"):
+        EngineParams(batch_size=0)
+    with pytest.raises(ParamsError, match="lora.dropout: must be within 0..1"):
+        LoraParams(dropout=1.0)

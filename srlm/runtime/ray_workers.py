@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from srlm.core.errors import SrlmError
-from srlm.core.workers import Task, shard_owner
+from srlm.runtime.workers import Task, shard_owner
 
 
 class ShardActor:

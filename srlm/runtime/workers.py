@@ -99,7 +99,7 @@ def worker_environments(workers: int, tensor_parallel: int) -> list[dict[str, st
 
 def run_shards(task: Task, shards: dict[int, Sequence[Any]], scale, tensor_parallel: int = 1
                ) -> Iterator[tuple[int, pl.DataFrame]]:
-    """Build `shards` (index -> items) with `task` as `scale` (a `ScaleConfig`) says: an
+    """Build `shards` (index -> items) with `task` as `scale` (a `ScaleParams`) says: an
     iterator of (index, frame) as shards finish, in an order that depends on timing only.
 
     In this process the task's model loads now (`prepare`), before the caller shows progress,
@@ -109,7 +109,7 @@ def run_shards(task: Task, shards: dict[int, Sequence[Any]], scale, tensor_paral
             task.prepare()
         return ((index, task(shards[index])) for index in sorted(shards))
     if scale.cluster == "ray":
-        from srlm.core.ray_workers import run_on_ray
+        from srlm.runtime.ray_workers import run_on_ray
 
         return run_on_ray(task, shards, scale, tensor_parallel)
     return _run_local(task, shards, scale.workers,
@@ -178,7 +178,7 @@ def _worker_main(k: int, blob: bytes, shards: dict, environment: dict, results) 
     except Exception as err:  # reported to the parent as one line, which stops the run
         import traceback
 
-        from srlm.core.runtime import error_line
+        from srlm.core.console import error_line
 
         line = error_line(err, f"worker {k}") or traceback.format_exc()  # SRLM_DEBUG: all
         results.put(("error", index, line.removeprefix("error: ")))

@@ -33,9 +33,9 @@ from srlm.core.atomic import swap_in
 from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import code_hash
 from srlm.core.locks import OutputLock
-from srlm.core.params_scale import ScaleConfig
+from srlm.core.params_scale import ScaleParams
 from srlm.core.schemas import validate
-from srlm.core.workers import run_shards
+from srlm.runtime.workers import run_shards
 
 SHARD_FINGERPRINT = "_fingerprint"
 PARTIAL_SUFFIX = ".partial"
@@ -73,7 +73,7 @@ def run_sharded(
     """Build each unfinished shard with `make_frame`, then validate and finish the artifact.
 
     With `params` (the whole `Params`), shards are built by `params.scale.workers` workers
-    (`srlm.core.workers`; `make_frame` must then be picklable, e.g. a `ShardTask`); this
+    (`srlm.runtime.workers`; `make_frame` must then be picklable, e.g. a `ShardTask`); this
     process alone writes them. The writer's lock is released however this ends (a finished
     artifact or an error)."""
     with writer:
@@ -107,10 +107,10 @@ def map_shards(task: Callable[[Sequence[Item]], pl.DataFrame], items: Sequence[I
     return pl.concat([frames[i] for i in sorted(frames)], how="vertical")
 
 
-def _scale(params) -> tuple[ScaleConfig, int]:
+def _scale(params) -> tuple[ScaleParams, int]:
     """(scale params, GPUs per worker) of `params`; one worker without them."""
     if params is None:
-        return ScaleConfig(), 1
+        return ScaleParams(), 1
     return params.scale, params.engine.tensor_parallel_size
 
 
