@@ -24,7 +24,7 @@ from srlm.evaluation.intervals import (
     N_BOOT,
     SEED,
     bootstrap_ci,
-    detectable_difference,
+    difference_summary,
     ratio_statistic,
 )
 
@@ -109,8 +109,7 @@ def paired_differences(mine: pl.DataFrame, theirs: pl.DataFrame, n_boot: int = N
         gain = num_a - num_b
         statistic = ratio_statistic(gain, den)
         out[figure] = _round(gain.sum() / den.sum()) if n else None
-        out[f"{figure}_ci95"] = bootstrap_ci(n, statistic, n_boot, seed)
-        out[f"{figure}_mde"] = detectable_difference(n, statistic, n_boot, seed)
+        out |= difference_summary(figure, n, statistic, n_boot, seed)
     for level in LEVELS:
         a, _ = _per_prompt(mine, f"prompt_{level}")
         b, _ = _per_prompt(theirs, f"prompt_{level}")

@@ -40,7 +40,10 @@ def bootstrap_ci(n_items: int, statistic: Callable[[np.ndarray], np.ndarray],
     """
     if n_items == 0:
         return None
-    values = _resampled(n_items, statistic, n_boot, seed)
+    return _interval(_resampled(n_items, statistic, n_boot, seed))
+
+
+def _interval(values: np.ndarray) -> list[float] | None:
     if values.size == 0:
         return None
     low, high = np.quantile(values, [0.025, 0.975])
@@ -64,10 +67,22 @@ def detectable_difference(n_items: int, statistic: Callable[[np.ndarray], np.nda
     """
     if n_items < 2:
         return None
-    values = _resampled(n_items, statistic, n_boot, seed)
+    return _detectable(_resampled(n_items, statistic, n_boot, seed))
+
+
+def _detectable(values: np.ndarray) -> float | None:
     if values.size < 2:
         return None
     return round(float(DETECT_Z * values.std(ddof=1)), 4)
+
+
+def difference_summary(name: str, n_items: int, statistic: Callable[[np.ndarray], np.ndarray],
+                       n_boot: int = N_BOOT, seed: int = SEED) -> dict:
+    """`<name>_ci95` (`bootstrap_ci`) and `<name>_mde` (`detectable_difference`) of one
+    statistic from one set of resamples (the same values both functions would compute)."""
+    values = _resampled(n_items, statistic, n_boot, seed) if n_items else np.empty(0)
+    return {f"{name}_ci95": _interval(values),
+            f"{name}_mde": _detectable(values) if n_items >= 2 else None}
 
 
 def ratio_statistic(numerator: np.ndarray, denominator: np.ndarray):
@@ -114,7 +129,7 @@ def comparison_intervals(verdicts: pl.DataFrame, n_boot: int = N_BOOT,
         "win_rate_ci95": bootstrap_ci(n, ratio_statistic(wins, np.ones(n)), n_boot, seed),
         "flip_rate": round(float(flips[decided].mean()), 4) if decided.any() else None,
         "soft_win_rate": round(float(finite_soft.mean()), 4) if finite_soft.size else None,
-        "soft_win_rate_ci95": bootstrap_ci(n, mean_statistic(soft), n_boot, seed),
-        # how far from 0.5 (no preference) the soft win rate must be for this sample to see it
-        "soft_win_rate_mde": detectable_difference(n, mean_statistic(soft), n_boot, seed),
+        # _mde: how far from 0.5 (no preference) the soft win rate must be for this sample
+        # to see it
+        **difference_summary("soft_win_rate", n, mean_statistic(soft), n_boot, seed),
     }

@@ -17,7 +17,7 @@ from srlm.evaluation.intervals import (
     N_BOOT,
     SEED,
     bootstrap_ci,
-    detectable_difference,
+    difference_summary,
     mean_statistic,
     ratio_statistic,
 )
@@ -209,10 +209,8 @@ def paired_accuracy_difference(frame: pl.DataFrame, baseline: pl.DataFrame,
     total = pairs.sum()
     return {
         "pairwise_accuracy_diff": round(float(gain.sum() / total), 4) if total else None,
-        "pairwise_accuracy_diff_ci95": bootstrap_ci(both.height, ratio_statistic(gain, pairs),
-                                                    n_boot, seed),
-        "pairwise_accuracy_diff_mde": detectable_difference(
-            both.height, ratio_statistic(gain, pairs), n_boot, seed),
+        **difference_summary("pairwise_accuracy_diff", both.height,
+                             ratio_statistic(gain, pairs), n_boot, seed),
         "n_groups": both.height,
         "n_pairs": int(total),
     }
