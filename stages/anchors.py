@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from srlm.core.console import run_stage
+from srlm.core.lineage import built_from, expect, lineage_meta, same_candidates
 from srlm.core.params import as_dict
 from srlm.core.schemas import artifact_frame
 from srlm.core.stage import StageSpec, artifact, model, text
@@ -57,11 +58,26 @@ SPEC = StageSpec(
 )
 
 
+def check_inputs(stage, paths: dict, candidates: pl.DataFrame) -> None:
+    """The prompts, candidates and scores are of this iteration and of one build
+    (`srlm.core.lineage`), and the scores score exactly these candidates."""
+    for path in paths.values():
+        expect(path, "iteration", stage.args.iteration, "--iteration")
+    built_from(paths["candidates"], "prompts", paths["prompts"])
+    built_from(paths["scores"], "candidates", paths["candidates"])
+    same_candidates(stage.read("scores"), candidates, paths["scores"], paths["candidates"])
+
+
 def main() -> None:
     stage = SPEC.start()
     params, anchor_model = stage.params, stage.path("anchor_model")
     prompts = stage.read("prompts").sort("prompt_id")
     candidates = stage.read("candidates")
+    paths = {name: stage.path(name) for name in ("prompts", "candidates", "scores")}
+    if _anchored(params):
+        check_inputs(stage, paths, candidates)
+    else:  # the empty artifact is built from nothing but the prompts (as its fingerprint says)
+        paths = {"prompts": paths["prompts"]}
     judge = judge_model(params.judge, stage.path("model"))
     # The iteration's candidates are the anchors when M1 made them and its judge judged them.
     own = Path(anchor_model).resolve() == Path(stage.path("model")).resolve()
@@ -85,7 +101,10 @@ def main() -> None:
                      .select("candidate_id", "mean_score").iter_rows())
         rows = [{**r, "mean_score": means.get(r["candidate_id"])} for r in generated]
     anchors = artifact_frame("anchors", rows).sort("candidate_id")
-    stage.write("out", anchors, stage.fingerprint())
+    # `anchored` (not the mode itself: the same as the fingerprint) lets pairs refuse anchors
+    # built in another mode, which are empty
+    stage.write("out", anchors, stage.fingerprint(),
+                lineage_meta(stage.args.iteration, paths, anchored=_anchored(params)))
     if _anchored(params):
         print(f"{stage.path('out')}: {anchors.height} anchor candidates, "
               f"{anchors.filter(pl.col('mean_score').is_not_null()).height} scored")

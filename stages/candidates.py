@@ -11,6 +11,7 @@ included) leaves it as it was. A second run on the same `--out` fails at once.
 """
 
 from srlm.core.console import run_stage
+from srlm.core.lineage import lineage_meta
 from srlm.core.stage import StageSpec, artifact, model, text
 from srlm.engines import EngineRecipe
 from srlm.loop.sampling import CandidateTask, candidate_metrics
@@ -37,7 +38,10 @@ def main() -> None:
     task = CandidateTask(EngineRecipe(stage.path("model"), params.engine,
                                       "candidates.max_new_tokens"), cfg, scope=stage.args.iteration)
     rows = list(prompts.select("prompt_id", "prompt").iter_rows())
-    frame = run_sharded(writer, chunks(rows, cfg.shard_size), task, "candidates", params)
+    # the manifest records the build (srlm.core.lineage): later stages check their inputs match
+    meta = lineage_meta(stage.args.iteration, {"prompts": stage.path("prompts")})
+    frame = run_sharded(writer, chunks(rows, cfg.shard_size), task, "candidates", params,
+                        meta=meta)
     stage.write_metrics(candidate_metrics(frame, prompts.height, cfg.n))
 
 

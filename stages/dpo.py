@@ -30,7 +30,8 @@ def main() -> None:
         raise SrlmError(f"{stage.path('pairs')}: no preference pairs to train on (see its pairs "
                         "metrics)")
     check_loadable(stage.path("base"))  # before the slow import of torch, transformers and TRL
-    if relaunch(stage.params.accelerate, __file__, sys.argv[1:]):  # accelerate.processes > 1
+    # accelerate.processes > 1: this stage again, under accelerate launch
+    if relaunch(stage.params.accelerate, __file__, sys.argv[1:], stage.params.dpo, "dpo"):
         return
     from srlm.training.trainers import train_dpo
 

@@ -13,6 +13,7 @@ the finished `--out` unless the new one is complete and valid.
 
 from srlm.core.console import run_stage
 from srlm.core.fingerprints import fingerprint
+from srlm.core.lineage import expect, lineage_meta
 from srlm.core.stage import StageSpec, artifact, model, text
 from srlm.engines import EngineRecipe, make_generator
 from srlm.evaluation.monitors import self_judge_agreement
@@ -38,6 +39,8 @@ def main() -> None:
     stage = SPEC.start()
     params, cfg, iteration = stage.params, stage.params.judge, stage.args.iteration
     candidates = stage.read("candidates").sort("candidate_id")
+    # the candidates' ids and seeds are scoped by their iteration: another one's is a mistake
+    expect(stage.path("candidates"), "iteration", iteration, "--iteration")
     judge = judge_model(cfg, stage.path("model"))
     # Inputs are read and checked above; the writer locks the output before any model loads.
     writer = ShardWriter(stage.path("out"), stage.schema("out"), stage.fingerprint(),
@@ -45,11 +48,14 @@ def main() -> None:
     task = JudgeTask(EngineRecipe(judge, params.engine, "judge.max_new_tokens"), cfg,
                      scope=iteration)
     rows = list(candidates.select("candidate_id", "prompt_id", "prompt", "response").iter_rows())
-    judgments = run_sharded(writer, chunks(rows, cfg.shard_size), task, "judgments", params)
+    built_from = {"candidates": stage.path("candidates")}
+    judgments = run_sharded(writer, chunks(rows, cfg.shard_size), task, "judgments", params,
+                            meta=lineage_meta(iteration, built_from))
     scores = aggregate_scores(judgments, cfg.scoring)
     # judge.scoring alone decides the scores from the finished samples
     stage.write("scores", scores, fingerprint({"scoring": cfg.scoring},
-                                              inputs=[stage.path("out")]))
+                                              inputs=[stage.path("out")]),
+                lineage_meta(iteration, {**built_from, "judgments": stage.path("out")}))
     agreement = {}
     if judge != stage.path("model"):  # an external judge: would the model's own agree?
         own = make_generator(stage.path("model"), params.engine, "judge.max_new_tokens")

@@ -10,8 +10,18 @@ show the yield each scoring mode and minimum margin would give (`yield_by_settin
 
 import logging
 
+from srlm.core.artifacts import read_manifest
 from srlm.core.console import run_stage
 from srlm.core.errors import SrlmError
+from srlm.core.lineage import (
+    REBUILD,
+    LineageError,
+    built_from,
+    lineage,
+    lineage_meta,
+    same,
+    same_candidates,
+)
 from srlm.core.stage import StageSpec, artifact
 from srlm.loop.pairs import build_pairs, pairs_metrics
 
@@ -47,11 +57,30 @@ SPEC = StageSpec(
 )
 
 
+def check_anchors(stage, anchors, candidates) -> None:
+    """Anchors built for `pairs.mode: anchored`, of the candidates' build: anchors built in
+    another mode are empty and would give 0 anchored rejections without a word."""
+    path, where = stage.path("anchors"), stage.path("candidates")
+    if lineage(read_manifest(path)).get("anchored") is False:
+        raise LineageError(f"{path}: built in another pairs.mode (manifest lineage 'anchored' "
+                           f"is false: no anchors), but {stage.args.params} sets pairs.mode "
+                           f"'anchored'; {REBUILD}")
+    same("iteration", path, where)
+    built_from(path, "candidates", where)
+    if anchors.is_empty() and not candidates.is_empty():  # one built before lineage was kept
+        raise LineageError(f"{path}: no anchor candidates for the {candidates.height} of "
+                           f"{where} (manifest 'rows' 0: built in another pairs.mode?); {REBUILD}")
+
+
 def main() -> None:
     stage = SPEC.start()
     cfg = stage.params.pairs
     candidates = stage.read("candidates")
     scores = stage.read("scores")
+    # the candidates and their scores must be of one build (srlm.core.lineage)
+    same("iteration", stage.path("candidates"), stage.path("scores"))
+    built_from(stage.path("scores"), "candidates", stage.path("candidates"))
+    same_candidates(scores, candidates, stage.path("scores"), stage.path("candidates"))
     scored = candidates.select("prompt_id", "candidate_id", "prompt", "response").join(
         scores.select("candidate_id", "mean_score", "sampled_score", "expected_score"),
         on="candidate_id", how="left",
@@ -60,8 +89,13 @@ def main() -> None:
     if anchored and not stage.path("anchors"):
         raise SrlmError("pairs.mode anchored needs --anchors (the anchors@<iter> artifact)")
     anchors = stage.read("anchors") if anchored else None
+    if anchors is not None:
+        check_anchors(stage, anchors, candidates)
     pairs, drops = build_pairs(scored, cfg.min_margin, cfg.mode, cfg.length_epsilon, anchors)
-    stage.write("out", pairs, stage.fingerprint())
+    inputs = {name: stage.path(name) for name in ("candidates", "scores", "anchors")
+              if name != "anchors" or anchored}  # what the fingerprint counts
+    iteration = lineage(read_manifest(stage.path("candidates"))).get("iteration")
+    stage.write("out", pairs, stage.fingerprint(), lineage_meta(iteration, inputs))
     stats = pairs_metrics(pairs, drops, scored, candidates, cfg)
     stage.write_metrics(stats)
     log.info("%d pairs from %d prompts; dropped %s", stats["pairs"], stats["prompts"], drops)

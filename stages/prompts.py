@@ -11,6 +11,7 @@ import logging
 
 from srlm.core.console import run_stage
 from srlm.core.errors import SrlmError
+from srlm.core.lineage import lineage_meta
 from srlm.core.schemas import artifact_frame
 from srlm.core.stage import StageSpec, artifact, model, text
 from srlm.engines import make_generator
@@ -55,7 +56,7 @@ def main() -> None:
     rows, reasons = generate_prompts(complete, seed_prompts, forbidden, iteration, cfg)
     frame = artifact_frame(
         "prompts", [{**r, "iteration": iteration, "generator": generator_path} for r in rows])
-    stage.write("out", frame, stage.fingerprint())
+    stage.write("out", frame, stage.fingerprint(), lineage_meta(iteration))
     stage.write_metrics(prompt_metrics(frame, reasons))
     log.info("%s: kept %d of %d generated prompts; dropped %s", iteration, frame.height,
              sum(reasons.values()), {k: v for k, v in reasons.items() if k != "kept"})

@@ -32,7 +32,8 @@ def main() -> None:
         raise SrlmError(f"sft: {stage.path('ift')} and {stage.path('eft')} are both empty: "
                         "nothing to train on (see metrics/seed.json)")
     check_loadable(stage.path("base"))  # before the slow import of torch, transformers and TRL
-    if relaunch(stage.params.accelerate, __file__, sys.argv[1:]):  # accelerate.processes > 1
+    # accelerate.processes > 1: this stage again, under accelerate launch
+    if relaunch(stage.params.accelerate, __file__, sys.argv[1:], stage.params.sft, "sft"):
         return
     from srlm.training.trainers import train_sft
 

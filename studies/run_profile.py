@@ -74,18 +74,20 @@ def stage_seconds(events: list[tuple[str, float]], end: float) -> dict[str, floa
                                                                           strict=True)}
 
 
-def read_times(path: Path) -> dict[str, float]:
+def read_times(path: Path) -> dict[str, tuple[float, str]]:
+    """Seconds and machine per stage (a file from before the machine column: machine "")."""
     if not path.exists():
         return {}
     with path.open(newline="") as handle:
-        return {row["stage"]: float(row["seconds"]) for row in csv.DictReader(handle)}
+        return {row["stage"]: (float(row["seconds"]), row.get("machine") or "")
+                for row in csv.DictReader(handle)}
 
 
-def write_times(path: Path, times: dict[str, float]) -> None:
+def write_times(path: Path, times: dict[str, tuple[float, str]]) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["stage", "seconds"])
-        writer.writerows(times.items())
+        writer.writerow(["stage", "seconds", "machine"])
+        writer.writerows((stage, seconds, where) for stage, (seconds, where) in times.items())
 
 
 def repro(project: Path, targets: list[str], dry: bool = False) -> tuple[list[str], float]:
@@ -115,7 +117,10 @@ def repro(project: Path, targets: list[str], dry: bool = False) -> tuple[list[st
     end = time.time()
     if not dry and events:
         times = read_times(project / TIMES_FILE)
-        times.update(stage_seconds(events, end))
+        # a resumed study may run on another machine: each stage keeps the one it ran on
+        here = machine()
+        times.update({stage: (seconds, here)
+                      for stage, seconds in stage_seconds(events, end).items()})
         write_times(project / TIMES_FILE, times)
     if code != 0:
         raise SystemExit(f"dvc repro failed (exit {code}) in {project}; run the same command "
@@ -175,7 +180,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", type=Path, required=True, help="overrides of params.yaml")
     parser.add_argument("--out", type=Path, help="results folder (default: studies/<stem>/)")
     parser.add_argument("--workdir", type=Path, help="run (or resume) the project here")
-    parser.add_argument("--until", metavar="STAGE", help="build only STAGE and what it needs")
+    parser.add_argument("--until", metavar="STAGE", nargs="+",
+                        help="build only these stages and what they need (in this order: "
+                             "e.g. the loop first, then the evaluations that matter most)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the merged params and the stages that would run")
     args = parser.parse_args(argv)
@@ -183,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
         params = checked_params(args.profile)
     except ProfileError as err:
         raise SystemExit(f"error: {err}") from None
-    targets = [args.until] if args.until else []
+    targets = args.until or []
     if args.dry_run:
         dry_run(params, targets)
         return
@@ -195,11 +202,18 @@ def main(argv: list[str] | None = None) -> None:
               "fp32, about half as fast (BENCHMARKS.md, fp32 rows)")
     project, made = prepare(args.workdir.resolve() if args.workdir else None, stem, params)
     started = datetime.now(UTC)
-    ran, seconds = repro(project, targets)
+    # one `dvc repro` a target, in the order given: DVC orders several targets by its graph
+    # alone, and a study cut short should have built the ones named first
+    ran: list[str] = []
+    seconds = 0.0
+    for group in [[target] for target in targets] or [[]]:
+        stages, took = repro(project, group)
+        ran += stages
+        seconds += took
     collect_results(project, out)
     write_readme(out / "README.md", command=shown_command(argv), started=started,
                  seconds=seconds, ran=ran, times=read_times(project / TIMES_FILE),
-                 until=args.until)
+                 until=" ".join(targets) or None)
     print(f"results in {out} ({len(ran)} stages ran, {seconds / 60:.1f} min)")
     if made:
         shutil.rmtree(project)

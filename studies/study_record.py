@@ -77,16 +77,28 @@ def minutes(seconds: float) -> str:
 
 
 def run_block(command: str, started: datetime, seconds: float, ran: list[str],
-              times: dict[str, float], until: str | None) -> str:
+              times: dict[str, tuple[float, str]], until: str | None) -> str:
+    """The README's run block; `times` holds every recorded stage's seconds and machine
+    (across resumed runs, which may have run on other machines: then each stage says which)."""
+    machines = list(dict.fromkeys(where for _, where in times.values() if where))
     lines = [BEGIN, "## Run", "",
              f"- command: `{command}`" + (f" (stopped at `{until}`)" if until else ""),
-             f"- machine: {machine()}",
+             f"- machine of this run: {machine()}",
              f"- started: {started:%Y-%m-%d %H:%M} UTC",
              f"- commit: {commit()}",
              f"- wall time of this run: {minutes(seconds)}, {len(ran)} stages ran"
-             f" (sum of all recorded stage times: {minutes(sum(times.values()))})",
-             "", "| stage | time |", "|---|---:|"]
-    lines += [f"| `{stage}` | {minutes(s)} |" for stage, s in times.items()]
+             f" (sum of all recorded stage times: "
+             f"{minutes(sum(s for s, _ in times.values()))})"]
+    several = len(machines) > 1
+    if several:
+        lines += [f"- machine {chr(65 + i)}: {where}" for i, where in enumerate(machines)]
+    lines += ["", "| stage | time |" + (" machine |" if several else ""),
+              "|---|---:|" + ("---|" if several else "")]
+    for stage, (took, where) in times.items():
+        row = f"| `{stage}` | {minutes(took)} |"
+        if several:
+            row += f" {chr(65 + machines.index(where)) if where else ''} |"
+        lines.append(row)
     return "\n".join([*lines, END]) + "\n"
 
 

@@ -286,3 +286,139 @@ def context_too_long(w, tmp):
     text = REAL + "judge:\n  max_new_tokens: 5000\n"
     return model_case("evaluate_judge", "model", text=text)(w, tmp)[0], [
         "judge.max_new_tokens", "2048", str(w.model)]
+
+
+# --- Issue 24, items 4 and 6: inputs that were accepted, and named checks that were a
+# catch-all line. Loop artifacts of two iterations, built by the stages themselves (the fake
+# engine) so that their manifests' lineage is the stages' own; built once, on first use,
+# under the world's root (the cases' snapshot covers them).
+
+def _ok(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 0, result.stderr
+
+
+def loop_world(w) -> SimpleNamespace:
+    """`w.loop`: m2 and m3 prompts, candidates, judgments and scores, m2's anchors built in
+    mode max_min (empty), copies with their lineage removed (as built before it was recorded),
+    a judgments copy with 3 score probabilities per row and a 2-shard IFT with one deleted."""
+    if getattr(w, "loop", None) is not None:
+        return w.loop
+    from srlm.core.lineage import lineage_meta
+
+    root = w.root / "loop"
+    loop = SimpleNamespace(root=root, model=root / "models" / "m1", params=root / "fake.yaml")
+    loop.model.mkdir(parents=True)
+    (loop.model / "config.json").write_text('{"name": "m1"}')  # the fake engine reads nothing
+    loop.params.write_text(FAKE)
+    for it in ("m2", "m3"):
+        rows = [{"prompt_id": f"{it}-p{i}", "prompt": f"Name {i} rivers.", "iteration": it,
+                 "generator": "m1", "fewshot_ids": []} for i in range(3)]
+        write_artifact(artifact_frame("prompts", rows), root / it / "prompts", "prompts",
+                       f"prompts-{it}", lineage_meta(it))
+        common = ["--params", str(loop.params), "--iteration", it, "--model", str(loop.model)]
+        _ok(run_stage("candidates", *common, "--prompts", str(root / it / "prompts"),
+                      "--out", str(root / it / "candidates"),
+                      "--metrics", str(root / it / "candidates.json")))
+        _ok(run_stage("judgments", *common, "--candidates", str(root / it / "candidates"),
+                      "--out", str(root / it / "judgments"), "--scores", str(root / it / "scores"),
+                      "--metrics", str(root / it / "judgments.json")))
+    m2 = root / "m2"
+    _ok(run_stage("anchors", "--params", str(loop.params), "--iteration", "m2",
+                  "--anchor-model", str(loop.model), "--model", str(loop.model),
+                  "--prompts", str(m2 / "prompts"), "--candidates", str(m2 / "candidates"),
+                  "--scores", str(m2 / "scores"), "--out", str(m2 / "anchors")))
+    unrecorded = drop("lineage")
+    loop.old_scores = edit_manifest(copy_artifact(root / "m3" / "scores", root / "old" / "scores"),
+                                    unrecorded)
+    loop.old_anchors = edit_manifest(copy_artifact(m2 / "anchors", root / "old" / "anchors"),
+                                     unrecorded)
+    loop.short_probs = copy_artifact(m2 / "judgments", root / "broken" / "short_probs")
+    for shard in loop.short_probs.glob("part-*.parquet"):
+        pl.read_parquet(shard).with_columns(pl.col("score_probs").list.head(3)).write_parquet(
+            shard)
+    frame = pl.read_parquet(w.ift / "part-00000.parquet")
+    loop.half = write_artifact(frame, root / "broken" / "half", "seed_ift", "fp",
+                               rows_per_shard=-(-frame.height // 2))
+    (loop.half / "part-00001.parquet").unlink()
+    w.loop = loop
+    return loop
+
+
+def pairs_case(candidates: str, scores: str, *names, anchors: str | None = None,
+               named=("candidates", "scores")):
+    """The pairs stage on `root/<candidates>` and `root/<scores>` of the loop world (an
+    attribute of it when no `/` in the name), anchored when `anchors` is given; the error
+    line must name the inputs `named` (and `names`)."""
+    def case(w, tmp):
+        loop = loop_world(w)
+        given = {"candidates": candidates, "scores": scores, "anchors": anchors}
+        where = {role: getattr(loop, n) if "/" not in n else loop.root / n
+                 for role, n in given.items() if n}
+        params = str(loop.params)
+        if anchors:
+            params = str(tmp / "anchored.yaml")
+            Path(params).write_text(FAKE + "pairs:\n  mode: anchored\n")
+        args = [a for role, path in where.items() for a in (f"--{role}", str(path))]
+        cmd = ["stage", "pairs", "--params", params, *args, "--out", str(tmp / "pairs"),
+               "--metrics", str(tmp / "pairs.json")]
+        return cmd, [*(str(where[role]) for role in named), *names]
+    return case
+
+
+def judgments_other_iteration(w, tmp):
+    loop = loop_world(w)
+    candidates = loop.root / "m3" / "candidates"
+    return ["stage", "judgments", "--params", str(loop.params), "--iteration", "m2",
+            "--model", str(loop.model), "--candidates", str(candidates),
+            "--out", str(tmp / "judgments"), "--scores", str(tmp / "scores"),
+            "--metrics", str(tmp / "j.json")], [str(candidates), "'iteration'", "--iteration"]
+
+
+def anchors_other_iteration(w, tmp):
+    loop = loop_world(w)
+    params = tmp / "anchored.yaml"
+    params.write_text(FAKE + "pairs:\n  mode: anchored\n")
+    m2, m3 = loop.root / "m2", loop.root / "m3"
+    return ["stage", "anchors", "--params", str(params), "--iteration", "m2",
+            "--anchor-model", str(loop.model), "--model", str(loop.model),
+            "--prompts", str(m2 / "prompts"), "--candidates", str(m3 / "candidates"),
+            "--scores", str(m3 / "scores"), "--out", str(tmp / "anchors")], [
+        str(m3 / "candidates"), "'iteration'", "--iteration"]
+
+
+def loop_cli(command: str, attribute: str, *names, other=None):
+    """`srlm <command>` on an artifact of the loop world (`diff`: against `other` of `w`)."""
+    def case(w, tmp):
+        path = getattr(loop_world(w), attribute)
+        args = [command, str(getattr(w, other)), str(path)] if other else [command, str(path)]
+        return ["cli", *args], [f"srlm {command}", str(path), *names]
+    return case
+
+
+def report_judge(text: str, *names):
+    """`srlm report` on a metrics folder whose m1/judge.json holds `text`."""
+    def case(w, tmp):
+        path = tmp / "metrics" / "m1" / "judge.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(text)
+        return ["cli", "report", "--metrics-dir", str(tmp / "metrics"), "--model", "m1"], [
+            "srlm report", str(path), *names]
+    return case
+
+
+def jsonl_line(tmp: Path, line: str, name="seed.jsonl") -> Path:
+    """A plain seed file: two good records, then `line` (line 3)."""
+    path = tmp / name
+    good = "".join(json.dumps(r) + "\n" for r in GOOD[:2])
+    path.write_text(good + line + "\n")
+    return path
+
+
+def bad_line(line: str, *names):
+    def case(w, tmp):
+        path = jsonl_line(tmp, line)
+        return seed(w, tmp, source=path), [f"{path}:3", *names]
+    return case
+
+
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"

@@ -166,15 +166,6 @@ def test_neighbours_named_like_temporaries_survive(tmp_path):
     assert (tmp_path / "eft.old.d").is_dir()
 
 
-def test_staging_left_by_a_killed_writer_is_removed_under_the_lock(tmp_path):
-    stale = tmp_path / ".eft.srlm-tmp-abcd1234"
-    (stale / "eft").mkdir(parents=True)
-    (stale / "eft" / "part-00000.parquet").write_text("half")
-    write_artifact(eft_frame(), tmp_path / "eft", "seed_eft", "fp")
-    assert not stale.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["eft"]
-
-
 # --- the stage scripts, as DVC runs them ---------------------------------------------------
 
 

@@ -178,3 +178,68 @@ def test_os_errors_name_the_file_and_the_remedy():
         "or fix the folder's permissions")
     read_only = OSError(30, "Read-only file system", "/mnt/ro/x")
     assert error_line(read_only, "seed").startswith("error: seed: /mnt/ro/x: Read-only file system;")
+
+
+# --- Issue 24, items 4 and 6: invalid input that was accepted (exit 0, 0 pairs, an empty
+# report row), and errors that were a catch-all line where a named check belongs. Same
+# assertions as the table above; the loop artifacts come from tests.bad_inputs.loop_world.
+
+from tests import bad_inputs as issue24  # noqa: E402 - this block's own helpers
+
+ISSUE_24_CASES = [
+    # item 4: text, lineage, schema, manifest row count, report inputs
+    ("zero-width-prompts", bad_plain([{**r, "prompt": issue24.ZERO_WIDTH * 3} for r in GOOD],
+                                     "no usable training replies", "reply_empty")),
+    ("pairs-other-iteration", issue24.pairs_case("m2/candidates", "m3/scores", "'iteration'")),
+    ("pairs-foreign-scores", issue24.pairs_case("m2/candidates", "old_scores", "'candidate_id'")),
+    ("pairs-anchors-other-mode", issue24.pairs_case(
+        "m2/candidates", "m2/scores", "'anchored'", "anchored.yaml", anchors="m2/anchors",
+        named=("anchors",))),
+    ("pairs-anchors-unrecorded", issue24.pairs_case(
+        "m2/candidates", "m2/scores", "'rows' 0", anchors="old_anchors",
+        named=("anchors", "candidates"))),
+    ("judgments-other-iteration", issue24.judgments_other_iteration),
+    ("anchors-other-iteration", issue24.anchors_other_iteration),
+    ("validate-short-probs", issue24.loop_cli("validate", "short_probs", "score_probs",
+                                              "6 probabilities")),
+    ("diff-deleted-shard", issue24.loop_cli("diff", "half", "5 rows on disk",
+                                            "manifest says 10", other="ift")),
+    ("diff-wrong-rows", cli("diff", "wrong_rows", "manifest says 99")),
+    ("report-empty-judge", issue24.report_judge("{}", "'sampled'")),
+    # item 6: named checks
+    ("lone-surrogate", issue24.bad_line(
+        '{"prompt": "Why \\ud800?", "response": "Because.", "score": 1}', "lone surrogate")),
+    ("json-too-deep", issue24.bad_line("[" * 200_000 + "]" * 200_000, "nested too deeply")),
+    ("rank-2**63", bad_plain([*GOOD[:2], {**GOOD[2], "rank": 2**63}], "rank", line=3)),
+    ("rank-10**400-plain", bad_plain([*GOOD[:2], {**GOOD[2], "rank": 10**400}], "rank",
+                                     line=3)),
+    ("rank-10**400-trees", bad_trees(lambda r: first_reply(r).update(rank=10**400), "rank")),
+    ("quality-10**400", bad_trees(lambda r: first_reply(r)["labels"]["quality"].update(
+        value=10**400), "'quality' label")),
+    ("huge-batch", bad_params("sft:\n  batch_size: 1" + "0" * 40 + "\n", "sft.batch_size",
+                              "<= 2147483647")),
+    ("report-list-judge", issue24.report_judge("[]", "JSON object")),
+    ("report-judge-mode-number", issue24.report_judge('{"sampled": 1, "expected": {}}',
+                                                      "'sampled'", "object")),
+]
+
+
+@pytest.mark.parametrize("make", [pytest.param(make, id=name) for name, make in ISSUE_24_CASES])
+def test_issue_24_bad_input_is_one_line_and_changes_nothing(world, tmp_path, make):
+    test_bad_input_is_one_line_and_changes_nothing(world, tmp_path, make)
+
+
+def test_issue_24_case_names_are_new():
+    names = [name for name, _ in ISSUE_24_CASES]
+    assert len(set(names)) == len(names) and not set(names) & {name for name, _ in CASES}
+
+
+def test_a_file_size_limit_is_named_like_a_full_disk():
+    from srlm.core.console import error_line
+
+    too_large = OSError(27, "File too large", "/data/seed/ift/part-00000.parquet")  # EFBIG
+    line = error_line(too_large, "seed")
+    assert line.startswith("error: seed: /data/seed/ift/part-00000.parquet: File too large; ")
+    assert "file-size limit" in line and "unexpected" not in line
+    polars_line = error_line(pl.exceptions.ComputeError("File too large (os error 27)"), "seed")
+    assert "writing parquet failed" in polars_line and "file-size limit" in polars_line

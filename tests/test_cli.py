@@ -90,3 +90,21 @@ def test_cli_counts_must_be_counts(argv, capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "argument --" in err and ("must be >=" in err or "expected an integer" in err)
+
+
+@pytest.mark.parametrize("stem, data, message", [
+    ("judge", {}, "no key 'sampled'"),
+    ("judge", [], "expected a JSON object of metrics, got list"),
+    ("judge", {"sampled": {}, "expected": 0.5}, "key 'expected' must be an object"),
+    ("pairs", {"pairs": "many", "yield": 0.5}, "key 'pairs' must be a number or null"),
+    ("ifeval", {"prompt_strict": 0.5}, "no key 'instruction_strict'"),
+])
+def test_report_inputs_of_the_wrong_shape_name_the_file_and_key(tmp_path, capsys, stem, data,
+                                                                message):
+    """An empty or ill-shaped metrics file is one line, never an empty row (issue 24)."""
+    path = tmp_path / "metrics" / "m1" / f"{stem}.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(data))
+    assert main(["report", "--metrics-dir", str(tmp_path / "metrics"), "--model", "m1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: srlm report: {path}: {message}") and err.count("\n") == 1

@@ -119,3 +119,17 @@ def test_every_artifact_kind_has_row_keys():
     assert set(KEYS) == set(SCHEMAS)
     for name, keys in KEYS.items():
         assert set(keys) <= set(SCHEMAS[name].to_schema().columns), name
+
+
+def test_diff_checks_the_row_count_of_the_manifest(tmp_path, capsys):
+    """A deleted shard must not pass for half the artifact (issue 24)."""
+    from srlm.core.artifacts import ArtifactError, scan_artifact
+
+    a = write_artifact(pairs_frame(4), tmp_path / "a", "pairs", "fa", rows_per_shard=2)
+    b = write_artifact(pairs_frame(4), tmp_path / "b", "pairs", "fb", rows_per_shard=2)
+    (b / "part-00001.parquet").unlink()
+    with pytest.raises(ArtifactError, match=rf"^{b}: 2 rows on disk, manifest says 4"):
+        scan_artifact(b)
+    assert scan_artifact(a)[0].collect().height == 4
+    assert main(["diff", str(a), str(b)]) == 1
+    assert f"{b}: 2 rows on disk, manifest says 4" in capsys.readouterr().err

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -228,3 +230,132 @@ def test_control_characters_in_an_endpoint_url_are_refused(url):
     with pytest.raises(EndpointError, match="control characters .* not allowed in a URL"):
         check_endpoint(url)
 
+
+def timed_judge(url, monkeypatch, timeout_s):
+    monkeypatch.setenv("TEST_EVAL_KEY", "sekrit")
+    config = EvaluatorParams(endpoint=url, endpoint_model="judge-70b",
+                             api_key_env="TEST_EVAL_KEY", timeout_s=timeout_s)
+    return make_evaluator(config, EngineParams())
+
+
+class Trickle(BaseHTTPRequestHandler):
+    """Answers one byte every 0.2 s: of its headers (`where = "headers"`) or of its body.
+    Each byte is well inside any per-read timeout; only a deadline on the request ends it."""
+
+    where = "body"
+
+    def do_POST(self):  # noqa: N802 (the http.server API)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        head = b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
+        body = json.dumps(choice("A")[1]).encode().ljust(200)  # 40 s of body at this pace
+        if Trickle.where == "headers":
+            head += b"X-Padding: " + b"x" * 200 + b"\r\n"
+        head += f"Content-Length: {len(body)}\r\n\r\n".encode()
+        data = head + body
+        fast = len(head) if Trickle.where == "body" else data.index(b"X-Padding")
+        try:
+            self.wfile.write(data[:fast])
+            for i in range(fast, len(data)):
+                time.sleep(0.2)
+                self.wfile.write(data[i:i + 1])
+        except OSError:
+            pass  # the client hung up: what a deadline does
+
+    def log_message(self, *args):
+        pass
+
+
+class Flood(BaseHTTPRequestHandler):
+    """A 200 whose body is 64 MiB of JSON-ish bytes (`declare`: with a Content-Length that
+    says so, sending nothing after it). Counts the bytes it managed to send."""
+
+    declare = False
+    sent = 0
+
+    def do_POST(self):  # noqa: N802 (the http.server API)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        total = 64 << 20
+        self.send_response(200)
+        if Flood.declare:
+            self.send_header("Content-Length", str(total))
+        self.end_headers()
+        if Flood.declare:
+            return
+        block = b" " * (1 << 16)
+        try:
+            for _ in range(total // len(block)):
+                self.wfile.write(block)
+                Flood.sent += len(block)
+        except OSError:
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("where", ["headers", "body"])
+def test_timeout_s_is_a_deadline_for_the_whole_request(monkeypatch, where):
+    Trickle.where = where
+    httpd = _serve(Trickle)
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    try:
+        judge = timed_judge(url, monkeypatch, timeout_s=1)
+        start = time.monotonic()
+        with pytest.raises(EndpointError) as err:
+            judge.option_probabilities([user_request("r", "x")], [""], OPTIONS)
+        elapsed = time.monotonic() - start
+    finally:
+        httpd.shutdown()
+    assert str(err.value) == (f"evaluator endpoint {url}: no complete reply within "
+                              "evaluator.timeout_s = 1 s (a deadline for the whole request: "
+                              "connect, headers and body)")
+    assert elapsed < 10  # about 1 s; a per-read timeout would wait the trickle's 40 s out
+
+
+@pytest.mark.parametrize("declare", [False, True])
+def test_a_reply_over_the_cap_is_refused_without_reading_it_all(monkeypatch, declare):
+    from srlm.engines.endpoint import MAX_REPLY_BYTES
+
+    Flood.declare, Flood.sent = declare, 0
+    httpd = _serve(Flood)
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    try:
+        judge = timed_judge(url, monkeypatch, timeout_s=30)
+        with pytest.raises(EndpointError) as err:
+            judge.option_probabilities([user_request("r", "x")], [""], OPTIONS)
+    finally:
+        httpd.shutdown()
+    size = f"{64 << 20:,}" if declare else r"4,[0-9,]+"
+    assert re.fullmatch(
+        rf"evaluator endpoint {re.escape(url)}: reply of {size}\+ bytes is over the 4 MiB "
+        r"limit on one reply \(a verdict is about 1 KB\): is evaluator\.endpoint an "
+        r"OpenAI-compatible API\?", str(err.value)), str(err.value)
+    # The client stopped reading past the cap (the rest stayed in socket buffers or unsent).
+    assert Flood.sent < 32 << 20 and (declare or Flood.sent > MAX_REPLY_BYTES)
+
+
+def test_a_tls_handshake_that_trickles_is_cut_at_the_deadline(monkeypatch):
+    """https: the deadline covers the TLS handshake too (the socket is watched from connect)."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            try:
+                conn.recv(4096)  # the ClientHello
+                for byte in b"\x16\x03\x03\x40\x00" + b"\x02" * 95:  # a record, 0.2 s a byte
+                    time.sleep(0.2)
+                    conn.send(bytes([byte]))
+            except OSError:
+                pass  # the client hung up at its deadline
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"https://localhost:{listener.getsockname()[1]}/v1"
+    judge = timed_judge(url, monkeypatch, timeout_s=1)
+    start = time.monotonic()
+    with pytest.raises(EndpointError, match=r"no complete reply within evaluator\.timeout_s = 1 s"):
+        judge.option_probabilities([user_request("r", "x")], [""], OPTIONS)
+    assert time.monotonic() - start < 10  # the trickle alone would take 20 s
+    listener.close()

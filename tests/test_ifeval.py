@@ -178,7 +178,7 @@ def test_empty_or_missing_file_is_an_error(tmp_path):
     (tmp_path / "empty.jsonl").write_text("\n\n")
     with pytest.raises(SrlmError, match="no IFEval items"):
         read_ifeval(tmp_path / "empty.jsonl")
-    with pytest.raises(SrlmError, match="cannot read the IFEval file"):
+    with pytest.raises(SrlmError, match="absent.jsonl: no such IFEval file"):
         read_ifeval(tmp_path / "absent.jsonl")
 
 

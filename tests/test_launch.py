@@ -142,17 +142,7 @@ def test_two_gloo_processes_train_the_model_one_process_trains(tmp_path, tiny_mo
 
 @pytest.mark.integration
 def test_two_gloo_processes_run_dpo_like_one(tmp_path, tiny_model_dir):
-    import polars as pl
-
-    from srlm.core.artifacts import write_artifact
-
-    prompts = [f"Question {i}: name a thing." for i in range(8)]
-    write_artifact(pl.DataFrame({
-        "prompt_id": [f"p{i}" for i in range(8)], "prompt": prompts,
-        "chosen": [f"A good answer {i}." for i in range(8)],
-        "rejected": [f"Bad {i}!" for i in range(8)],
-        "chosen_score": [5.0] * 8, "rejected_score": [1.0] * 8, "margin": [4.0] * 8,
-    }), tmp_path / "pairs", "pairs", "fp")
+    _pairs(tmp_path / "pairs", 8)
     params = "dpo:\n  batch_size: 2\n  grad_accum: 2\n  learning_rate: 1.0e-3\n" \
              "  precision: fp32\n  max_length: 128\n"
     weights, metrics = [], []
@@ -193,3 +183,134 @@ def test_shipped_configs_train_on_two_gpus_like_one(tmp_path, tiny_model_dir, co
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def _pairs(folder: Path, n: int) -> Path:
+    import polars as pl
+
+    from srlm.core.artifacts import write_artifact
+
+    return write_artifact(pl.DataFrame({
+        "prompt_id": [f"p{i}" for i in range(n)],
+        "prompt": [f"Question {i}: name a thing." for i in range(n)],
+        "chosen": [f"A good answer {i}." for i in range(n)],
+        "rejected": [f"Bad {i}!" for i in range(n)],
+        "chosen_score": [5.0] * n, "rejected_score": [1.0] * n, "margin": [4.0] * n,
+    }), folder, "pairs", "fp")
+
+
+def _children() -> dict[int, list[int]]:
+    """Every process's children, from /proc (ppid is the 4th field of /proc/<pid>/stat)."""
+    tree: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":  # a zombie has exited already
+            tree.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    return tree
+
+
+def _descendants(pid: int) -> set[int]:
+    tree, found, todo = _children(), set(), [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    living = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            living.add(pid)
+    return living
+
+
+@pytest.mark.integration
+def test_kill_9_of_a_launched_training_stage_leaves_no_process_behind(tmp_path,
+                                                                     tiny_model_dir):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "p.yaml").write_text("dpo:\n  batch_size: 2\n  grad_accum: 2\n  precision: "
+                                     "fp32\n  max_length: 128\naccelerate:\n  processes: 2\n")
+    stage = subprocess.Popen(
+        [sys.executable, str(ROOT / "stages" / "dpo.py"), "--params", str(tmp_path / "p.yaml"),
+         "--base", str(tiny_model_dir), "--pairs", str(_pairs(tmp_path / "pairs", 256)),
+         "--out", str(tmp_path / "m"), "--metrics", str(tmp_path / "m.json"),
+         "--log", str(tmp_path / "m.csv")],
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    launched: set[int] = set()
+    try:
+        deadline = time.monotonic() + 300
+        while len(launched := _descendants(stage.pid)) < 3:  # the launcher and two ranks
+            assert stage.poll() is None and time.monotonic() < deadline, "never launched"
+            time.sleep(0.2)
+        time.sleep(3)  # the ranks are importing torch and TRL, or training
+        launched = _descendants(stage.pid)
+        os.kill(stage.pid, signal.SIGKILL)
+        stage.wait()
+        deadline = time.monotonic() + 60
+        while _alive(launched) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        orphans = _alive(launched)
+    finally:
+        for pid in _alive(_descendants(stage.pid) | launched):
+            os.kill(pid, signal.SIGKILL)
+    assert not orphans, f"{len(orphans)} launched processes outlived the stage"
+    time.sleep(2)
+    assert not (tmp_path / "m").exists() and not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.integration
+def test_a_batch_the_processes_cannot_share_is_one_line_before_anything_launches(
+        tmp_path, tiny_model_dir):
+    (tmp_path / "p.yaml").write_text("dpo:\n  batch_size: 3\n  grad_accum: 1\n"
+                                     "accelerate:\n  processes: 2\n")
+    result = run_stage("dpo", "--params", str(tmp_path / "p.yaml"), "--base",
+                       str(tiny_model_dir), "--pairs", str(_pairs(tmp_path / "pairs", 4)),
+                       "--out", str(tmp_path / "m"), "--metrics", str(tmp_path / "m.json"),
+                       "--log", str(tmp_path / "m.csv"))
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "dpo.batch_size x dpo.grad_accum = 3 x 1" in lines[0]
+    assert "running dpo.py in 2 processes" not in result.stderr  # nothing was launched
+    assert "Traceback" not in result.stderr and "ChildFailedError" not in result.stderr
+
+
+def test_a_child_that_asked_to_die_with_its_parent_does(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    # the parent starts a child that asks for SIGKILL on its parent's death, prints its
+    # pid and sleeps; the parent is then killed with SIGKILL
+    child = ("import time; from srlm.core.lifetime import die_with_parent; "
+             "die_with_parent(); print(flush=True); time.sleep(120)")
+    parent = ("import subprocess, sys, time; "
+              f"c = subprocess.Popen([sys.executable, '-c', {child!r}], "
+              "stdout=subprocess.PIPE); c.stdout.readline(); print(c.pid, flush=True); "
+              "time.sleep(120)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    started = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE,
+                               env=env, text=True)
+    grandchild = int(started.stdout.readline())
+    os.kill(started.pid, signal.SIGKILL)
+    started.wait()
+    deadline = time.monotonic() + 30
+    while _alive({grandchild}) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive({grandchild})

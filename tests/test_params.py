@@ -256,3 +256,16 @@ def test_configs_built_in_python_are_checked_too():
         EngineParams(batch_size=0)
     with pytest.raises(ParamsError, match="lora.dropout: must be within 0..1"):
         LoraParams(dropout=1.0)
+
+
+@pytest.mark.parametrize("text, key", [
+    ("sft:\n  batch_size: 1" + "0" * 40 + "\n", "sft.batch_size"),
+    ("candidates:\n  max_new_tokens: 4294967296\n", "candidates.max_new_tokens"),
+    ("seed:\n  ift_size: 9223372036854775808\n", "seed.ift_size"),
+])
+def test_counts_beyond_a_c_int_name_the_key(tmp_path, text, key):
+    """YAML reads any integer: a count no library can take is a range error on load."""
+    with pytest.raises(ParamsError, match=rf"{key}: must be <= 2147483647 "):
+        load_params(write(tmp_path, text))
+    assert load_params(write(tmp_path, "sft:\n  batch_size: 2147483647\n")).sft.batch_size == (
+        2**31 - 1)

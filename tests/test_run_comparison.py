@@ -13,6 +13,7 @@ import pytest
 
 from srlm.cli import main
 from srlm.core.errors import SrlmError
+from srlm.tools import metrics_sources
 from srlm.tools.comparison_report import markdown_report, shown, text_report
 from srlm.tools.metrics_sources import read_folder, read_side
 from srlm.tools.run_comparison import (
@@ -289,6 +290,20 @@ def test_non_json_metrics_file_names_it(tmp_path, repo):
     git(repo, "commit", "-qam", "broken")
     with pytest.raises(SrlmError, match=r"metrics/m1/judge\.json@HEAD: not valid JSON"):
         read_side("HEAD", repo=repo)
+
+
+def test_an_oversize_metrics_file_at_a_revision_is_refused_before_git_show(repo, monkeypatch):
+    """Sizes come from `git ls-tree -l`: a huge committed file is never read into memory."""
+    monkeypatch.setattr("srlm.tools.metrics_sources.METADATA_LIMIT", 400)
+    shown = []
+    real = metrics_sources._git
+    monkeypatch.setattr(metrics_sources, "_git",
+                        lambda args, cwd: shown.append(args) or real(args, cwd))
+    with pytest.raises(SrlmError, match=r"^metrics/(m\d/)?\w+\.json@HEAD: [\d,]+ bytes, over "
+                                        r"the 400 bytes limit on a metrics file$") as err:
+        read_side("HEAD", repo=repo)
+    too_big = str(err.value).split("@")[0]
+    assert not any(args[0] == "show" and args[1].endswith(too_big) for args in shown)
 
 
 def test_metrics_folder_missing_at_revision(repo):

@@ -164,3 +164,25 @@ def test_fingerprint_depends_on_params_and_inputs(tmp_path):
     assert first != fingerprint({"x": 2}, inputs=[data])
     data.write_text(json.dumps({"a": 2}) + "\n")
     assert first != fingerprint({"x": 1}, inputs=[data])
+
+
+@pytest.mark.parametrize("probs", [[0.2, 0.3, 0.5], [], [0.1] * 7, [0.1, None, 0.1, 0.1, 0.1, 0.1],
+                                   [1.5, 0.0, 0.0, 0.0, 0.0, 0.0], [float("nan")] * 6])
+@pytest.mark.parametrize("schema", ["judgments", "judge_outputs"])
+def test_score_probs_are_one_probability_per_score(probs, schema):
+    """A list's length is no dtype: 3 probabilities (or 7) for the 6 scores 0..5 must fail."""
+    from srlm.core.schemas import SCORE_VALUES
+    from srlm.loop.judge_prompt import SCORE_OPTIONS
+
+    assert SCORE_VALUES == len(SCORE_OPTIONS) == 6
+    frame = judgments_frame().with_columns(
+        score_probs=pl.Series([[0.0, 0.0, 0.0, 0.2, 0.8, 0.0], None, probs],
+                              dtype=pl.List(pl.Float64)))
+    if schema == "judge_outputs":
+        frame = frame.select(example_id=pl.col("candidate_id"), group_id=pl.col("prompt_id"),
+                             human_rank=pl.lit(0), target_score=pl.lit(3), sample="sample",
+                             judge_text="judge_text", score="score",
+                             expected_score="expected_score", score_probs="score_probs")
+    with pytest.raises(ArtifactSchemaError, match=r"column 'score_probs' fails 6 probabilities "
+                                                  r"within 0\.\.1, one per score at rows \[2\]"):
+        validate(frame, schema)

@@ -6,6 +6,7 @@ import csv
 import importlib.util
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 import yaml
@@ -19,6 +20,7 @@ spec = importlib.util.spec_from_file_location("run_profile", STUDIES / "run_prof
 runner = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(runner)
 import scratch_project  # noqa: E402  (after the path above)
+import study_record  # noqa: E402
 
 DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
@@ -109,6 +111,19 @@ def test_the_recorded_command_hides_the_work_folder():
                      "--workdir '<workdir>' --until sft")
 
 
+def test_a_study_resumed_on_another_machine_says_which_machine_ran_each_stage():
+    times = {"sft": (125.0, "CPU one"), "dpo@m2": (61.0, "CPU two"), "pairs@m2": (1.0, "")}
+    block = study_record.run_block("python studies/run_profile.py", datetime(2026, 1, 2),
+                                   seconds=62.0, ran=["dpo@m2"], times=times, until=None)
+    assert "- machine A: CPU one" in block and "- machine B: CPU two" in block
+    assert "| `sft` | 2 min 5 s | A |" in block and "| `dpo@m2` | 1 min 1 s | B |" in block
+    assert "| `pairs@m2` | 0 min 1 s |  |" in block  # recorded before machines were
+    assert "sum of all recorded stage times: 3 min 7 s" in block
+    one = study_record.run_block("x", datetime(2026, 1, 2), seconds=1.0, ran=[],
+                                 times={"sft": (125.0, "CPU one")}, until=None)
+    assert "machine A" not in one and "| `sft` | 2 min 5 s |\n" in one
+
+
 @pytest.mark.integration
 def test_runner_runs_stops_early_resumes_and_keeps_results(tmp_path, tiny_model_dir):
     small = {"base": {"model": str(tiny_model_dir)},
@@ -120,7 +135,7 @@ def test_runner_runs_stops_early_resumes_and_keeps_results(tmp_path, tiny_model_
     path = profile(tmp_path, small, "tiny_study.yaml")
     out, work = tmp_path / "out", tmp_path / "work"
     command = [sys.executable, str(STUDIES / "run_profile.py"), "--profile", str(path),
-               "--out", str(out), "--workdir", str(work), "--until", "pairs@m2"]
+               "--out", str(out), "--workdir", str(work), "--until", "eval_prompts", "pairs@m2"]
 
     def run():
         result = subprocess.run(command, capture_output=True, text=True, timeout=900)
@@ -132,18 +147,24 @@ def test_runner_runs_stops_early_resumes_and_keeps_results(tmp_path, tiny_model_
            "judgments@m2", "anchors@m2", "pairs@m2"]
     for stage in ran:
         assert f"] Running stage '{stage}'" in first  # stamped with the time
+    # the targets in the order given (DVC alone runs eval_prompts after sft)
+    assert first.index("Running stage 'eval_prompts'") < first.index("Running stage 'base'")
     assert "dpo@m2" not in first and "Running stage 'dpo" not in first
     with (out / "stage_times.csv").open() as handle:
-        times = {row["stage"]: float(row["seconds"]) for row in csv.DictReader(handle)}
+        rows = list(csv.DictReader(handle))
+    times = {row["stage"]: float(row["seconds"]) for row in rows}
     assert sorted(times) == sorted(ran) and all(s >= 0 for s in times.values())
+    assert {row["machine"] for row in rows} == {study_record.machine()}
     for name in ("seed.json", "m1/sft.json", "m1/sft_loss.csv", "m2/prompts.json",
                  "m2/pairs.json"):
         assert (out / "metrics" / name).is_file(), name
     assert load_params(out / "params.yaml").seed.eft_size == 12
     assert "pairs@m2" in (out / "dvc.lock").read_text()
     readme = (out / "README.md").read_text()
-    assert "--until pairs@m2" in readme and "<workdir>" in readme and str(work) not in readme
-    assert "commit: `" in readme and "machine: " in readme and "`sft` |" in readme
+    assert "(stopped at `eval_prompts pairs@m2`)" in readme
+    assert "--until eval_prompts pairs@m2" in readme and "<workdir>" in readme
+    assert str(work) not in readme
+    assert "commit: `" in readme and "machine of this run: " in readme and "`sft` |" in readme
 
     # a write-up beside the run block survives; a second run resumes and redoes nothing
     (out / "README.md").write_text(readme + "\nM2 does not beat M1.\n")

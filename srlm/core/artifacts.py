@@ -22,9 +22,11 @@ import polars as pl
 
 from srlm import __version__
 from srlm.core.atomic import staging, swap_in
+from srlm.core.bounded_read import METADATA_LIMIT, read_text
 from srlm.core.errors import SrlmError
 from srlm.core.locks import OutputLock
 from srlm.core.schemas import SCHEMA_VERSION, validate
+from srlm.core.text import parse_json
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +157,12 @@ def read_manifest(directory: str | Path) -> dict:
     if not directory.exists():
         raise ArtifactError(f"{directory}: no such artifact (build it with `dvc repro`)")
     path = directory / MANIFEST
-    if not path.is_file():
+    if not path.exists():
         raise ArtifactError(f"{directory}: not a finished artifact (no {MANIFEST})")
+    text = read_text(path, "manifest", METADATA_LIMIT, ArtifactError)  # not a FIFO, bounded
     try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        manifest = parse_json(text, f"{path}: unreadable manifest")  # nesting, surrogates
+    except json.JSONDecodeError as err:
         raise ArtifactError(f"{path}: unreadable manifest: {err}") from None
     if not isinstance(manifest, dict):
         raise ArtifactError(f"{path}: the manifest must be a JSON object, got "
@@ -224,8 +227,9 @@ def read_artifact(directory: str | Path, schema: str | None = None) -> pl.DataFr
 
 
 def scan_artifact(directory: str | Path) -> tuple[pl.LazyFrame, dict]:
-    """A lazy scan of a finished artifact and its manifest (no row validation: for large
-    read-only analyses such as `srlm diff`; use `read_artifact` to validate)."""
+    """A lazy scan of a finished artifact and its manifest (shards' footers and row count
+    checked, no row validation: for large read-only analyses such as `srlm diff`; use
+    `read_artifact` to validate)."""
     directory = Path(directory)
     manifest = read_manifest(directory)
     shards = sorted(directory.glob("part-*.parquet"))
@@ -236,4 +240,15 @@ def scan_artifact(directory: str | Path) -> tuple[pl.LazyFrame, dict]:
     columns = manifest.get("columns")
     if error := bad_shard(shards, list(columns) if isinstance(columns, dict) else None):
         raise error
-    return pl.scan_parquet(shards), manifest
+    scan = pl.scan_parquet(shards)
+    # As `read_artifact` does: a deleted or extra shard must not pass for the artifact (the
+    # footers' row counts, no data read).
+    try:
+        rows = scan.select(pl.len()).collect().item()
+    except _READ_ERRORS as err:
+        raise _unreadable(directory, shards, err) from None
+    if rows != manifest["rows"]:
+        raise ArtifactError(f"{directory}: {rows} rows on disk, manifest says "
+                            f"{manifest['rows']}; restore it with `dvc checkout` or rebuild it "
+                            "with `dvc repro`")
+    return scan, manifest

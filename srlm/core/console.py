@@ -6,7 +6,7 @@
   is printed as it is: its message names the file/key;
 - an `OSError` (full disk, read-only or missing folder) names the file and the reason;
 - a polars write that failed for lack of space ("Invalid thrift: transport error", "No space
-  left on device") says so;
+  left on device", or "File too large": a file-size limit, errno EFBIG) says so;
 - anything else is `error: <stage>: unexpected <Type>: <message>`; `SRLM_DEBUG=1` shows
   the traceback instead.
 """
@@ -25,13 +25,18 @@ from srlm.core.errors import SrlmError
 DEBUG_HINT = "(SRLM_DEBUG=1 shows the traceback)"
 _OS_HINTS = {
     errno.ENOSPC: "the disk is full: free some space and rerun",
+    # a file-size limit (`ulimit -f`, RLIMIT_FSIZE, or the file system's largest file) stops a
+    # write like a full disk does: same remedy, named for what it is
+    errno.EFBIG: "the file hit a file-size limit (`ulimit -f` or the file system's): raise "
+                 "the limit or free some space and rerun",
     errno.EDQUOT: "the disk quota is used up: free some space and rerun",
     errno.EROFS: "the folder is on a read-only file system: choose a writable output",
     errno.EACCES: "no permission: choose a writable output or fix the folder's permissions",
     errno.EPERM: "no permission: choose a writable output or fix the folder's permissions",
 }
-# What polars says when a parquet write or read hits a full disk.
+# What polars says when a parquet write or read hits a full disk, or a file-size limit.
 _DISK_FULL_MARKERS = ("No space left on device", "os error 28", "Invalid thrift: transport error")
+_SIZE_LIMIT_MARKERS = ("File too large", "os error 27")
 
 
 def setup_logging() -> None:
@@ -83,8 +88,11 @@ def error_line(err: BaseException, where: str) -> str | None:
     if isinstance(err, OSError):
         return f"error: {where}: {one_line(_os_error(err))}"
     message = str(err)
-    if type(err).__module__.startswith("polars") and any(
-            marker in message for marker in _DISK_FULL_MARKERS):
+    from_polars = type(err).__module__.startswith("polars")
+    if from_polars and any(marker in message for marker in _SIZE_LIMIT_MARKERS):
+        return (f"error: {where}: writing parquet failed (polars: {one_line(message, 160)}); "
+                f"{_OS_HINTS[errno.EFBIG]}")
+    if from_polars and any(marker in message for marker in _DISK_FULL_MARKERS):
         return (f"error: {where}: writing parquet failed, the disk is probably full "
                 f"(polars: {one_line(message, 160)}); free some space and rerun")
     if os.environ.get("SRLM_DEBUG"):

@@ -24,6 +24,7 @@ from typing import Any
 
 from srlm import __version__
 from srlm.core.artifacts import MANIFEST
+from srlm.core.bounded_read import METADATA_LIMIT, read_text
 from srlm.core.model_identity import hash_file, model_hash
 
 
@@ -34,7 +35,7 @@ def input_hash(path: str | Path) -> str:
     path = Path(path)
     manifest = path / MANIFEST
     if manifest.is_file():
-        return json.loads(manifest.read_text())["fingerprint"]
+        return json.loads(read_text(manifest, "manifest", METADATA_LIMIT))["fingerprint"]
     if path.is_dir():
         return model_hash(path)
     return hash_file(path)

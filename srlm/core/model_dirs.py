@@ -16,7 +16,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from srlm.core.bounded_read import METADATA_LIMIT, read_text
 from srlm.core.errors import SrlmError
+from srlm.core.text import parse_json
 
 # Any one of these makes a tokenizer transformers can load.
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt")
@@ -43,16 +45,15 @@ def check_model_dir(path: str | Path) -> dict:
     if not path.is_dir():
         raise ModelLoadError(f"{path}: must be a model directory, not a file")
     config = path / "config.json"
-    if not config.is_file():
+    if not config.exists():  # anything else there (a FIFO, a folder) is refused by read_text
         found = "it is empty" if not any(path.iterdir()) else "no config.json"
         raise ModelLoadError(f"{path}: not a model directory ({found}; build it with "
                              "`dvc repro`)")
+    text = read_text(config, "model config", METADATA_LIMIT, ModelLoadError)
     try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        data = parse_json(text, str(config))  # nesting too deep, lone surrogates: named
+    except json.JSONDecodeError as err:
         raise ModelLoadError(f"{config}: not valid JSON ({_cause(err)})") from None
-    except OSError as err:
-        raise ModelLoadError(f"{config}: unreadable ({err.strerror})") from None
     if not isinstance(data, dict):
         raise ModelLoadError(f"{config}: expected a JSON object, got {type(data).__name__}")
     return data

@@ -36,8 +36,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from srlm.core.artifacts import atomic_directory, library_versions
+from srlm.core.bounded_read import METADATA_LIMIT, open_regular, read_text
 from srlm.core.errors import SrlmError
 from srlm.core.locks import OutputLock
+from srlm.core.text import parse_json
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +49,10 @@ _SHA256_LENGTH = 64
 
 
 def hash_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """sha256 of a file's bytes."""
+    """sha256 of a file's bytes. Any size (model weights), but a regular file: a FIFO or a
+    device among a stage's inputs is one error, not a hang or a hash that never ends."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path, "file to hash", None) as handle:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
@@ -151,8 +154,8 @@ def recorded_hash(folder: str | Path) -> tuple[str | None, str]:
     if not path.is_file():
         return None, f"no {MODEL_MANIFEST}"
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        record = parse_json(read_text(path, MODEL_MANIFEST, METADATA_LIMIT), str(path))
+    except (OSError, SrlmError, json.JSONDecodeError) as err:
         return None, f"unreadable {MODEL_MANIFEST} ({type(err).__name__})"
     problem = _record_problem(Path(folder), record)
     return (None, problem) if problem else (record["sha256"], "")

@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from srlm.core.bounded_read import PARAMS_LIMIT, read_text
 from srlm.core.params_eval import EvaluationParams, EvaluatorParams, IFEvalParams
 from srlm.core.params_loop import (
     CandidatesParams,
@@ -202,14 +203,10 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and check a params file; errors are `ParamsError` naming the file and the key."""
     path = Path(path)
+    # Bounded: a FIFO, a device or a huge file named as params is one error, never a hang.
+    text = read_text(path, "params file", PARAMS_LIMIT, error=ParamsError)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
-    except FileNotFoundError:
-        raise ParamsError(f"{path}: no such params file") from None
-    except IsADirectoryError:
-        raise ParamsError(f"{path}: is a folder, not a params file") from None
-    except UnicodeDecodeError:
-        raise ParamsError(f"{path}: not valid UTF-8 text") from None
+        data = yaml.load(text, Loader=_UniqueKeyLoader) or {}
     except _DuplicateKey as err:
         raise ParamsError(f"{path}:{err}") from None
     except yaml.YAMLError as err:

@@ -71,7 +71,8 @@ class EvaluatorParams:
     api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": (
         "Environment variable holding the endpoint's key.")})
     timeout_s: float = field(default=60.0, metadata={"help": (
-        "Seconds one endpoint request may take.")})
+        "Seconds one endpoint request may take in all (connect, headers and reply: a "
+        "deadline, not a limit per read).")})
     allow_insecure_http: bool = field(default=False, metadata={"help": (
         "Allow a plain http:// endpoint on another host than this one (the key and the "
         "comparisons travel unencrypted); http to localhost/127.0.0.0/8/::1 is always allowed.")})

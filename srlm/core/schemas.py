@@ -21,12 +21,27 @@ SCHEMA_VERSION = 2
 
 # A DPO/judge score is the paper's additive 0-5 points (means of samples are fractional).
 SCORE_MIN, SCORE_MAX = 0.0, 5.0
+# The scores a judge can write, 0..5: `score_probs` holds one probability for each.
+SCORE_VALUES = int(SCORE_MAX - SCORE_MIN) + 1
+SCORE_PROBS_CHECK = f"{SCORE_VALUES} probabilities within 0..1, one per score"
 
 
 class _Strict(pa.DataFrameModel):
     class Config:
         strict = True
         coerce = False
+
+
+def _score_probs_ok(data) -> pl.LazyFrame:
+    """Per row: `score_probs` is null (unparsed) or SCORE_VALUES finite numbers in 0..1.
+
+    A list's length is no dtype: without this check a list of 3 passes validation and
+    `expected_score` (which weights the list by 0, 1, 2, ...) silently means something else."""
+    probs = pl.col(data.key)
+    in_range = probs.list.eval((pl.element().is_finite() & (pl.element() >= 0)
+                                & (pl.element() <= 1)).fill_null(False)).list.all()
+    ok = (probs.list.len() == SCORE_VALUES) & in_range
+    return data.lazyframe.select((probs.is_null() | ok).fill_null(False))
 
 
 class SeedIFT(_Strict):
@@ -90,6 +105,10 @@ class Judgments(_Strict):
     expected_score: float = pa.Field(ge=SCORE_MIN, le=SCORE_MAX, nullable=True)
     score_probs: list[float] = pa.Field(nullable=True)
 
+    @pa.check("score_probs", name=SCORE_PROBS_CHECK)
+    def _score_probs(cls, data):
+        return _score_probs_ok(data)
+
 
 class CandidateScores(_Strict):
     """`<iter>/scores`: per candidate, the mean of parsed samples in each scoring mode;
@@ -138,6 +157,10 @@ class JudgeOutputs(_Strict):
     score: float = pa.Field(ge=SCORE_MIN, le=SCORE_MAX, nullable=True)
     expected_score: float = pa.Field(ge=SCORE_MIN, le=SCORE_MAX, nullable=True)
     score_probs: list[float] = pa.Field(nullable=True)
+
+    @pa.check("score_probs", name=SCORE_PROBS_CHECK)
+    def _score_probs(cls, data):
+        return _score_probs_ok(data)
 
 
 class EvalPrompts(_Strict):

@@ -225,9 +225,10 @@ class StageRun:
         payload, paths, declared = fingerprint_parts(self.spec, self.params, self.args, inputs)
         return fingerprint(payload, inputs=paths, **declared, **extra)
 
-    def write(self, name: str, frame: pl.DataFrame, fp: str) -> Path:
-        """Write output `name` as its declared schema (validated, atomic)."""
-        return write_artifact(frame, self.path(name), self.schema(name), fp)
+    def write(self, name: str, frame: pl.DataFrame, fp: str, meta: dict | None = None) -> Path:
+        """Write output `name` as its declared schema (validated, atomic); `meta` adds keys
+        to its manifest (its `srlm.core.lineage`)."""
+        return write_artifact(frame, self.path(name), self.schema(name), fp, meta)
 
     def pending(self, name: str, frame: pl.DataFrame, fp: str) -> PendingArtifact:
         """Output `name`, to be written with others all or nothing (`write_artifacts`)."""

@@ -12,6 +12,10 @@ import re
 from srlm.core.errors import SrlmError
 
 MAX_SEED = 2**32 - 1  # numpy's limit, which transformers' set_seed hits
+# The largest count (a batch size, a number of tokens, samples or rows) a params file may
+# give: a C int, what torch, numpy and the tokenizers take. YAML reads any integer, and
+# `sft.batch_size: 10**40` would otherwise pass `> 0` and fail deep inside a library.
+MAX_COUNT = 2**31 - 1
 # A model or iteration name becomes a folder (data/models/<name>, data/<name>/...) and a DVC
 # stage name: plain characters only, so it can never point outside the project.
 # fullmatch only: `$` would also accept a trailing newline ("m4\n" would become a folder name)
@@ -37,11 +41,19 @@ def check(config, ok: bool, name: str, reason: str) -> None:
         raise InvalidValue(config._group, name, reason)
 
 
+def _count_fits(config, name: str, value) -> None:
+    """An integer `value` is at most MAX_COUNT (floats are checked finite on load)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        check(config, value <= MAX_COUNT, name, f"must be <= {MAX_COUNT} (the largest count "
+              f"the libraries take), got {value!r}")
+
+
 def positive(config, *names: str) -> None:
-    """Each of `names` > 0."""
+    """Each of `names` > 0 (and, for an integer, at most MAX_COUNT)."""
     for name in names:
         value = getattr(config, name)
         check(config, value > 0, name, f"must be > 0, got {value!r}")
+        _count_fits(config, name, value)
 
 
 def within(config, name: str, low: float, high: float) -> None:
@@ -51,10 +63,11 @@ def within(config, name: str, low: float, high: float) -> None:
 
 
 def non_negative(config, *names: str) -> None:
-    """Each of `names` >= 0."""
+    """Each of `names` >= 0 (and, for an integer, at most MAX_COUNT)."""
     for name in names:
         value = getattr(config, name)
         check(config, value >= 0, name, f"must be >= 0, got {value!r}")
+        _count_fits(config, name, value)
 
 
 def at_most(config, name: str, high: int, why: str) -> None:

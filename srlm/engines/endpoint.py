@@ -17,10 +17,16 @@ The key goes to the configured origin and nowhere else:
   git and recorded by DVC, so a secret there is already leaked; the key belongs in the
   environment variable. Every URL this module reports (`public_url`) has its userinfo removed,
   and an error never contains the key.
+
+Every request is bounded (`srlm.engines.bounded_http`): `evaluator.timeout_s` is a deadline for
+the whole request (connect, headers and body), not a limit on each socket read that a server
+sending a byte at a time could stretch forever, and a reply over `MAX_REPLY_BYTES` is refused
+as soon as it is known to be, without reading the rest.
 """
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
 import math
@@ -34,10 +40,23 @@ from collections.abc import Sequence
 from tqdm.auto import tqdm
 
 from srlm.core.errors import SrlmError
+from srlm.engines.bounded_http import (
+    Deadline,
+    DeadlinePassed,
+    ReplyTooLarge,
+    opener,
+    read_capped,
+)
 from srlm.runtime.requests import GenerationRequest
 
 _LETTER = re.compile(r"[A-Za-z]+")
 _USERINFO = re.compile(r"[^:/?#]*://([^?#]*@)")
+# A reply is one chat completion of `max_tokens` (4) tokens with 5 top logprobs: about 1 KB.
+# 4 MiB leaves room for any server's verbose envelope, and no more: a bigger reply is not an
+# answer to this request (a wrong URL serving a file, a hostile server), so no param.
+MAX_REPLY_BYTES = 4 << 20
+# What an error quotes of an error reply's body: its first 200 characters are shown.
+_ERROR_BODY_BYTES = 4096
 
 
 class EndpointError(SrlmError):
@@ -99,9 +118,6 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_RefuseRedirects)
-
-
 class EndpointEvaluator:
     def __init__(self, endpoint: str, model: str, api_key_env: str | None = None,
                  timeout_s: float = 60.0, max_tokens: int = 4,
@@ -119,24 +135,49 @@ class EndpointEvaluator:
             headers["Authorization"] = f"Bearer {self.api_key}"
         request = urllib.request.Request(f"{self.endpoint}/chat/completions",
                                          data=json.dumps(body).encode(), headers=headers)
-        try:
-            with _OPENER.open(request, timeout=self.timeout_s) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as err:
-            if 300 <= err.code < 400:
-                location = public_url(" ".join((err.headers.get("Location") or "").split()))
+        with Deadline(self.timeout_s) as deadline:
+            try:
+                with opener(deadline, _RefuseRedirects()).open(
+                        request, timeout=self.timeout_s) as response:
+                    data = read_capped(response, MAX_REPLY_BYTES, deadline)
+            except urllib.error.HTTPError as err:
+                raise self._http_error(err) from None
+            except ReplyTooLarge as err:
                 raise EndpointError(
-                    f"evaluator endpoint {self.endpoint}: HTTP {err.code} redirect to "
-                    f"{self._redact(location[:200]) or '(no Location)'} refused: redirects are "
-                    "never followed (set evaluator.endpoint to the final URL)") from None
-            detail = err.read().decode("utf-8", "replace")[:200]
-            raise EndpointError(f"evaluator endpoint {self.endpoint}: HTTP {err.code}: "
-                                f"{self._redact(' '.join(detail.split()))}") from None
-        except (urllib.error.URLError, TimeoutError, OSError) as err:
-            reason = getattr(err, "reason", err)
-            raise EndpointError(f"evaluator endpoint {self.endpoint}: {reason}") from None
-        except json.JSONDecodeError:
+                    f"evaluator endpoint {self.endpoint}: reply of {err.size:,}+ bytes is over "
+                    f"the {MAX_REPLY_BYTES >> 20} MiB limit on one reply (a verdict is about "
+                    "1 KB): is evaluator.endpoint an OpenAI-compatible API?") from None
+            except (DeadlinePassed, urllib.error.URLError, OSError,
+                    http.client.HTTPException) as err:
+                if deadline.explains(err):
+                    raise EndpointError(
+                        f"evaluator endpoint {self.endpoint}: no complete reply within "
+                        f"evaluator.timeout_s = {self.timeout_s:g} s (a deadline for the whole "
+                        "request: connect, headers and body)") from None
+                reason = getattr(err, "reason", None) or str(err) or type(err).__name__
+                raise EndpointError(f"evaluator endpoint {self.endpoint}: {reason}") from None
+        try:
+            return json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError):
             raise EndpointError(f"evaluator endpoint {self.endpoint}: reply is not JSON") from None
+
+    def _http_error(self, err: urllib.error.HTTPError) -> EndpointError:
+        """A non-2xx answer as one line: a redirect (never followed) or the status and the
+        start of the body (at most `_ERROR_BODY_BYTES` of it are read)."""
+        if 300 <= err.code < 400:
+            location = public_url(" ".join((err.headers.get("Location") or "").split()))
+            return EndpointError(
+                f"evaluator endpoint {self.endpoint}: HTTP {err.code} redirect to "
+                f"{self._redact(location[:200]) or '(no Location)'} refused: redirects are "
+                "never followed (set evaluator.endpoint to the final URL)")
+        try:
+            detail = err.read(_ERROR_BODY_BYTES).decode("utf-8", "replace")[:200]
+        except (OSError, http.client.HTTPException):  # cut off by the deadline: status only
+            detail = ""
+        finally:
+            err.close()
+        return EndpointError(f"evaluator endpoint {self.endpoint}: HTTP {err.code}: "
+                             f"{self._redact(' '.join(detail.split()))}")
 
     def _redact(self, text: str) -> str:
         """`text` (from the server) with the key masked, should the server echo it back."""

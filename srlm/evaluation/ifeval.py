@@ -24,7 +24,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from srlm.core.bounded_read import DATA_LIMIT, read_text
 from srlm.core.errors import SrlmError
+from srlm.core.text import parse_json
 from srlm.evaluation import ifeval_upstream
 
 
@@ -142,10 +144,7 @@ def read_ifeval(path) -> list[IFEvalItem]:
     (responses are matched to prompts by key). Blank lines are skipped.
     """
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise SrlmError(f"{path}: cannot read the IFEval file ({error})") from None
+    lines = read_text(path, "IFEval file", DATA_LIMIT, SrlmError).splitlines()
     items: list[IFEvalItem] = []
     seen: dict[int, int] = {}
     for number, line in enumerate(lines, start=1):
@@ -153,7 +152,7 @@ def read_ifeval(path) -> list[IFEvalItem]:
             continue
         where = f"{path}:{number}"
         try:
-            row = json.loads(line)
+            row = parse_json(line, where)  # a lone surrogate, nesting too deep: named
         except json.JSONDecodeError as error:
             raise _fail(where, f"not valid JSON ({error.msg}, column {error.colno})") from None
         item = _item(row, where)

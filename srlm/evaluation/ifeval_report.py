@@ -8,10 +8,12 @@ differences need. A model without them is left out (a half-built pipeline still 
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import polars as pl
 
+from srlm.core.bounded_read import METADATA_LIMIT, read_bytes
 from srlm.core.errors import SrlmError
 from srlm.evaluation.ifeval_metrics import FIGURES, paired_differences
 
@@ -33,8 +35,9 @@ def read_prompt_tables(metrics_dir: str | Path, models: list[str]) -> dict[str, 
         path = Path(metrics_dir) / model / "ifeval_prompts.csv"
         if not path.is_file():
             continue
+        data = read_bytes(path, "IFEval per-prompt table", METADATA_LIMIT)
         try:
-            tables[model] = pl.read_csv(path, schema_overrides={
+            tables[model] = pl.read_csv(io.BytesIO(data), schema_overrides={
                 c: pl.Int64 for c in ("key", "instructions", "strict_passed", "loose_passed")})
         except (pl.exceptions.PolarsError, OSError) as err:
             raise SrlmError(f"{path}: not an IFEval per-prompt table ({err}); rebuild it with "

@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from srlm.core.ids import content_id, normalize_text
+from srlm.core.text import is_blank
 from srlm.sources.readers import read_prompts, read_replies
 from srlm.sources.records import SeedFormatError, load_records
 
@@ -94,9 +95,10 @@ def read_eval_prompts(spec: str, mt_bench_references: str | None = None) -> pl.D
         rows = [_row(p, f"prompts/{Path(spec).name}") for p in read_prompts(spec)]
     if not rows:
         raise SeedFormatError(f"{spec}: no prompts found")
-    frame = pl.DataFrame(rows, schema=EVAL_PROMPT_SCHEMA)
-    return frame.filter(pl.col("prompt").str.strip_chars() != "").unique(
-        "prompt_id", keep="first", maintain_order=True)
+    # the seed's rule for empty text: zero-width characters alone are no prompt
+    frame = pl.DataFrame([r for r in rows if not is_blank(r["prompt"])],
+                         schema=EVAL_PROMPT_SCHEMA)
+    return frame.unique("prompt_id", keep="first", maintain_order=True)
 
 
 def select_eval_prompts(frames: list[pl.DataFrame], limits: dict[str, int],

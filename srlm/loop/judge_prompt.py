@@ -34,10 +34,12 @@ from importlib import resources
 
 import polars as pl
 
+from srlm.core.schemas import SCORE_VALUES
+
 JUDGE_PROMPT_FILE = "judge.txt"
 # `judge.scoring`: the number the judge wrote, or the expectation of its 0..5 probabilities
 SCORING_MODES = ("sampled", "expected")
-SCORE_OPTIONS = tuple(str(score) for score in range(6))
+SCORE_OPTIONS = tuple(str(score) for score in range(SCORE_VALUES))  # "0".."5": score_probs
 
 # The label: ASCII "score" in any case, not inside a longer word (no letter or digit, of any
 # script, before it), optional emphasis, an ASCII colon, optional emphasis.

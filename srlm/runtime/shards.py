@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,7 +30,8 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from srlm.core.artifacts import MANIFEST, ArtifactError, bad_shard, manifest_for
-from srlm.core.atomic import swap_in
+from srlm.core.atomic import recover, swap_in
+from srlm.core.bounded_read import read_text
 from srlm.core.errors import SrlmError
 from srlm.core.fingerprints import code_hash
 from srlm.core.locks import OutputLock
@@ -39,6 +41,9 @@ from srlm.runtime.workers import run_shards
 
 SHARD_FINGERPRINT = "_fingerprint"
 PARTIAL_SUFFIX = ".partial"
+# Everything a work folder may hold: what `ShardWriter` writes there, nothing a user would.
+WORK_FILE = re.compile(rf"{SHARD_FINGERPRINT}|part-\d{{5}}\.(parquet|tmp)|"
+                       rf"{re.escape(MANIFEST)}(\.tmp)?")
 Item = TypeVar("Item")
 log = logging.getLogger(__name__)
 
@@ -139,10 +144,19 @@ class ShardWriter:
             raise
 
     def _prepare(self) -> None:
-        """Keep the work folder when it holds shards of this very build, else start it anew."""
+        """Keep the work folder when it holds shards of this very build, else start it anew;
+        a folder of that name that this tool did not make is never emptied."""
+        recover(self.directory)  # a swap killed midway is finished before anything else
         stamp = self.work / SHARD_FINGERPRINT
         if self.work.is_dir() and not self.work.is_symlink():
-            previous = stamp.read_text().strip() if stamp.is_file() else None
+            strangers = [p.name for p in self.work.iterdir() if not WORK_FILE.fullmatch(p.name)]
+            if strangers:
+                raise ArtifactError(f"{self.work}: not a work folder of this tool (it holds "
+                                    f"{strangers[0]}), in the way of {self.directory}'s "
+                                    "shards; move it away")
+            # the stamp is one line of ours; a bounded read all the same (it may be anything)
+            previous = read_text(stamp, "shard stamp", 4096, ArtifactError).strip() \
+                if stamp.is_file() else None
             if previous != self.stamp:
                 log.info("%s: discarding unfinished shards from another build", self.work)
                 shutil.rmtree(self.work)

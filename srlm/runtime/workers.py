@@ -30,6 +30,7 @@ from typing import Any
 import polars as pl
 
 from srlm.core.errors import SrlmError
+from srlm.core.lifetime import die_with_parent
 
 Task = Callable[[Sequence[Any]], pl.DataFrame]
 
@@ -155,20 +156,8 @@ def _next_result(results, processes):
                                     "before its shards were done") from None
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this worker when its parent dies (a `kill -9` of the stage must not
-    leave workers generating for nobody); elsewhere, nothing."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _worker_main(k: int, blob: bytes, shards: dict, environment: dict, results) -> None:
-    _die_with_parent()
+    die_with_parent()  # a `kill -9` of the stage must not leave workers generating
     os.environ.update(environment)
     task = pickle.loads(blob)  # after the settings: the task imports torch on first use
     index = None

@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 
 from srlm.core.ids import content_id, normalize_text
+from srlm.core.text import is_blank
 from srlm.sources.records import SeedFormatError, load_records
 
 REPLY_COLUMNS = {
@@ -35,6 +36,9 @@ REPLY_COLUMNS = {
 _PROMPT_KEYS = ("prompt", "prompt_text", "instruction")
 _RESPONSE_KEYS = ("response", "response_text", "output")
 _SCORE_KEYS = ("score", "quality_score", "quality")
+# The rank column is Int64: polars turns a larger number into null without a word (10**400
+# would then surface as "EFT is empty"), so a rank beyond it is refused by name.
+MAX_RANK = 2**63 - 1
 
 
 def detect_format(record: Any) -> str:
@@ -55,12 +59,31 @@ def detect_format(record: Any) -> str:
 
 
 def _number(value: Any, where: str, what: str) -> float:
-    """`value` as a finite float; a string, bool, NaN or infinity is malformed input."""
+    """`value` as a finite float; a string, bool, NaN, infinity or an integer too large for a
+    float (JSON allows 10**400) is malformed input."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SeedFormatError(f"{where}: {what} must be a number, got {value!r}")
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond 1.8e308: name it by its size, not its 400 digits
+        raise SeedFormatError(f"{where}: {what} must be a finite number, got an integer of "
+                              f"{int(value).bit_length()} bits") from None
+    if not math.isfinite(number):
         raise SeedFormatError(f"{where}: {what} must be a finite number, got {value!r}")
-    return float(value)
+    return number
+
+
+def _rank(value: Any, where: str) -> int | None:
+    """A reply's rank as an int within 0..MAX_RANK (None when absent)."""
+    if value is None:
+        return None
+    number = _number(value, where, "rank")
+    exact = value if isinstance(value, int) else number  # 2**63 - 1 is no float
+    if not 0 <= exact <= MAX_RANK:
+        shown = f"{number:g}" if abs(exact) > 10**20 else repr(value)
+        raise SeedFormatError(f"{where}: rank must be within 0..{MAX_RANK} (an Int64), "
+                              f"got {shown}")
+    return int(value)
 
 
 def _quality(labels: Any, where: str) -> float | None:
@@ -83,7 +106,7 @@ def _quality(labels: Any, where: str) -> float | None:
 def message_problem(message: dict) -> str | None:
     """Why an oasst message is unusable (counted drop reason), or None when it is fine."""
     text = message.get("text")
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or is_blank(text):  # zero-width characters only: empty too
         return "empty"
     if message.get("lang", "en") != "en":
         return "non_english"
@@ -98,14 +121,12 @@ def message_problem(message: dict) -> str | None:
 
 def _reply_row(group: str, prompt: str, reply: dict, where: str, source: str) -> dict:
     where = f"{where}: reply {reply.get('message_id')}"
-    rank = reply.get("rank")
-    if rank is not None and (_number(rank, where, "rank") < 0):
-        raise SeedFormatError(f"{where}: rank must be >= 0, got {rank!r}")
+    rank = _rank(reply.get("rank"), where)
     return {
         "group_id": group,
         "prompt": prompt.strip(),
         "response": reply["text"].strip(),
-        "rank": int(rank) if rank is not None else None,
+        "rank": rank,
         "quality": _quality(reply.get("labels"), where),
         "source": source,
     }
@@ -190,6 +211,9 @@ def _plain(records: list[tuple[int, Any]], source: str, drops: Counter) -> list[
             score = _number(score, f"{source}:{number}", "score")
         if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 0):
             raise SeedFormatError(f"{source}:{number}: rank must be an integer >= 0")
+        if rank is not None and rank > MAX_RANK:
+            raise SeedFormatError(f"{source}:{number}: rank must be at most {MAX_RANK} (an "
+                                  f"Int64), got an integer of {rank.bit_length()} bits")
         rows.append(
             {
                 "group_id": content_id(normalize_text(prompt)),
@@ -255,4 +279,4 @@ def read_prompts(spec: str) -> list[str]:
                     prompts.append(record.get("text", ""))
             elif (text := _first(record, _PROMPT_KEYS)) is not None:
                 prompts.append(text)
-    return [p for p in prompts if isinstance(p, str) and p.strip()]
+    return [p for p in prompts if isinstance(p, str) and not is_blank(p)]

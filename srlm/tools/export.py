@@ -23,7 +23,7 @@ def export_frame(frame: pl.DataFrame, kind: str, out: str | Path, fmt: str) -> P
     if fmt not in FORMATS:
         raise SrlmError(f"unknown export format '{fmt}' (expected {', '.join(FORMATS)})")
     out = Path(out)
-    if out.exists():
+    if os.path.lexists(out):  # a dangling symlink is a user's too
         raise _taken(out)
     if kind == "pairs":
         frame = preference_frame(frame)
@@ -32,7 +32,7 @@ def export_frame(frame: pl.DataFrame, kind: str, out: str | Path, fmt: str) -> P
 
         with atomic_directory(out) as tmp:
             datasets.Dataset(frame.to_arrow()).save_to_disk(str(tmp))
-            if out.exists():  # made while we wrote: never replaced
+            if os.path.lexists(out):  # made while we wrote: never replaced
                 raise _taken(out)
         return out
     # Written under a unique hidden name beside `out`, then linked into place: never a
@@ -57,6 +57,6 @@ def _publish(tmp: Path, out: Path) -> None:
     except FileExistsError:
         raise _taken(out) from None
     except OSError:  # a file system without hard links
-        if out.exists():
+        if os.path.lexists(out):
             raise _taken(out) from None
         os.rename(tmp, out)

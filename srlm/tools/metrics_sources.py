@@ -17,13 +17,15 @@ import json
 import subprocess
 from pathlib import Path, PurePosixPath
 
+from srlm.core.bounded_read import METADATA_LIMIT, format_limit, read_text
 from srlm.core.errors import SrlmError
+from srlm.core.text import parse_json
 
 
 def parse_metrics(text: str, name: str) -> dict:
     """One metrics file's JSON object; a clear error naming `name` for anything else."""
     try:
-        tree = json.loads(text)
+        tree = parse_json(text, name)  # nesting too deep, lone surrogates: named
     except json.JSONDecodeError as err:
         raise SrlmError(f"{name}: not valid JSON (line {err.lineno}: {err.msg})") from None
     if not isinstance(tree, dict):
@@ -37,11 +39,8 @@ def read_folder(root: str | Path) -> dict[str, dict]:
     root = Path(root)
     files = {}
     for path in sorted(root.rglob("*.json")):
-        if path.is_file():
-            try:
-                text = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError as err:
-                raise SrlmError(f"{path}: not UTF-8 text ({err.reason})") from None
+        if not path.is_dir():  # a FIFO or a device named *.json is an error, not skipped
+            text = read_text(path, "metrics file", METADATA_LIMIT)
             files[path.relative_to(root).as_posix()] = parse_metrics(text, str(path))
     if not files:
         raise SrlmError(f"{root}: no JSON metrics files in this folder")
@@ -78,15 +77,24 @@ def read_revision(rev: str, metrics_dir: str = "metrics", repo: str | Path = "."
         prefix = (Path(repo) / metrics_dir).resolve().relative_to(toplevel.resolve())
     except ValueError:
         raise SrlmError(f"{metrics_dir}: outside the git repository {toplevel}") from None
-    listed = _git(["ls-tree", "-r", "--name-only", "--full-name", sha, "--",
-                   prefix.as_posix()], toplevel)
+    # `-l`: each blob's size, so that a huge committed file is refused before `git show`
+    # reads it into memory (the same limit as a metrics file in a folder).
+    listed = _git(["ls-tree", "-r", "-l", "--full-name", sha, "--", prefix.as_posix()],
+                  toplevel)
     if listed.returncode != 0:
         raise SrlmError(f"git ls-tree {rev}: {_stderr(listed)}")
-    names = [n for n in listed.stdout.splitlines() if n.endswith(".json")]
-    if not names:
+    sizes = {}
+    for line in listed.stdout.splitlines():
+        meta, _, name = line.partition("\t")  # "<mode> blob <object> <size>\t<path>"
+        if name.endswith(".json") and meta.split()[1:2] == ["blob"]:
+            sizes[name] = int(meta.split()[-1])
+    if not sizes:
         raise SrlmError(f"{metrics_dir}: no JSON metrics files at revision '{rev}'")
     files = {}
-    for name in sorted(names):
+    for name in sorted(sizes):
+        if sizes[name] > METADATA_LIMIT:
+            raise SrlmError(f"{name}@{rev}: {sizes[name]:,} bytes, over the "
+                            f"{format_limit(METADATA_LIMIT)} limit on a metrics file")
         shown = _git(["show", f"{sha}:{name}"], toplevel)
         if shown.returncode != 0:
             raise SrlmError(f"{name}@{rev}: {_stderr(shown)}")

@@ -9,12 +9,18 @@ What is built does not depend on the launch: the global batch, `batch_size x gra
 params, is divided over the processes (`per_process_batch`), and accelerate gives process `i`
 the micro-batches `i, i + N, ...` of the one-process order, so each optimizer step sees the
 same examples as with one process and gradient accumulation.
+
+No launched process outlives the stage: the launcher gets SIGTERM when the stage dies (its
+torchrun agent then stops the ranks), and each rank gets SIGKILL when the launcher dies, so a
+`kill -9` of the stage leaves no process training (and later writing) behind. What can be
+checked before the launch (the batch split) is checked before it, once.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from srlm.core.errors import SrlmError
+from srlm.core.lifetime import die_with_parent
 from srlm.core.model_identity import model_directory
 
 # A folder every launched process of one stage run shares (set by `relaunch`).
@@ -76,23 +83,39 @@ def launch_command(config, script: str | Path, arguments: list[str]) -> list[str
     return command + [str(script), *arguments]
 
 
-def relaunch(config, script: str | Path, arguments: list[str]) -> bool:
+def relaunch(config, script: str | Path, arguments: list[str], training=None,
+             group: str = "training") -> bool:
     """Run `script` under `accelerate launch` when `config.processes` > 1 and this process
-    is not already a launched one; True when it ran (the caller then stops)."""
-    if config.processes <= 1 or launched():
+    is not already a launched one; True when it ran (the caller then stops).
+
+    `training` (the stage's `SFTParams`/`DPOParams`, named `group`) is checked first: a batch
+    the processes cannot share is one line here, not one per rank and a torchrun traceback."""
+    if launched():
+        die_with_parent(signal.SIGKILL)  # a rank never trains on once its launcher is gone
         return False
+    if config.processes <= 1:
+        return False
+    if training is not None:
+        per_process_batch(training.batch_size, training.grad_accum, config.processes, group)
     print(f"running {Path(script).name} in {config.processes} processes: "
           f"{' '.join(launch_command(config, script, arguments)[1:6])} ...", file=sys.stderr)
     shared = tempfile.mkdtemp(prefix="srlm-launch-")
     try:
         done = subprocess.run(launch_command(config, script, arguments),
-                              env={**os.environ, SHARED_DIR_VARIABLE: shared})
+                              env={**os.environ, SHARED_DIR_VARIABLE: shared},
+                              preexec_fn=_launcher_dies_with_stage)
     finally:
         shutil.rmtree(shared, ignore_errors=True)
     if done.returncode != 0:
         raise SrlmError(f"{Path(script).stem}: accelerate launch with {config.processes} "
                         f"processes failed (exit {done.returncode}; see the lines above)")
     return True
+
+
+def _launcher_dies_with_stage() -> None:
+    # SIGTERM, not SIGKILL: torchrun's agent stops its ranks on SIGTERM (and they would die
+    # with it anyway, see `relaunch`)
+    die_with_parent(signal.SIGTERM)
 
 
 @contextmanager
