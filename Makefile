@@ -2,7 +2,8 @@
 #   make repro   install into .venv, then build the pipeline with `dvc repro`
 #   make test    install into .venv (with dev tools), then run the test suite (all but gpu)
 #   make test-fast  the same without `slow` and `integration` tests (under 90 s on 2 cores)
-#   make lint    install into .venv (with dev tools), then ruff check and mypy (CI runs it first)
+#   make lint    install into .venv (with dev tools), then ruff check, ruff format --check and
+#                mypy (CI runs it first)
 #   make bench   every CPU benchmark, one at a time (~15 min on 2 cores) -> BENCHMARKS.md
 #   make docs    install into .venv (with dev tools), then build the manual (docs/) into site/
 # GPU users: TORCH_SPEC="torch==2.13.0" is the CPU build found on this kind of machine;
@@ -52,6 +53,7 @@ bench: install
 # ruff's rules and import order, then mypy over srlm/ (its settings: pyproject.toml [tool.mypy])
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 # the manual in docs/ as a site (mkdocs.yml); --strict: a broken link or nav entry fails it

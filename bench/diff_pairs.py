@@ -25,24 +25,37 @@ from srlm.core.artifacts import write_artifact
 def synthetic_pairs(rows: int, offset: int, changed_every: int) -> pl.DataFrame:
     ids = pl.int_range(offset, offset + rows, eager=True)
     words = {0: "alpha beta gamma", 1: "delta epsilon", 2: "zeta eta theta iota", 3: "kappa"}
-    return pl.DataFrame({"n": ids}).with_columns(
-        prompt_id=pl.format("p{}", pl.col("n")),
-        prompt=pl.format("Explain topic {} in detail please", pl.col("n")),
-        chosen=pl.when(pl.col("n") % changed_every == 0)
-        .then(pl.format("a revised answer {}", pl.col("n")))
-        .otherwise(pl.format("a good answer about {} with {}", pl.col("n"),
-                             (pl.col("n") % 4).replace_strict(words, return_dtype=pl.Utf8))),
-        rejected=pl.format("a weak answer {}", pl.col("n")),
-        chosen_score=(pl.col("n") % 3 + 3).cast(pl.Float64),
-        rejected_score=(pl.col("n") % 3).cast(pl.Float64),
-    ).with_columns(margin=pl.col("chosen_score") - pl.col("rejected_score")).drop("n")
+    return (
+        pl.DataFrame({"n": ids})
+        .with_columns(
+            prompt_id=pl.format("p{}", pl.col("n")),
+            prompt=pl.format("Explain topic {} in detail please", pl.col("n")),
+            chosen=pl.when(pl.col("n") % changed_every == 0)
+            .then(pl.format("a revised answer {}", pl.col("n")))
+            .otherwise(
+                pl.format(
+                    "a good answer about {} with {}",
+                    pl.col("n"),
+                    (pl.col("n") % 4).replace_strict(words, return_dtype=pl.Utf8),
+                )
+            ),
+            rejected=pl.format("a weak answer {}", pl.col("n")),
+            chosen_score=(pl.col("n") % 3 + 3).cast(pl.Float64),
+            rejected_score=(pl.col("n") % 3).cast(pl.Float64),
+        )
+        .with_columns(margin=pl.col("chosen_score") - pl.col("rejected_score"))
+        .drop("n")
+    )
 
 
 def timed(command: list[str], repeats: int) -> tuple[dict, dict, str]:
     """(wall-time summary, peak-memory summary, last stdout) of `srlm <command>` runs."""
     runs = [run_child(["-m", "srlm.cli", *command], keep_stdout=True) for _ in range(repeats)]
-    return (summary([r["wall_s"] for r in runs]), summary([r["peak_rss_mib"] for r in runs]),
-            runs[-1]["stdout"])
+    return (
+        summary([r["wall_s"] for r in runs]),
+        summary([r["peak_rss_mib"] for r in runs]),
+        runs[-1]["stdout"],
+    )
 
 
 def main() -> None:
@@ -59,20 +72,29 @@ def main() -> None:
         size = sum(p.stat().st_size for p in Path(tmp).rglob("*.parquet"))
         in_memory = old.estimated_size() + new.estimated_size()
         del old, new
-        diff_s, diff_mib, out = timed(["diff", str(old_dir), str(new_dir), "--json"],
-                                      args.repeats)
+        diff_s, diff_mib, out = timed(["diff", str(old_dir), str(new_dir), "--json"], args.repeats)
         validate_s, validate_mib, _ = timed(["validate", str(new_dir)], args.repeats)
     diff = json.loads(out)
-    result = {"rows": args.rows, "parquet_mib": round(size / 2**20),
-              "frames_mib": round(in_memory / 2**20), "diff_s": diff_s,
-              "diff_peak_mib": diff_mib, "validate_s": validate_s,
-              "validate_peak_mib": validate_mib, "diff_rows": diff["rows"],
-              "chosen_changed_share": diff["pairs"]["chosen_changed_share"]}
-    print(f"{args.rows:,} rows a side: parquet {result['parquet_mib']} MiB, "
-          f"frames {result['frames_mib']} MiB")
-    print(f"srlm diff: {diff_s['median']} s (median of {args.repeats}), peak "
-          f"{diff_mib['max']} MiB; srlm validate: {validate_s['median']} s, peak "
-          f"{validate_mib['max']} MiB")
+    result = {
+        "rows": args.rows,
+        "parquet_mib": round(size / 2**20),
+        "frames_mib": round(in_memory / 2**20),
+        "diff_s": diff_s,
+        "diff_peak_mib": diff_mib,
+        "validate_s": validate_s,
+        "validate_peak_mib": validate_mib,
+        "diff_rows": diff["rows"],
+        "chosen_changed_share": diff["pairs"]["chosen_changed_share"],
+    }
+    print(
+        f"{args.rows:,} rows a side: parquet {result['parquet_mib']} MiB, "
+        f"frames {result['frames_mib']} MiB"
+    )
+    print(
+        f"srlm diff: {diff_s['median']} s (median of {args.repeats}), peak "
+        f"{diff_mib['max']} MiB; srlm validate: {validate_s['median']} s, peak "
+        f"{validate_mib['max']} MiB"
+    )
     print(json.dumps(result))
 
 

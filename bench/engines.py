@@ -48,8 +48,11 @@ def oasst_pairs(start: int, n: int) -> list[tuple[str, str]]:
     with OASST.open() as handle:
         for line in handle:
             row = json.loads(line)
-            if (row["prompt_text"] not in seen and len(row["prompt_text"]) <= MAX_PROMPT_CHARS
-                    and len(row["response_text"]) <= MAX_REPLY_CHARS):
+            if (
+                row["prompt_text"] not in seen
+                and len(row["prompt_text"]) <= MAX_PROMPT_CHARS
+                and len(row["response_text"]) <= MAX_REPLY_CHARS
+            ):
                 seen.add(row["prompt_text"])
                 pairs.append((row["prompt_text"], row["response_text"]))
             if len(pairs) == start + n:
@@ -72,13 +75,21 @@ def plain_loop(args) -> dict:
     for _ in range(args.repeats):
         tokens, started = 0, time.perf_counter()
         for prompt, _ in oasst_pairs(0, args.plain_prompts):
-            ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
-                                                add_generation_prompt=True, return_tensors="pt",
-                                                return_dict=True)
+            ids = tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}],
+                add_generation_prompt=True,
+                return_tensors="pt",
+                return_dict=True,
+            )
             with torch.no_grad():
-                out = model.generate(**ids, max_new_tokens=args.max_new_tokens, do_sample=True,
-                                     temperature=0.7, top_p=0.9,
-                                     min_new_tokens=args.max_new_tokens)
+                out = model.generate(
+                    **ids,
+                    max_new_tokens=args.max_new_tokens,
+                    do_sample=True,
+                    temperature=0.7,
+                    top_p=0.9,
+                    min_new_tokens=args.max_new_tokens,
+                )
             tokens += out.shape[1] - ids["input_ids"].shape[1]
         rates.append(tokens / (time.perf_counter() - started))
     return {"engine": "plain", "load_s": round(load, 1), "answer_tok_s": summary(rates)}
@@ -101,29 +112,47 @@ def run_engine(args) -> dict:
         vllm_engine.engine_arguments = lambda *a: {**own(*a), "enable_prefix_caching": False}
     started = time.perf_counter()
     backend = "vllm" if args.engine.startswith("vllm") else "transformers"
-    generator = make_generator(args.model, EngineParams(
-        backend=backend, precision="fp32" if args.engine.endswith("fp32") else "bf16",
-        batch_size=args.batch_size, max_model_len=args.max_model_len,
-        compile=args.engine == "vllm-compile"))
+    generator = make_generator(
+        args.model,
+        EngineParams(
+            backend=backend,
+            precision="fp32" if args.engine.endswith("fp32") else "bf16",
+            batch_size=args.batch_size,
+            max_model_len=args.max_model_len,
+            compile=args.engine == "vllm-compile",
+        ),
+    )
     # one short request warms caches and compiled kernels; it counts as start-up
     generator.generate([user_request("warm", "Hi", max_new_tokens=4, seed=0)])
     load = time.perf_counter() - started
 
     answer_rates, judge_rates, firsts, parsed = [], [], [], 0
     for repeat in range(args.repeats):
-        answers = [user_request(f"a{repeat}-{i}", prompt, max_new_tokens=args.max_new_tokens,
-                                temperature=0.7, top_p=0.9, seed=i)
-                   for i, (prompt, _) in enumerate(oasst_pairs(repeat * args.answers,
-                                                               args.answers))]
+        answers = [
+            user_request(
+                f"a{repeat}-{i}",
+                prompt,
+                max_new_tokens=args.max_new_tokens,
+                temperature=0.7,
+                top_p=0.9,
+                seed=i,
+            )
+            for i, (prompt, _) in enumerate(oasst_pairs(repeat * args.answers, args.answers))
+        ]
         started = time.perf_counter()
         done = generator.generate(answers)
         answer_s = time.perf_counter() - started
         answer_rates.append(sum(c.n_tokens for c in done) / answer_s)
         # other pairs than the answers': only the rubric is a prefix vLLM has seen
         first = args.answers * args.repeats + repeat * args.judged
-        requests = judge_requests([(f"j{i}", render_judge_prompt(p, r))
-                                   for i, (p, r) in enumerate(oasst_pairs(first, args.judged))],
-                                  JudgeParams(), "bench")
+        requests = judge_requests(
+            [
+                (f"j{i}", render_judge_prompt(p, r))
+                for i, (p, r) in enumerate(oasst_pairs(first, args.judged))
+            ],
+            JudgeParams(),
+            "bench",
+        )
         started = time.perf_counter()
         rows = judge_samples(generator, requests)
         judge_s = time.perf_counter() - started
@@ -131,9 +160,13 @@ def run_engine(args) -> dict:
         parsed = sum(r["score"] is not None for r in rows) / len(rows)
         firsts.append(answer_s + judge_s)
     return {
-        "engine": args.engine, "load_s": round(load, 1), "answers": args.answers,
-        "answer_tok_s": summary(answer_rates), "judged": args.judged,
-        "judged_per_s": summary(judge_rates), "parsed": round(parsed, 3),
+        "engine": args.engine,
+        "load_s": round(load, 1),
+        "answers": args.answers,
+        "answer_tok_s": summary(answer_rates),
+        "judged": args.judged,
+        "judged_per_s": summary(judge_rates),
+        "parsed": round(parsed, 3),
         "whole_run_s": round(load + firsts[0], 1),
     }
 
@@ -157,8 +190,16 @@ def main() -> None:
     results = []
     for engine in args.engines.split(","):
         child = ["bench/engines.py", "--engine", engine]
-        for name in ("model", "answers", "max_new_tokens", "judged", "plain_prompts",
-                     "batch_size", "max_model_len", "repeats"):
+        for name in (
+            "model",
+            "answers",
+            "max_new_tokens",
+            "judged",
+            "plain_prompts",
+            "batch_size",
+            "max_model_len",
+            "repeats",
+        ):
             child += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
         results.append(run_child(child))
         print(results[-1], flush=True)

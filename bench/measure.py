@@ -26,8 +26,9 @@ def run_child(args: list[str], keep_stdout: bool = False) -> dict:
     Exits with its stderr on failure."""
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        child = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=out, stderr=err,
-                                 text=True)
+        child = subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, stdout=out, stderr=err, text=True
+        )
         _, status, usage = os.wait4(child.pid, 0)  # this child's own peak memory
         child.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - started
@@ -36,8 +37,9 @@ def run_child(args: list[str], keep_stdout: bool = False) -> dict:
         stdout, stderr = out.read(), err.read()
     if child.returncode != 0:
         sys.exit(f"{' '.join(args)} failed:\n{stderr[-3000:]}")
-    result = next((json.loads(line[len(MARK):]) for line in stdout.splitlines()
-                   if line.startswith(MARK)), {})
+    result = next(
+        (json.loads(line[len(MARK) :]) for line in stdout.splitlines() if line.startswith(MARK)), {}
+    )
     result["wall_s"] = round(wall, 2)
     result["peak_rss_mib"] = round(usage.ru_maxrss / 1024)
     if keep_stdout:
@@ -59,5 +61,9 @@ def peak_rss_mib() -> int:
 
 def summary(values: list[float]) -> dict:
     """Median and spread (min, max) of repeated measurements."""
-    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
-            "max": round(max(values), 3), "n": len(values)}
+    return {
+        "median": round(statistics.median(values), 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+        "n": len(values),
+    }

@@ -50,9 +50,11 @@ def sparse_model(folder: Path, total_bytes: int, shards: int) -> dict[str, int]:
         with open(folder / name, "wb") as handle:
             os.truncate(handle.fileno(), total_bytes // shards)
         sizes[name] = total_bytes // shards
-    small = {"config.json": json.dumps({"model_type": "llama"}),
-             "tokenizer.json": json.dumps({"version": "1.0"}),
-             "model.safetensors.index.json": json.dumps({"weight_map": sorted(sizes)})}
+    small = {
+        "config.json": json.dumps({"model_type": "llama"}),
+        "tokenizer.json": json.dumps({"version": "1.0"}),
+        "model.safetensors.index.json": json.dumps({"weight_map": sorted(sizes)}),
+    }
     for name, text in small.items():
         (folder / name).write_text(text)
         sizes[name] = (folder / name).stat().st_size
@@ -61,11 +63,19 @@ def sparse_model(folder: Path, total_bytes: int, shards: int) -> dict[str, int]:
 
 def stand_in_record(folder: Path, sizes: dict[str, int]) -> None:
     """A record with the folder's real names and sizes and stand-in sha256 values."""
-    files = {name: {"bytes": size, "sha256": f"{index:064x}"}
-             for index, (name, size) in enumerate(sorted(sizes.items()))}
-    record = {"kind": "model", "record_version": RECORD_VERSION,
-              "sha256": combined_hash(files), "bytes": sum(sizes.values()), "files": files,
-              "written_by": "bench/model_fingerprint.py", "versions": {}}
+    files = {
+        name: {"bytes": size, "sha256": f"{index:064x}"}
+        for index, (name, size) in enumerate(sorted(sizes.items()))
+    }
+    record = {
+        "kind": "model",
+        "record_version": RECORD_VERSION,
+        "sha256": combined_hash(files),
+        "bytes": sum(sizes.values()),
+        "files": files,
+        "written_by": "bench/model_fingerprint.py",
+        "versions": {},
+    }
     (folder / MODEL_MANIFEST).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
@@ -101,18 +111,21 @@ def main() -> None:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     result = {
-        "model_gib": args.gib, "files": args.shards + 3,
+        "model_gib": args.gib,
+        "files": args.shards + 3,
         "with_record_ms": summary([s * 1e3 for s in with_record]),
-        "slice_gib": args.slice_gib, "full_read_s_per_gib": summary(
-            [s / args.slice_gib for s in full_read]),
+        "slice_gib": args.slice_gib,
+        "full_read_s_per_gib": summary([s / args.slice_gib for s in full_read]),
         "full_read_extrapolated_s": round(per_gib * args.gib, 1),
         "speedup": round(per_gib * args.gib / statistics.median(with_record)),
         "peak_rss_mib": peak_rss_mib(),
     }
-    print(f"{args.gib:g} GiB model: fingerprint from its record "
-          f"{result['with_record_ms']['median']:.2f} ms; reading it all "
-          f"~{result['full_read_extrapolated_s']} s ({per_gib:.2f} s/GiB, from "
-          f"{args.slice_gib:g} GiB)")
+    print(
+        f"{args.gib:g} GiB model: fingerprint from its record "
+        f"{result['with_record_ms']['median']:.2f} ms; reading it all "
+        f"~{result['full_read_extrapolated_s']} s ({per_gib:.2f} s/GiB, from "
+        f"{args.slice_gib:g} GiB)"
+    )
     print(json.dumps(result))
 
 

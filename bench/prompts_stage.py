@@ -38,9 +38,14 @@ def main() -> None:
         cfg = dataclasses.replace(cfg, n_generate=args.n_generate)
     prompts = sorted({json.loads(line)["prompt_text"] for line in OASST.open()})
     split = len(prompts) // 2
-    seed = {f"s{i}": f"{text} ({i // split})" for i, text in
-            zip(range(args.seed_prompts), prompts[:split] * (args.seed_prompts // split + 1),
-                strict=False)}
+    seed = {
+        f"s{i}": f"{text} ({i // split})"
+        for i, text in zip(
+            range(args.seed_prompts),
+            prompts[:split] * (args.seed_prompts // split + 1),
+            strict=False,
+        )
+    }
     pool, rng = prompts[split:], random.Random(0)
     calls = []
 
@@ -62,16 +67,22 @@ def main() -> None:
     rows, reasons = selfinstruct.generate_prompts(complete, seed, [], "m2", cfg)
     seconds = time.perf_counter() - started
     result = {
-        "n_generate": cfg.n_generate, "round_size": cfg.round_size, "engine_calls": len(calls),
-        "kept": len(rows), "known_at_end": len(seed) + len(rows),
-        "near_duplicates": reasons["near_duplicate"], "seconds": round(seconds, 1),
+        "n_generate": cfg.n_generate,
+        "round_size": cfg.round_size,
+        "engine_calls": len(calls),
+        "kept": len(rows),
+        "known_at_end": len(seed) + len(rows),
+        "near_duplicates": reasons["near_duplicate"],
+        "seconds": round(seconds, 1),
         "near_duplicate_rule_s": round(sum(filter_seconds), 1),
         "rule_ms_per_check": summary([s * 1e3 for s in filter_seconds]),
         "peak_rss_mib": peak_rss_mib(),
     }
-    print(f"{cfg.n_generate} generations in {len(calls)} engine calls: {len(rows)} kept, "
-          f"{reasons['near_duplicate']} near-duplicates; {seconds:.1f} s, of which the "
-          f"near-duplicate rule {result['near_duplicate_rule_s']} s")
+    print(
+        f"{cfg.n_generate} generations in {len(calls)} engine calls: {len(rows)} kept, "
+        f"{reasons['near_duplicate']} near-duplicates; {seconds:.1f} s, of which the "
+        f"near-duplicate rule {result['near_duplicate_rule_s']} s"
+    )
     print(json.dumps(result))
 
 

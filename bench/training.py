@@ -40,6 +40,7 @@ def run_one(args) -> dict:
         import trl
 
         from srlm.training import trainers
+
         class StockDPOTrainer(trl.DPOTrainer):
             def _get_train_sampler(self, train_dataset=None):  # it cannot group DPO pairs
                 self.args.train_sampling_strategy = "random"
@@ -50,23 +51,30 @@ def run_one(args) -> dict:
     params = load_params(ROOT / "params.yaml")
     cfg = params.sft if kind == "sft" else params.dpo
     cfg = dataclasses.replace(
-        cfg, precision="fp32" if variant.endswith("fp32") else "bf16",
-        lora=dataclasses.replace(cfg.lora, enabled=variant == "lora"))
+        cfg,
+        precision="fp32" if variant.endswith("fp32") else "bf16",
+        lora=dataclasses.replace(cfg.lora, enabled=variant == "lora"),
+    )
     with tempfile.TemporaryDirectory(prefix="srlm-bench-") as out:
         if kind == "sft":
             ift = read_artifact(ROOT / "data/seed/ift", "seed_ift")
             eft = read_artifact(ROOT / "data/seed/eft", "seed_eft")
             n_ift = min(ift.height, args.sft_examples * ift.height // (ift.height + eft.height))
-            metrics = train_sft(args.base, ift.head(n_ift), eft.head(args.sft_examples - n_ift),
-                                cfg, out)
+            metrics = train_sft(
+                args.base, ift.head(n_ift), eft.head(args.sft_examples - n_ift), cfg, out
+            )
         else:
             pairs = pl.concat([read_artifact(ROOT / p, "pairs") for p in args.pairs.split(",")])
             metrics = train_dpo(args.policy, pairs, cfg, out)
     return {
-        "run": args.run, "examples": metrics.get("examples", metrics.get("pairs")),
-        "steps": metrics["steps"], "train_tokens": metrics["train_tokens"],
-        "seconds": metrics["seconds"], "tokens_per_s": metrics["tokens_per_second"],
-        "train_loss": metrics["train_loss"], "last_loss": round(metrics["last_loss"], 5),
+        "run": args.run,
+        "examples": metrics.get("examples", metrics.get("pairs")),
+        "steps": metrics["steps"],
+        "train_tokens": metrics["train_tokens"],
+        "seconds": metrics["seconds"],
+        "tokens_per_s": metrics["tokens_per_second"],
+        "train_loss": metrics["train_loss"],
+        "last_loss": round(metrics["last_loss"], 5),
     }
 
 
@@ -86,11 +94,26 @@ def main() -> None:
     results = []
     for run in args.runs.split(","):
         for _ in range(args.repeats):
-            results.append(run_child(["bench/training.py", "--run", run, "--base", args.base,
-                                      "--policy", args.policy, "--pairs", args.pairs,
-                                      "--sft-examples", str(args.sft_examples)]))
+            results.append(
+                run_child(
+                    [
+                        "bench/training.py",
+                        "--run",
+                        run,
+                        "--base",
+                        args.base,
+                        "--policy",
+                        args.policy,
+                        "--pairs",
+                        args.pairs,
+                        "--sft-examples",
+                        str(args.sft_examples),
+                    ]
+                )
+            )
             print(results[-1], flush=True)
     print(json.dumps(results))
+
 
 if __name__ == "__main__":
     main()

@@ -51,8 +51,11 @@ def on_files(files: Files, config: Any) -> Files:
             added.add(path)
             src_uri = posixpath.join(PREFIX, path.relative_to(root).as_posix())
             # not in nav unless mkdocs.yml names it: linked files are reached by their links
-            files.append(File.generated(config, src_uri, abs_src_path=str(path),
-                                        inclusion=InclusionLevel.NOT_IN_NAV))
+            files.append(
+                File.generated(
+                    config, src_uri, abs_src_path=str(path), inclusion=InclusionLevel.NOT_IN_NAV
+                )
+            )
             if path.suffix == ".md":
                 queue.append(path)
     return files

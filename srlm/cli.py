@@ -26,7 +26,8 @@ from srlm import __version__
 from srlm.core.artifacts import read_artifact, read_manifest, scan_artifact
 from srlm.core.console import error_line, one_line
 from srlm.core.errors import SrlmError
-from srlm.core.params import as_dict, explain, load_params
+from srlm.core.params import as_dict, load_params
+from srlm.core.params_help import explain
 
 EXAMPLES = """examples:
   srlm diff data/m2/pairs data/m3/pairs --limit 2
@@ -45,9 +46,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     manifest = read_manifest(args.path)
     frame = read_artifact(args.path)
-    lines = [f"{args.path}: {manifest['schema']} v{manifest.get('schema_version', '?')}, "
-             f"{manifest['rows']} rows, fingerprint {manifest['fingerprint']}",
-             "columns: " + ", ".join(f"{k}: {v}" for k, v in frame.schema.items())]
+    lines = [
+        f"{args.path}: {manifest['schema']} v{manifest.get('schema_version', '?')}, "
+        f"{manifest['rows']} rows, fingerprint {manifest['fingerprint']}",
+        "columns: " + ", ".join(f"{k}: {v}" for k, v in frame.schema.items()),
+    ]
     versions = manifest.get("versions")
     if isinstance(versions, dict):
         lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
@@ -95,13 +98,17 @@ def _diff(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     old, old_manifest = scan_artifact(old_path)
     new, new_manifest = scan_artifact(new_path)
     if old_manifest["schema"] != new_manifest["schema"]:
-        raise SrlmError(f"{before} is a '{old_manifest['schema']}' artifact, {after} is a "
-                        f"'{new_manifest['schema']}' one: diff compares artifacts of one kind")
+        raise SrlmError(
+            f"{before} is a '{old_manifest['schema']}' artifact, {after} is a "
+            f"'{new_manifest['schema']}' one: diff compares artifacts of one kind"
+        )
     try:
         report = diff_frames(old, new, new_manifest["schema"], limit=args.limit)
     except pl.exceptions.PolarsError as err:  # a shard whose data pages are damaged
-        raise SrlmError(f"{before} vs {after}: unreadable parquet data ({one_line(err, 200)}); "
-                        "rebuild the artifact with `dvc repro`") from None
+        raise SrlmError(
+            f"{before} vs {after}: unreadable parquet data ({one_line(err, 200)}); "
+            "rebuild the artifact with `dvc repro`"
+        ) from None
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
@@ -194,87 +201,131 @@ def _count(minimum: int):
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
         return value
+
     return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="srlm", description=__doc__.splitlines()[0], epilog=EXAMPLES,
+        prog="srlm",
+        description=__doc__.splitlines()[0],
+        epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"srlm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    show = sub.add_parser("show", help="schema, manifest and first rows of an artifact",
-                          epilog="example: srlm show data/seed/eft --rows 3",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    show = sub.add_parser(
+        "show",
+        help="schema, manifest and first rows of an artifact",
+        epilog="example: srlm show data/seed/eft --rows 3",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     show.add_argument("path", help="artifact directory (holds _manifest.json)")
     show.add_argument("--rows", type=_count(0), default=5, help="rows to print (default 5)")
     show.add_argument("--width", type=_count(1), default=60, help="characters per text cell")
     show.set_defaults(func=cmd_show)
-    validate = sub.add_parser("validate", help="validate an artifact against its schema",
-                              epilog="example: srlm validate data/seed/ift")
+    validate = sub.add_parser(
+        "validate",
+        help="validate an artifact against its schema",
+        epilog="example: srlm validate data/seed/ift",
+    )
     validate.add_argument("path", help="artifact directory")
     validate.set_defaults(func=cmd_validate)
     diff = sub.add_parser(
-        "diff", help="what changed inside an artifact between two builds or revisions",
+        "diff",
+        help="what changed inside an artifact between two builds or revisions",
         epilog="examples:\n  srlm diff data/m2/pairs data/m3/pairs --limit 2\n"
-               "  srlm diff data/m2/pairs --rev HEAD~1 --rev HEAD --json\n"
-               "  srlm diff data/m2/pairs --rev HEAD~1     (against the workspace)",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "  srlm diff data/m2/pairs --rev HEAD~1 --rev HEAD --json\n"
+        "  srlm diff data/m2/pairs --rev HEAD~1     (against the workspace)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     diff.add_argument("paths", nargs="+", help="two artifact directories, or one with --rev")
     diff.add_argument("--rev", action="append", help="git revision (give one or two)")
     diff.add_argument("--json", action="store_true", help="machine-readable report")
-    diff.add_argument("--limit", type=_count(0), default=0,
-                      help="example rows to print per change")
+    diff.add_argument("--limit", type=_count(0), default=0, help="example rows to print per change")
     diff.set_defaults(func=cmd_diff)
     export = sub.add_parser(
-        "export", help="write an artifact as parquet, JSON lines or a datasets directory",
+        "export",
+        help="write an artifact as parquet, JSON lines or a datasets directory",
         epilog="examples:\n  srlm export data/m2/pairs --format hf --out m2_pairs\n"
-               "  srlm export data/seed/ift --format jsonl --out ift.jsonl",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "  srlm export data/seed/ift --format jsonl --out ift.jsonl",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     export.add_argument("path", help="artifact directory")
     export.add_argument("--format", choices=["parquet", "jsonl", "hf"], default="parquet")
     export.add_argument("--out", required=True, help="file (parquet, jsonl) or directory (hf)")
     export.set_defaults(func=cmd_export)
     report = sub.add_parser(
-        "report", help="one table of the evaluation metrics of every model (markdown)",
+        "report",
+        help="one table of the evaluation metrics of every model (markdown)",
         epilog="examples:\n  srlm report\n  srlm report --model m1 --model m3 --out report.md\n"
-               "  dvc metrics diff HEAD~1      (the same metrics between git revisions)",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "  dvc metrics diff HEAD~1      (the same metrics between git revisions)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     report.add_argument("--metrics-dir", default="metrics", help="the pipeline's metrics folder")
-    report.add_argument("--params", default="params.yaml",
-                        help="its evaluation.models are the rows (default params.yaml)")
+    report.add_argument(
+        "--params",
+        default="params.yaml",
+        help="its evaluation.models are the rows (default params.yaml)",
+    )
     report.add_argument("--model", action="append", help="report only these models")
     report.add_argument("--out", help="also write the markdown here")
     report.add_argument("--force", action="store_true", help="replace an existing --out file")
     report.set_defaults(func=cmd_report)
     comp = sub.add_parser(
-        "compare", help="do two runs' metrics agree within their intervals? (a rebuild's check)",
-        epilog=COMPARE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    comp.add_argument("a", nargs="?", default="HEAD",
-                      help="git revision or metrics folder (default HEAD)")
-    comp.add_argument("b", nargs="?", default=None,
-                      help="git revision or metrics folder (default: the workspace's)")
-    comp.add_argument("--metrics-dir", default="metrics",
-                      help="the metrics folder, relative to the repository (default metrics)")
-    comp.add_argument("--format", choices=["text", "md", "json"], default="text",
-                      help="aligned text (default), markdown, or JSON with every row")
-    comp.add_argument("--all", action="store_true",
-                      help="also list the figures that are the same, agree or are not compared")
+        "compare",
+        help="do two runs' metrics agree within their intervals? (a rebuild's check)",
+        epilog=COMPARE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    comp.add_argument(
+        "a", nargs="?", default="HEAD", help="git revision or metrics folder (default HEAD)"
+    )
+    comp.add_argument(
+        "b",
+        nargs="?",
+        default=None,
+        help="git revision or metrics folder (default: the workspace's)",
+    )
+    comp.add_argument(
+        "--metrics-dir",
+        default="metrics",
+        help="the metrics folder, relative to the repository (default metrics)",
+    )
+    comp.add_argument(
+        "--format",
+        choices=["text", "md", "json"],
+        default="text",
+        help="aligned text (default), markdown, or JSON with every row",
+    )
+    comp.add_argument(
+        "--all",
+        action="store_true",
+        help="also list the figures that are the same, agree or are not compared",
+    )
     comp.add_argument("--quiet", action="store_true", help="print only the one-line verdict")
-    comp.add_argument("--allow-count-changes", action="store_true",
-                      help="list changed counts but exit 1 only when a figure differs (for a "
-                           "rebuild on other hardware, where a trained model's tallies move)")
+    comp.add_argument(
+        "--allow-count-changes",
+        action="store_true",
+        help="list changed counts but exit 1 only when a figure differs (for a "
+        "rebuild on other hardware, where a trained model's tallies move)",
+    )
     comp.set_defaults(func=cmd_compare)
     params = sub.add_parser(
-        "params", help="print the checked params with defaults filled in",
+        "params",
+        help="print the checked params with defaults filled in",
         epilog="examples:\n  srlm params --file profiles/paper.yaml\n"
-               "  srlm params --explain | grep dpo.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    params.add_argument("--file", default="params.yaml",
-                        help="params file to check and print (default params.yaml)")
-    params.add_argument("--explain", action="store_true",
-                        help="print every key (group.key, type, default, help) instead")
+        "  srlm params --explain | grep dpo.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    params.add_argument(
+        "--file", default="params.yaml", help="params file to check and print (default params.yaml)"
+    )
+    params.add_argument(
+        "--explain",
+        action="store_true",
+        help="print every key (group.key, type, default, help) instead",
+    )
     params.set_defaults(func=cmd_params)
     return parser
 

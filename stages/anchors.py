@@ -32,28 +32,43 @@ def _anchored(params) -> bool:
 def fingerprint_params(params, args) -> dict:
     """The anchors' fingerprint params, as they have always been (not the declaration's rule:
     `pairs.mode` counts only as whether anchors are built at all)."""
-    return {"anchored": _anchored(params), "candidates": as_dict(params.candidates),
-            "judge": sampling_params(params.judge), "scoring": params.judge.scoring,
-            "engine": as_dict(params.engine), "iteration": args.iteration}
+    return {
+        "anchored": _anchored(params),
+        "candidates": as_dict(params.candidates),
+        "judge": sampling_params(params.judge),
+        "scoring": params.judge.scoring,
+        "engine": as_dict(params.engine),
+        "iteration": args.iteration,
+    }
 
 
 def fingerprint_inputs(params, args) -> list[str]:
     """Every input when anchors are built; the prompts alone for the empty artifact."""
     if not _anchored(params):
         return [args.prompts]
-    return [args.anchor_model, judge_model(params.judge, args.model), args.prompts,
-            args.candidates, args.scores]
+    return [
+        args.anchor_model,
+        judge_model(params.judge, args.model),
+        args.prompts,
+        args.candidates,
+        args.scores,
+    ]
 
 
 SPEC = StageSpec(
-    name="anchors", doc=__doc__,
+    name="anchors",
+    doc=__doc__,
     options={"iteration": text("the iteration, e.g. m3")},
-    inputs={"anchor_model": model("M1: the model of the anchors"),
-            "model": model("the iteration's judge (its base)"),
-            "prompts": artifact("prompts"), "candidates": artifact("candidates"),
-            "scores": artifact("candidate_scores")},
+    inputs={
+        "anchor_model": model("M1: the model of the anchors"),
+        "model": model("the iteration's judge (its base)"),
+        "prompts": artifact("prompts"),
+        "candidates": artifact("candidates"),
+        "scores": artifact("candidate_scores"),
+    },
     params=("pairs.mode", "candidates", "judge", "engine"),
-    payload=fingerprint_params, hashed_inputs=fingerprint_inputs,
+    payload=fingerprint_params,
+    hashed_inputs=fingerprint_inputs,
     outputs={"out": artifact("anchors")},
 )
 
@@ -88,26 +103,43 @@ def main() -> None:
         rows = candidates.join(scores, on="candidate_id").to_dicts()
     else:
         scope = f"anchors:{stage.args.iteration}"
-        requests = candidate_requests(prompts.select("prompt_id", "prompt").iter_rows(),
-                                      params.candidates, scope)
-        generated = candidate_rows(make_generator(anchor_model, params.engine,
-                                                  "candidates.max_new_tokens")
-                                   .generate(requests), requests, scope, anchor_model)
+        requests = candidate_requests(
+            prompts.select("prompt_id", "prompt").iter_rows(), params.candidates, scope
+        )
+        generated = candidate_rows(
+            make_generator(anchor_model, params.engine, "candidates.max_new_tokens").generate(
+                requests
+            ),
+            requests,
+            scope,
+            anchor_model,
+        )
         judged = judge_candidates(
             make_generator(judge, params.engine, "judge.max_new_tokens"),
             [(r["candidate_id"], r["prompt_id"], r["prompt"], r["response"]) for r in generated],
-            params.judge, scope)
-        means = dict(aggregate_scores(judged, params.judge.scoring)
-                     .select("candidate_id", "mean_score").iter_rows())
+            params.judge,
+            scope,
+        )
+        means = dict(
+            aggregate_scores(judged, params.judge.scoring)
+            .select("candidate_id", "mean_score")
+            .iter_rows()
+        )
         rows = [{**r, "mean_score": means.get(r["candidate_id"])} for r in generated]
     anchors = artifact_frame("anchors", rows).sort("candidate_id")
     # `anchored` (not the mode itself: the same as the fingerprint) lets pairs refuse anchors
     # built in another mode, which are empty
-    stage.write("out", anchors, stage.fingerprint(),
-                lineage_meta(stage.args.iteration, paths, anchored=_anchored(params)))
+    stage.write(
+        "out",
+        anchors,
+        stage.fingerprint(),
+        lineage_meta(stage.args.iteration, paths, anchored=_anchored(params)),
+    )
     if _anchored(params):
-        print(f"{stage.path('out')}: {anchors.height} anchor candidates, "
-              f"{anchors.filter(pl.col('mean_score').is_not_null()).height} scored")
+        print(
+            f"{stage.path('out')}: {anchors.height} anchor candidates, "
+            f"{anchors.filter(pl.col('mean_score').is_not_null()).height} scored"
+        )
 
 
 if __name__ == "__main__":

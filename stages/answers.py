@@ -16,7 +16,8 @@ from srlm.evaluation.metrics import length_metrics
 from srlm.runtime.shards import map_shards
 
 SPEC = StageSpec(
-    name="answers", doc=__doc__,
+    name="answers",
+    doc=__doc__,
     inputs={"model": model(), "prompts": artifact("eval_prompts")},
     params=("evaluation.max_new_tokens", "evaluation.shard_size", "engine"),
     outputs={"out": artifact("answers")},
@@ -29,10 +30,14 @@ def main() -> None:
     params, cfg = stage.params, stage.params.evaluation
     prompts = stage.read("prompts")
     if prompts.is_empty():
-        raise SrlmError(f"answers: {stage.path('prompts')} has no prompts to answer (rebuild it "
-                        "with `dvc repro eval_prompts`)")
-    task = AnswerTask(EngineRecipe(stage.path("model"), params.engine,
-                                   "evaluation.max_new_tokens"), cfg.max_new_tokens)
+        raise SrlmError(
+            f"answers: {stage.path('prompts')} has no prompts to answer (rebuild it "
+            "with `dvc repro eval_prompts`)"
+        )
+    task = AnswerTask(
+        EngineRecipe(stage.path("model"), params.engine, "evaluation.max_new_tokens"),
+        cfg.max_new_tokens,
+    )
     rows = list(prompts.select("prompt_id", "source", "prompt").iter_rows())
     answers = map_shards(task, rows, cfg.shard_size, params, "answers")
     stage.write("out", answers, stage.fingerprint())

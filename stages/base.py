@@ -1,6 +1,6 @@
 """Stage `base`: import the base model M0 as safetensors + tokenizer + chat template.
 
-    python stages/base.py --params params.yaml --out data/models/m0 --metrics metrics/base.json
+python stages/base.py --params params.yaml --out data/models/m0 --metrics metrics/base.json
 """
 
 from srlm.core.console import run_stage
@@ -9,7 +9,8 @@ from srlm.core.stage import StageSpec, model
 from srlm.training.base_model import import_base_model
 
 SPEC = StageSpec(
-    name="base", doc=__doc__,
+    name="base",
+    doc=__doc__,
     inputs={},
     params=("base",),
     outputs={"out": model("model directory to write")},

@@ -18,7 +18,8 @@ from srlm.loop.sampling import CandidateTask, candidate_metrics
 from srlm.runtime.shards import ShardWriter, chunks, run_sharded
 
 SPEC = StageSpec(
-    name="candidates", doc=__doc__,
+    name="candidates",
+    doc=__doc__,
     options={"iteration": text("the iteration, e.g. m2: it scopes every seed")},
     inputs={"model": model("the iteration's base model"), "prompts": artifact("prompts")},
     params=("candidates", "engine"),
@@ -33,15 +34,16 @@ def main() -> None:
     prompts = stage.read("prompts").sort("prompt_id")
     # Inputs are read and checked above; the writer takes the output's lock (before any model
     # loads, so a concurrent run fails fast) and never touches the finished `--out`.
-    writer = ShardWriter(stage.path("out"), stage.schema("out"), stage.fingerprint(),
-                         code=__file__)
-    task = CandidateTask(EngineRecipe(stage.path("model"), params.engine,
-                                      "candidates.max_new_tokens"), cfg, scope=stage.args.iteration)
+    writer = ShardWriter(stage.path("out"), stage.schema("out"), stage.fingerprint(), code=__file__)
+    task = CandidateTask(
+        EngineRecipe(stage.path("model"), params.engine, "candidates.max_new_tokens"),
+        cfg,
+        scope=stage.args.iteration,
+    )
     rows = list(prompts.select("prompt_id", "prompt").iter_rows())
     # the manifest records the build (srlm.core.lineage): later stages check their inputs match
     meta = lineage_meta(stage.args.iteration, {"prompts": stage.path("prompts")})
-    frame = run_sharded(writer, chunks(rows, cfg.shard_size), task, "candidates", params,
-                        meta=meta)
+    frame = run_sharded(writer, chunks(rows, cfg.shard_size), task, "candidates", params, meta=meta)
     stage.write_metrics(candidate_metrics(frame, prompts.height, cfg.n))
 
 

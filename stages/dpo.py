@@ -13,7 +13,8 @@ from srlm.core.stage import StageSpec, artifact, model
 from srlm.training.launch import main_process_output, relaunch
 
 SPEC = StageSpec(
-    name="dpo", doc=__doc__,
+    name="dpo",
+    doc=__doc__,
     inputs={"base": model("policy start and reference model"), "pairs": artifact("pairs")},
     # `accelerate` is read too, but never a dependency: it changes the speed, not the model
     params=("dpo",),
@@ -27,8 +28,9 @@ def main() -> None:
     stage = SPEC.start()
     pairs = stage.read("pairs")
     if pairs.height == 0:
-        raise SrlmError(f"{stage.path('pairs')}: no preference pairs to train on (see its pairs "
-                        "metrics)")
+        raise SrlmError(
+            f"{stage.path('pairs')}: no preference pairs to train on (see its pairs metrics)"
+        )
     check_loadable(stage.path("base"))  # before the slow import of torch, transformers and TRL
     # accelerate.processes > 1: this stage again, under accelerate launch
     if relaunch(stage.params.accelerate, __file__, sys.argv[1:], stage.params.dpo, "dpo"):
@@ -36,8 +38,13 @@ def main() -> None:
     from srlm.training.trainers import train_dpo
 
     with main_process_output(stage.path("out"), "dpo") as tmp:  # None but in the main process
-        metrics = train_dpo(stage.path("base"), pairs, stage.params.dpo, tmp,
-                            log_csv=stage.path("log") if tmp else None)
+        metrics = train_dpo(
+            stage.path("base"),
+            pairs,
+            stage.params.dpo,
+            tmp,
+            log_csv=stage.path("log") if tmp else None,
+        )
     if tmp is not None:
         stage.write_metrics(metrics)
 

@@ -26,15 +26,17 @@ from srlm.evaluation.prompts import (
 
 
 def _limits(cfg) -> dict[str, int]:
-    return {"reference": cfg.reference_limit, "mt_bench": cfg.mt_bench_limit,
-            "prompts": cfg.prompts_limit}
+    return {
+        "reference": cfg.reference_limit,
+        "mt_bench": cfg.mt_bench_limit,
+        "prompts": cfg.prompts_limit,
+    }
 
 
 def fingerprint_params(params, args) -> dict:
     """The fingerprint params, as they have always been: the limits, datasets and seed."""
     cfg = params.evaluation
-    return {"limits": _limits(cfg), "datasets": cfg.alpaca_eval_datasets,
-            "seed": cfg.random_seed}
+    return {"limits": _limits(cfg), "datasets": cfg.alpaca_eval_datasets, "seed": cfg.random_seed}
 
 
 def read_files(params, args) -> list[str]:
@@ -45,18 +47,29 @@ def read_files(params, args) -> list[str]:
 
 
 SPEC = StageSpec(
-    name="eval_prompts", doc=__doc__,
-    inputs={"references": file("ranked human data: root prompts with their best reply",
-                               required=False, many=True),
-            "mt_bench": file("MT-Bench questions", required=False, many=True),
-            "mt_bench_references": file("MT-Bench reference answers (jsonl)", required=False),
-            "prompts": file("any other prompt file", required=False, many=True)},
-    params=("evaluation.reference_limit", "evaluation.alpaca_eval",
-            "evaluation.alpaca_eval_datasets", "evaluation.mt_bench_limit",
-            "evaluation.prompts_limit", "evaluation.random_seed"),
+    name="eval_prompts",
+    doc=__doc__,
+    inputs={
+        "references": file(
+            "ranked human data: root prompts with their best reply", required=False, many=True
+        ),
+        "mt_bench": file("MT-Bench questions", required=False, many=True),
+        "mt_bench_references": file("MT-Bench reference answers (jsonl)", required=False),
+        "prompts": file("any other prompt file", required=False, many=True),
+    },
+    params=(
+        "evaluation.reference_limit",
+        "evaluation.alpaca_eval",
+        "evaluation.alpaca_eval_datasets",
+        "evaluation.mt_bench_limit",
+        "evaluation.prompts_limit",
+        "evaluation.random_seed",
+    ),
     payload=fingerprint_params,
-    hashed_inputs=lambda params, args: [*read_files(params, args),
-                                        *filter(None, [args.mt_bench_references])],
+    hashed_inputs=lambda params, args: [
+        *read_files(params, args),
+        *filter(None, [args.mt_bench_references]),
+    ],
     hub=True,
     outputs={"out": artifact("eval_prompts")},
     metrics=("metrics",),
@@ -67,17 +80,22 @@ def main() -> None:
     stage = SPEC.start()
     cfg, args = stage.params.evaluation, stage.args
     if not read_files(stage.params, args):
-        raise SrlmError("eval_prompts: give at least one of --references, --mt-bench, "
-                        "--prompts, or set evaluation.alpaca_eval")
+        raise SrlmError(
+            "eval_prompts: give at least one of --references, --mt-bench, "
+            "--prompts, or set evaluation.alpaca_eval"
+        )
     read = [(spec, read_eval_prompts(spec)) for spec in filter(None, [cfg.alpaca_eval])]
     read += [(spec, read_human_references(spec)) for spec in args.references]
     read += [(spec, read_eval_prompts(spec, args.mt_bench_references)) for spec in args.mt_bench]
     read += [(spec, read_eval_prompts(spec)) for spec in args.prompts]
-    prompts = select_eval_prompts([frame for _, frame in read], _limits(cfg),
-                                  cfg.alpaca_eval_datasets, cfg.random_seed)
+    prompts = select_eval_prompts(
+        [frame for _, frame in read], _limits(cfg), cfg.alpaca_eval_datasets, cfg.random_seed
+    )
     if prompts.is_empty():
-        raise SrlmError("eval_prompts: no prompts selected (check evaluation.*_limit and "
-                        "evaluation.alpaca_eval_datasets)")
+        raise SrlmError(
+            "eval_prompts: no prompts selected (check evaluation.*_limit and "
+            "evaluation.alpaca_eval_datasets)"
+        )
     stage.write("out", prompts, stage.fingerprint())
     stage.write_metrics(eval_prompt_metrics(prompts, read))
 

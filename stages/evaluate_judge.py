@@ -19,7 +19,8 @@ from srlm.loop.judge import UNHASHED, JudgeSamplesTask
 from srlm.runtime.shards import map_shards
 
 SPEC = StageSpec(
-    name="evaluate_judge", doc=__doc__,
+    name="evaluate_judge",
+    doc=__doc__,
     inputs={"model": model("the judge being evaluated"), "eft_eval": artifact("seed_eft")},
     params=("judge", "engine", "evaluation.shard_size"),
     unhashed=UNHASHED,
@@ -33,18 +34,30 @@ def main() -> None:
     params, cfg = stage.params, stage.params.judge
     examples = stage.read("eft_eval")
     if examples.is_empty():
-        raise SrlmError(f"evaluate_judge: {stage.path('eft_eval')} has no replies to judge (seed."
-                        "eft_eval_size and the held-out sources decide its rows)")
-    task = JudgeSamplesTask(EngineRecipe(stage.path("model"), params.engine,
-                                         "judge.max_new_tokens"),
-                            cfg, scope="evaluate_judge", id_column="example_id")
-    samples = map_shards(task, list(examples.select("example_id", "judge_input").iter_rows()),
-                         params.evaluation.shard_size, params, "judge")
+        raise SrlmError(
+            f"evaluate_judge: {stage.path('eft_eval')} has no replies to judge (seed."
+            "eft_eval_size and the held-out sources decide its rows)"
+        )
+    task = JudgeSamplesTask(
+        EngineRecipe(stage.path("model"), params.engine, "judge.max_new_tokens"),
+        cfg,
+        scope="evaluate_judge",
+        id_column="example_id",
+    )
+    samples = map_shards(
+        task,
+        list(examples.select("example_id", "judge_input").iter_rows()),
+        params.evaluation.shard_size,
+        params,
+        "judge",
+    )
     outputs = examples.select("example_id", "group_id", "human_rank", "target_score").join(
-        samples.drop("finish_reason"), on="example_id", how="inner", maintain_order="right")
+        samples.drop("finish_reason"), on="example_id", how="inner", maintain_order="right"
+    )
     stage.write("out", outputs, stage.fingerprint())
-    stage.write_metrics({"model": stage.path("model"),
-                         **judge_evaluation_metrics(outputs, samples, cfg)})
+    stage.write_metrics(
+        {"model": stage.path("model"), **judge_evaluation_metrics(outputs, samples, cfg)}
+    )
 
 
 if __name__ == "__main__":

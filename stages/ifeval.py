@@ -26,12 +26,15 @@ from srlm.evaluation.ifeval_metrics import (
 from srlm.runtime.shards import map_shards
 
 SPEC = StageSpec(
-    name="ifeval", doc=__doc__,
+    name="ifeval",
+    doc=__doc__,
     inputs={"model": model(), "data": file("IFEval's input_data.jsonl")},
     params=("ifeval", "evaluation.shard_size", "engine"),
-    outputs={"out": artifact("ifeval_results"),
-             "prompts_table": file("CSV: one row per prompt"),
-             "instructions_table": file("CSV: one row per instruction id")},
+    outputs={
+        "out": artifact("ifeval_results"),
+        "prompts_table": file("CSV: one row per prompt"),
+        "instructions_table": file("CSV: one row per instruction id"),
+    },
     metrics=("metrics",),
 )
 
@@ -40,8 +43,10 @@ def main() -> None:
     stage = SPEC.start()
     params, cfg = stage.params, stage.params.ifeval
     items = sample_items(read_ifeval(stage.path("data")), cfg.limit, cfg.random_seed)
-    task = AnswerTask(EngineRecipe(stage.path("model"), params.engine, "ifeval.max_new_tokens"),
-                      cfg.max_new_tokens)
+    task = AnswerTask(
+        EngineRecipe(stage.path("model"), params.engine, "ifeval.max_new_tokens"),
+        cfg.max_new_tokens,
+    )
     rows = [(str(item.key), "ifeval", item.prompt) for item in items]
     answers = map_shards(task, rows, params.evaluation.shard_size, params, "ifeval")
     results = check_answers(items, answers, check_response)

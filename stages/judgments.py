@@ -21,16 +21,21 @@ from srlm.loop.judge import UNHASHED, JudgeTask, aggregate_scores, judge_model, 
 from srlm.runtime.shards import ShardWriter, chunks, run_sharded
 
 SPEC = StageSpec(
-    name="judgments", doc=__doc__,
+    name="judgments",
+    doc=__doc__,
     options={"iteration": text("the iteration, e.g. m2: it scopes every seed")},
-    inputs={"model": model("the judge: the iteration's base model (unless judge.model)"),
-            "candidates": artifact("candidates")},
+    inputs={
+        "model": model("the judge: the iteration's base model (unless judge.model)"),
+        "candidates": artifact("candidates"),
+    },
     params=("judge", "engine"),
     unhashed=UNHASHED,
     # the judge that judges: `judge.model` when set, by content (see judge_model)
     hashed_inputs=lambda params, args: [judge_model(params.judge, args.model), args.candidates],
-    outputs={"out": artifact("judgments", "one row per judge sample"),
-             "scores": artifact("candidate_scores", "one row per candidate (mean score)")},
+    outputs={
+        "out": artifact("judgments", "one row per judge sample"),
+        "scores": artifact("candidate_scores", "one row per candidate (mean score)"),
+    },
     metrics=("metrics",),
 )
 
@@ -43,24 +48,37 @@ def main() -> None:
     expect(stage.path("candidates"), "iteration", iteration, "--iteration")
     judge = judge_model(cfg, stage.path("model"))
     # Inputs are read and checked above; the writer locks the output before any model loads.
-    writer = ShardWriter(stage.path("out"), stage.schema("out"), stage.fingerprint(),
-                         code=__file__)
-    task = JudgeTask(EngineRecipe(judge, params.engine, "judge.max_new_tokens"), cfg,
-                     scope=iteration)
+    writer = ShardWriter(stage.path("out"), stage.schema("out"), stage.fingerprint(), code=__file__)
+    task = JudgeTask(
+        EngineRecipe(judge, params.engine, "judge.max_new_tokens"), cfg, scope=iteration
+    )
     rows = list(candidates.select("candidate_id", "prompt_id", "prompt", "response").iter_rows())
     built_from = {"candidates": stage.path("candidates")}
-    judgments = run_sharded(writer, chunks(rows, cfg.shard_size), task, "judgments", params,
-                            meta=lineage_meta(iteration, built_from))
+    judgments = run_sharded(
+        writer,
+        chunks(rows, cfg.shard_size),
+        task,
+        "judgments",
+        params,
+        meta=lineage_meta(iteration, built_from),
+    )
     scores = aggregate_scores(judgments, cfg.scoring)
     # judge.scoring alone decides the scores from the finished samples
-    stage.write("scores", scores, fingerprint({"scoring": cfg.scoring},
-                                              inputs=[stage.path("out")]),
-                lineage_meta(iteration, {**built_from, "judgments": stage.path("out")}))
+    stage.write(
+        "scores",
+        scores,
+        fingerprint({"scoring": cfg.scoring}, inputs=[stage.path("out")]),
+        lineage_meta(iteration, {**built_from, "judgments": stage.path("out")}),
+    )
     agreement = {}
     if judge != stage.path("model"):  # an external judge: would the model's own agree?
         own = make_generator(stage.path("model"), params.engine, "judge.max_new_tokens")
-        agreement = {"judge_model": judge, "self_judge_agreement": self_judge_agreement(
-            own, rows, scores, cfg, scope=f"self:{iteration}")}
+        agreement = {
+            "judge_model": judge,
+            "self_judge_agreement": self_judge_agreement(
+                own, rows, scores, cfg, scope=f"self:{iteration}"
+            ),
+        }
     stage.write_metrics({**agreement, **judgment_metrics(judgments, scores, cfg.scoring)})
 
 

@@ -46,12 +46,18 @@ def fingerprint_inputs(params, args) -> list[str]:
 
 
 SPEC = StageSpec(
-    name="pairs", doc=__doc__,
-    inputs={"candidates": artifact("candidates"), "scores": artifact("candidate_scores"),
-            "anchors": artifact("anchors", "the anchors artifact (used by pairs.mode anchored)",
-                                required=False)},
+    name="pairs",
+    doc=__doc__,
+    inputs={
+        "candidates": artifact("candidates"),
+        "scores": artifact("candidate_scores"),
+        "anchors": artifact(
+            "anchors", "the anchors artifact (used by pairs.mode anchored)", required=False
+        ),
+    },
     params=("pairs",),
-    payload=fingerprint_params, hashed_inputs=fingerprint_inputs,
+    payload=fingerprint_params,
+    hashed_inputs=fingerprint_inputs,
     outputs={"out": artifact("pairs")},
     metrics=("metrics",),
 )
@@ -62,14 +68,18 @@ def check_anchors(stage, anchors, candidates) -> None:
     another mode are empty and would give 0 anchored rejections without a word."""
     path, where = stage.path("anchors"), stage.path("candidates")
     if lineage(read_manifest(path)).get("anchored") is False:
-        raise LineageError(f"{path}: built in another pairs.mode (manifest lineage 'anchored' "
-                           f"is false: no anchors), but {stage.args.params} sets pairs.mode "
-                           f"'anchored'; {REBUILD}")
+        raise LineageError(
+            f"{path}: built in another pairs.mode (manifest lineage 'anchored' "
+            f"is false: no anchors), but {stage.args.params} sets pairs.mode "
+            f"'anchored'; {REBUILD}"
+        )
     same("iteration", path, where)
     built_from(path, "candidates", where)
     if anchors.is_empty() and not candidates.is_empty():  # one built before lineage was kept
-        raise LineageError(f"{path}: no anchor candidates for the {candidates.height} of "
-                           f"{where} (manifest 'rows' 0: built in another pairs.mode?); {REBUILD}")
+        raise LineageError(
+            f"{path}: no anchor candidates for the {candidates.height} of "
+            f"{where} (manifest 'rows' 0: built in another pairs.mode?); {REBUILD}"
+        )
 
 
 def main() -> None:
@@ -83,7 +93,8 @@ def main() -> None:
     same_candidates(scores, candidates, stage.path("scores"), stage.path("candidates"))
     scored = candidates.select("prompt_id", "candidate_id", "prompt", "response").join(
         scores.select("candidate_id", "mean_score", "sampled_score", "expected_score"),
-        on="candidate_id", how="left",
+        on="candidate_id",
+        how="left",
     )
     anchored = cfg.mode == "anchored"
     if anchored and not stage.path("anchors"):
@@ -92,8 +103,11 @@ def main() -> None:
     if anchors is not None:
         check_anchors(stage, anchors, candidates)
     pairs, drops = build_pairs(scored, cfg.min_margin, cfg.mode, cfg.length_epsilon, anchors)
-    inputs = {name: stage.path(name) for name in ("candidates", "scores", "anchors")
-              if name != "anchors" or anchored}  # what the fingerprint counts
+    inputs = {
+        name: stage.path(name)
+        for name in ("candidates", "scores", "anchors")
+        if name != "anchors" or anchored
+    }  # what the fingerprint counts
     iteration = lineage(read_manifest(stage.path("candidates"))).get("iteration")
     stage.write("out", pairs, stage.fingerprint(), lineage_meta(iteration, inputs))
     stats = pairs_metrics(pairs, drops, scored, candidates, cfg)

@@ -21,13 +21,17 @@ from srlm.runtime.requests import user_request
 log = logging.getLogger("stages.prompts")
 
 SPEC = StageSpec(
-    name="prompts", doc=__doc__,
+    name="prompts",
+    doc=__doc__,
     options={"iteration": text("the iteration, e.g. m2: it scopes every seed")},
-    inputs={"model": model("the iteration's base model"),
-            "ift": artifact("seed_ift", "seed IFT: few-shot examples"),
-            "eft_eval": artifact("seed_eft", "evaluation prompts to keep out"),
-            "eval_prompts": artifact("eval_prompts", "the eval_prompts artifact: also kept out",
-                                     required=False)},
+    inputs={
+        "model": model("the iteration's base model"),
+        "ift": artifact("seed_ift", "seed IFT: few-shot examples"),
+        "eft_eval": artifact("seed_eft", "evaluation prompts to keep out"),
+        "eval_prompts": artifact(
+            "eval_prompts", "the eval_prompts artifact: also kept out", required=False
+        ),
+    },
     params=("prompts", "engine"),
     # prompts.fewshot_from_seed was named fewshot_seed: the fingerprint keeps the old key, so
     # the artifact keeps its bytes
@@ -47,23 +51,39 @@ def main() -> None:
     generator = make_generator(generator_path, stage.params.engine, "prompts.max_new_tokens")
 
     def complete(batch):
-        requests = [user_request(rid, text, max_new_tokens=cfg.max_new_tokens,
-                                 temperature=cfg.temperature, top_p=cfg.top_p, seed=seed)
-                    for rid, text, seed in batch]
+        requests = [
+            user_request(
+                rid,
+                text,
+                max_new_tokens=cfg.max_new_tokens,
+                temperature=cfg.temperature,
+                top_p=cfg.top_p,
+                seed=seed,
+            )
+            for rid, text, seed in batch
+        ]
         return [c.text for c in generator.generate(requests)]
 
     seed_prompts = dict(ift.select("example_id", "prompt").iter_rows())
     rows, reasons = generate_prompts(complete, seed_prompts, forbidden, iteration, cfg)
     frame = artifact_frame(
-        "prompts", [{**r, "iteration": iteration, "generator": generator_path} for r in rows])
+        "prompts", [{**r, "iteration": iteration, "generator": generator_path} for r in rows]
+    )
     stage.write("out", frame, stage.fingerprint(), lineage_meta(iteration))
     stage.write_metrics(prompt_metrics(frame, reasons))
-    log.info("%s: kept %d of %d generated prompts; dropped %s", iteration, frame.height,
-             sum(reasons.values()), {k: v for k, v in reasons.items() if k != "kept"})
+    log.info(
+        "%s: kept %d of %d generated prompts; dropped %s",
+        iteration,
+        frame.height,
+        sum(reasons.values()),
+        {k: v for k, v in reasons.items() if k != "kept"},
+    )
     if frame.height == 0:
-        raise SrlmError(f"{stage.path('out')}: no prompt passed the filters "
-                        f"({stage.path('metrics')} counts why); raise prompts.n_generate or "
-                        "relax the filters")
+        raise SrlmError(
+            f"{stage.path('out')}: no prompt passed the filters "
+            f"({stage.path('metrics')} counts why); raise prompts.n_generate or "
+            "relax the filters"
+        )
 
 
 if __name__ == "__main__":

@@ -18,11 +18,11 @@ from srlm.evaluation.charts import render_charts
 from srlm.evaluation.report import collect, comparisons, markdown, plot_frames
 
 SPEC = StageSpec(
-    name="report", doc=__doc__,
+    name="report",
+    doc=__doc__,
     inputs={"metrics_dir": folder("every stage's metrics")},
     params=("evaluation.models", "iterations"),
-    outputs={"out": file("the markdown table"),
-             "plots": folder("folder of CSVs for dvc plots")},
+    outputs={"out": file("the markdown table"), "plots": folder("folder of CSVs for dvc plots")},
     metrics=("paired",),  # JSON: IFEval differences of each model vs its base and vs m0
 )
 
@@ -41,8 +41,11 @@ def main() -> None:
             frame.write_csv(plots / f"{name}.csv")
         charts = render_charts(frames, plots)
     relative = Path(os.path.relpath(stage.path("plots"), out.parent))
-    out.write_text(markdown(rows, {title: (relative / name).as_posix()
-                                   for title, name in charts.items()}, paired))
+    out.write_text(
+        markdown(
+            rows, {title: (relative / name).as_posix() for title, name in charts.items()}, paired
+        )
+    )
     print(out.read_text())
 
 

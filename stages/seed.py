@@ -33,21 +33,32 @@ def decontamination_files(params, args) -> list[str]:
 
 
 SPEC = StageSpec(
-    name="seed", doc=__doc__,
-    inputs={"source": file("training seed data", many=True),
-            "eval_source": file("held-out ranked data for EFT-eval (never trained on)",
-                                many=True),
-            "decontaminate": file("an evaluation set whose prompts are dropped from training "
-                                  "data", required=False, many=True)},
+    name="seed",
+    doc=__doc__,
+    inputs={
+        "source": file("training seed data", many=True),
+        "eval_source": file("held-out ranked data for EFT-eval (never trained on)", many=True),
+        "decontaminate": file(
+            "an evaluation set whose prompts are dropped from training data",
+            required=False,
+            many=True,
+        ),
+    },
     params=("seed", "evaluation.alpaca_eval"),
     # as it has always been: the seed group itself (not under its name); the AlpacaEval file
     # counts as an input, by content
     payload=lambda params, args: as_dict(params.seed),
-    hashed_inputs=lambda params, args: [*args.source, *args.eval_source,
-                                        *decontamination_files(params, args)],
+    hashed_inputs=lambda params, args: [
+        *args.source,
+        *args.eval_source,
+        *decontamination_files(params, args),
+    ],
     hub=True,
-    outputs={"ift": artifact("seed_ift"), "eft": artifact("seed_eft"),
-             "eft_eval": artifact("seed_eft")},
+    outputs={
+        "ift": artifact("seed_ift"),
+        "eft": artifact("seed_eft"),
+        "eft_eval": artifact("seed_eft"),
+    },
     metrics=("metrics",),
 )
 
@@ -70,17 +81,35 @@ def main() -> None:
     decontaminate = decontamination_files(stage.params, stage.args)
     eval_prompts = [p for spec in decontaminate for p in read_prompts(spec)]
     ift, eft, eft_eval, stats = build_seed_sets(
-        train, held_out, eval_prompts, stage.params.seed,
-        files=(", ".join(sources), ", ".join(eval_sources)), read_drops=(train_drops, eval_drops))
-    stats.update(dropped_on_read=dict(train_drops), eval_dropped_on_read=dict(eval_drops),
-                 decontamination_prompts=len(set(eval_prompts)))
+        train,
+        held_out,
+        eval_prompts,
+        stage.params.seed,
+        files=(", ".join(sources), ", ".join(eval_sources)),
+        read_drops=(train_drops, eval_drops),
+    )
+    stats.update(
+        dropped_on_read=dict(train_drops),
+        eval_dropped_on_read=dict(eval_drops),
+        decontamination_prompts=len(set(eval_prompts)),
+    )
     fp = stage.fingerprint()
     # One set: the three are replaced together or not at all, never a mix of two builds.
-    write_artifacts([stage.pending("ift", ift, fp), stage.pending("eft", eft, fp),
-                     stage.pending("eft_eval", eft_eval, fp)])
+    write_artifacts(
+        [
+            stage.pending("ift", ift, fp),
+            stage.pending("eft", eft, fp),
+            stage.pending("eft_eval", eft_eval, fp),
+        ]
+    )
     stage.write_metrics(stats)
-    log.info("ift %d, eft %d, eft_eval %d; %d prompts dropped as evaluation duplicates",
-             ift.height, eft.height, eft_eval.height, stats["decontaminated_prompts"])
+    log.info(
+        "ift %d, eft %d, eft_eval %d; %d prompts dropped as evaluation duplicates",
+        ift.height,
+        eft.height,
+        eft_eval.height,
+        stats["decontaminated_prompts"],
+    )
 
 
 if __name__ == "__main__":

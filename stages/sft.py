@@ -14,9 +14,13 @@ from srlm.core.stage import StageSpec, artifact, model
 from srlm.training.launch import main_process_output, relaunch
 
 SPEC = StageSpec(
-    name="sft", doc=__doc__,
-    inputs={"base": model("model directory to start from (M0)"), "ift": artifact("seed_ift"),
-            "eft": artifact("seed_eft")},
+    name="sft",
+    doc=__doc__,
+    inputs={
+        "base": model("model directory to start from (M0)"),
+        "ift": artifact("seed_ift"),
+        "eft": artifact("seed_eft"),
+    },
     # `accelerate` is read too, but never a dependency: it changes the speed, not the model
     params=("sft",),
     outputs={"out": model("model directory to write (M1)")},
@@ -29,8 +33,10 @@ def main() -> None:
     stage = SPEC.start()
     ift, eft = stage.read("ift"), stage.read("eft")
     if ift.is_empty() and eft.is_empty():
-        raise SrlmError(f"sft: {stage.path('ift')} and {stage.path('eft')} are both empty: "
-                        "nothing to train on (see metrics/seed.json)")
+        raise SrlmError(
+            f"sft: {stage.path('ift')} and {stage.path('eft')} are both empty: "
+            "nothing to train on (see metrics/seed.json)"
+        )
     check_loadable(stage.path("base"))  # before the slow import of torch, transformers and TRL
     # accelerate.processes > 1: this stage again, under accelerate launch
     if relaunch(stage.params.accelerate, __file__, sys.argv[1:], stage.params.sft, "sft"):
@@ -38,8 +44,14 @@ def main() -> None:
     from srlm.training.trainers import train_sft
 
     with main_process_output(stage.path("out"), "sft") as tmp:  # None but in the main process
-        metrics = train_sft(stage.path("base"), ift, eft, stage.params.sft, tmp,
-                            loss_csv=stage.path("loss") if tmp else None)
+        metrics = train_sft(
+            stage.path("base"),
+            ift,
+            eft,
+            stage.params.sft,
+            tmp,
+            loss_csv=stage.path("loss") if tmp else None,
+        )
     if tmp is not None:
         stage.write_metrics(metrics)
 

@@ -56,8 +56,11 @@ def run_point(point: int, profile: Path, keep: Path | None) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| EFT examples | scoring | pairwise acc % [95% CI] | ties % | Spearman [95% CI] | "
-             "pairs | time |", "|---:|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| EFT examples | scoring | pairwise acc % [95% CI] | ties % | Spearman [95% CI] | "
+        "pairs | time |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
 
     def pct(m, key):
         value, ci = m.get(key), m.get(f"{key}_ci95")
@@ -72,17 +75,20 @@ def table(rows: list[dict]) -> str:
     for row in rows:
         for mode in MODES:
             m = row[mode]
-            lines.append(f"| {row['eft_examples']} | {mode} | {pct(m, 'pairwise_accuracy')} | "
-                         f"{pct(m, 'tie_rate')} | {corr(m)} | {m.get('n_pairs')} | "
-                         f"{row['seconds'] // 60} min {row['seconds'] % 60} s |")
+            lines.append(
+                f"| {row['eft_examples']} | {mode} | {pct(m, 'pairwise_accuracy')} | "
+                f"{pct(m, 'tie_rate')} | {corr(m)} | {m.get('n_pairs')} | "
+                f"{row['seconds'] // 60} min {row['seconds'] % 60} s |"
+            )
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="example: studies/judge_learning_curve.py "
-                                            "--points 40 160 640")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: studies/judge_learning_curve.py --points 40 160 640",
+    )
     parser.add_argument("--points", type=int, nargs="+", default=[40, 160, 640])
     parser.add_argument("--profile", type=Path, default=PROFILE)
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "judge_learning_curve.md")
@@ -94,11 +100,18 @@ def main() -> None:
         rows.append(run_point(point, args.profile, args.keep))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(table(rows))  # after every point: a long study keeps what it has
-        flat = [{"eft_examples": r["eft_examples"], "scoring": mode, "seconds": r["seconds"],
-                 **{k: r[mode].get(k) for k in ("pairwise_accuracy", "tie_rate", "spearman")},
-                 "pairwise_accuracy_lo": (r[mode].get("pairwise_accuracy_ci95") or [None])[0],
-                 "pairwise_accuracy_hi": (r[mode].get("pairwise_accuracy_ci95") or [None, None])[1]}
-                for r in rows for mode in MODES]
+        flat = [
+            {
+                "eft_examples": r["eft_examples"],
+                "scoring": mode,
+                "seconds": r["seconds"],
+                **{k: r[mode].get(k) for k in ("pairwise_accuracy", "tie_rate", "spearman")},
+                "pairwise_accuracy_lo": (r[mode].get("pairwise_accuracy_ci95") or [None])[0],
+                "pairwise_accuracy_hi": (r[mode].get("pairwise_accuracy_ci95") or [None, None])[1],
+            }
+            for r in rows
+            for mode in MODES
+        ]
         pl.DataFrame(flat).write_csv(args.out.with_suffix(".csv"))
     print(table(rows))
 

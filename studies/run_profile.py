@@ -70,8 +70,9 @@ def stage_seconds(events: list[tuple[str, float]], end: float) -> dict[str, floa
     until the next one starts (DVC's own bookkeeping between them included), the last until
     `end`."""
     bounds = [t for _, t in events[1:]] + [end]
-    return {stage: round(stop - start, 1) for (stage, start), stop in zip(events, bounds,
-                                                                          strict=True)}
+    return {
+        stage: round(stop - start, 1) for (stage, start), stop in zip(events, bounds, strict=True)
+    }
 
 
 def read_times(path: Path) -> dict[str, tuple[float, str]]:
@@ -79,8 +80,10 @@ def read_times(path: Path) -> dict[str, tuple[float, str]]:
     if not path.exists():
         return {}
     with path.open(newline="") as handle:
-        return {row["stage"]: (float(row["seconds"]), row.get("machine") or "")
-                for row in csv.DictReader(handle)}
+        return {
+            row["stage"]: (float(row["seconds"]), row.get("machine") or "")
+            for row in csv.DictReader(handle)
+        }
 
 
 def write_times(path: Path, times: dict[str, tuple[float, str]]) -> None:
@@ -98,10 +101,13 @@ def repro(project: Path, targets: list[str], dry: bool = False) -> tuple[list[st
     events: list[tuple[str, float]] = []
     # --force in a dry run: a fresh copy has no outputs, so everything runs anyway, and
     # without it DVC stops at the first stage whose input is not built yet
-    process = subprocess.Popen(dvc_command("repro", *(["--dry", "--force"] if dry else []),
-                                           *targets),
-                               cwd=project, env=dvc_env(project), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        dvc_command("repro", *(["--dry", "--force"] if dry else []), *targets),
+        cwd=project,
+        env=dvc_env(project),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     assert process.stdout is not None
     # bytes, split on "\n" only: progress bars redraw with "\r" and pass through untouched
     for raw in iter(process.stdout.readline, b""):
@@ -119,12 +125,15 @@ def repro(project: Path, targets: list[str], dry: bool = False) -> tuple[list[st
         times = read_times(project / TIMES_FILE)
         # a resumed study may run on another machine: each stage keeps the one it ran on
         here = machine()
-        times.update({stage: (seconds, here)
-                      for stage, seconds in stage_seconds(events, end).items()})
+        times.update(
+            {stage: (seconds, here) for stage, seconds in stage_seconds(events, end).items()}
+        )
         write_times(project / TIMES_FILE, times)
     if code != 0:
-        raise SystemExit(f"dvc repro failed (exit {code}) in {project}; run the same command "
-                         f"with --workdir {project} to resume")
+        raise SystemExit(
+            f"dvc repro failed (exit {code}) in {project}; run the same command "
+            f"with --workdir {project} to resume"
+        )
     return [stage for stage, _ in events], end - started
 
 
@@ -132,8 +141,9 @@ def dry_run(params: dict, targets: list[str]) -> None:
     print(yaml.safe_dump(params, sort_keys=False))
     with tempfile.TemporaryDirectory(prefix="study-dry-") as folder:
         project = project_copy(Path(folder), params)
-        subprocess.run(dvc_command("init", "--no-scm", "-q"), cwd=project,
-                       env=dvc_env(project), check=True)
+        subprocess.run(
+            dvc_command("init", "--no-scm", "-q"), cwd=project, env=dvc_env(project), check=True
+        )
         stages, _ = repro(project, targets, dry=True)
     print(f"\n{len(stages)} stages would run: {' '.join(stages)}")
 
@@ -150,8 +160,9 @@ def prepare(workdir: Path | None, stem: str, params: dict) -> tuple[Path, bool]:
     else:
         workdir.mkdir(parents=True, exist_ok=True)
     project_copy(workdir, params)
-    subprocess.run(dvc_command("init", "--no-scm", "-q"), cwd=workdir, env=dvc_env(workdir),
-                   check=True)
+    subprocess.run(
+        dvc_command("init", "--no-scm", "-q"), cwd=workdir, env=dvc_env(workdir), check=True
+    )
     print(f"project copied to {workdir}")
     return workdir, made
 
@@ -167,24 +178,34 @@ def shown_command(argv: list[str]) -> str:
             continue
         skip = arg == "--workdir"
         path = Path(arg)
-        shown.append(str(path.relative_to(ROOT)) if path.is_absolute() and
-                     path.is_relative_to(ROOT) else arg)
+        shown.append(
+            str(path.relative_to(ROOT)) if path.is_absolute() and path.is_relative_to(ROOT) else arg
+        )
     return shlex.join(shown)
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     parser.add_argument("--profile", type=Path, required=True, help="overrides of params.yaml")
     parser.add_argument("--out", type=Path, help="results folder (default: studies/<stem>/)")
     parser.add_argument("--workdir", type=Path, help="run (or resume) the project here")
-    parser.add_argument("--until", metavar="STAGE", nargs="+",
-                        help="build only these stages and what they need (in this order: "
-                             "e.g. the loop first, then the evaluations that matter most)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the merged params and the stages that would run")
+    parser.add_argument(
+        "--until",
+        metavar="STAGE",
+        nargs="+",
+        help="build only these stages and what they need (in this order: "
+        "e.g. the loop first, then the evaluations that matter most)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the merged params and the stages that would run",
+    )
     args = parser.parse_args(argv)
     try:
         params = checked_params(args.profile)
@@ -198,8 +219,10 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or ROOT / "studies" / stem
     print(f"machine: {machine()}")
     if not bf16_supported():  # the profiles' time budgets are measured in bf16
-        print("warning: no bf16 on this machine (avx512_bf16 / AMX): every stage runs in "
-              "fp32, about half as fast (BENCHMARKS.md, fp32 rows)")
+        print(
+            "warning: no bf16 on this machine (avx512_bf16 / AMX): every stage runs in "
+            "fp32, about half as fast (BENCHMARKS.md, fp32 rows)"
+        )
     project, made = prepare(args.workdir.resolve() if args.workdir else None, stem, params)
     started = datetime.now(UTC)
     # one `dvc repro` a target, in the order given: DVC orders several targets by its graph
@@ -211,9 +234,15 @@ def main(argv: list[str] | None = None) -> None:
         ran += stages
         seconds += took
     collect_results(project, out)
-    write_readme(out / "README.md", command=shown_command(argv), started=started,
-                 seconds=seconds, ran=ran, times=read_times(project / TIMES_FILE),
-                 until=" ".join(targets) or None)
+    write_readme(
+        out / "README.md",
+        command=shown_command(argv),
+        started=started,
+        seconds=seconds,
+        ran=ran,
+        times=read_times(project / TIMES_FILE),
+        until=" ".join(targets) or None,
+    )
     print(f"results in {out} ({len(ran)} stages ran, {seconds / 60:.1f} min)")
     if made:
         shutil.rmtree(project)

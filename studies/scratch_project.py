@@ -3,11 +3,10 @@ project that runs the real pipeline with `dvc repro`.
 
     from scratch_project import merged_params, project_copy, dvc_command
 
-A profile (profiles/*.yaml) holds overrides only. Merging is by key: a group's keys replace
-params.yaml's one by one (nested groups such as `sft.lora` too), lists are replaced whole, and
-`iterations` is replaced whole (its keys are iteration names, not params: a profile that
-lists only `m2` runs M1 -> M2). A key that params.yaml does not have is an error naming the
-profile file and the key, so a typo never silently runs the defaults.
+A profile (profiles/*.yaml) holds overrides only, merged over params.yaml by
+`srlm.core.profiles.merge_overrides` (the merge `load_params` applies to `profile:`): a group's
+keys one by one, lists and `iterations` whole; a key that params.yaml does not have is an error
+naming the profile file and the key. The scratch project's params.yaml is the merged result.
 """
 
 from __future__ import annotations
@@ -22,10 +21,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # srlm from this checkout, as the copied stages use it
-# Replaced whole, never merged key by key: their keys are names the user picks.
-WHOLE_GROUPS = ("iterations",)
+from srlm.core.profiles import merge_overrides  # noqa: E402  (after the path above)
+from srlm.core.validation import ParamsError  # noqa: E402
+
 # What a stage reads: the graph, its scripts, the library, the shipped data, accelerate configs.
-PROJECT_DIRS = ("stages", "srlm", "data/raw", "accelerate")
+PROJECT_DIRS = ("stages", "srlm", "data/raw", "accelerate", "profiles")
 PROJECT_FILES = ("dvc.yaml", ".dvcignore")
 
 
@@ -33,22 +33,9 @@ class ProfileError(ValueError):
     """A profile that cannot be merged; the message names the file and the key."""
 
 
-def _merge(base: dict, overrides: dict, where: str, profile: Path) -> None:
-    for key, value in overrides.items():
-        name = f"{where}.{key}" if where else str(key)
-        if key not in base:
-            raise ProfileError(f"{profile}: unknown key '{name}' (params.yaml has no such key)")
-        if isinstance(base[key], dict) and name not in WHOLE_GROUPS:
-            if not isinstance(value, dict):
-                raise ProfileError(f"{profile}: '{name}' must be a mapping of keys, "
-                                   f"got {type(value).__name__}")
-            _merge(base[key], value, name, profile)
-        else:
-            base[key] = value
-
-
 def merged_params(profile: Path, defaults: Path | None = None) -> dict:
-    """params.yaml (or `defaults`) with the profile's overrides applied."""
+    """params.yaml (or `defaults`) with the profile's overrides applied, by the merge every
+    params file uses (`srlm.core.profiles.merge_overrides`)."""
     params = yaml.safe_load((defaults or ROOT / "params.yaml").read_text(encoding="utf-8"))
     try:
         overrides = yaml.safe_load(Path(profile).read_text(encoding="utf-8")) or {}
@@ -58,13 +45,19 @@ def merged_params(profile: Path, defaults: Path | None = None) -> dict:
         raise ProfileError(f"{profile}: not valid YAML: {err}".splitlines()[0]) from None
     if not isinstance(overrides, dict):
         raise ProfileError(f"{profile}: expected a mapping of params groups at the top level")
-    _merge(params, overrides, "", Path(profile))
-    return params
+    try:
+        return merge_overrides(params, overrides, profile)
+    except ParamsError as err:
+        raise ProfileError(str(err)) from None
 
 
 def write_params(folder: Path, params: dict) -> None:
-    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False),
-                                        encoding="utf-8")
+    """`params` (merged already) as the project's params.yaml."""
+    graph = folder / "dvc.yaml"
+    if graph.exists() and "${profile}" not in graph.read_text(encoding="utf-8"):
+        # a study copied before profiles existed: its code knows no `profile` key
+        params = {key: value for key, value in params.items() if key != "profile"}
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
 
 
 def project_copy(folder: Path, params: dict) -> Path:
@@ -88,5 +81,10 @@ def dvc_command(*args: str) -> list[str]:
 def dvc_env(project: Path) -> dict:
     """The stages import srlm from the copy (not an installed one) and never reach the hub;
     unbuffered, so their output streams as it is written."""
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-            "PYTHONPATH": str(project), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "PYTHONPATH": str(project),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }

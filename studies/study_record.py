@@ -46,24 +46,37 @@ def machine() -> str:
     from srlm.core.hardware import cpu_flags
 
     info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines()
-                  if line.startswith("model name")), "unknown CPU")
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in info.splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
     flags = cpu_flags()
     memory = ""
     if Path("/proc/meminfo").exists():
         kib = int(Path("/proc/meminfo").read_text().split()[1])  # MemTotal, first line
         memory = f", {kib / 2**20:.1f} GiB"
-    features = ", ".join(f"{flag} {'yes' if flag in flags else 'no'}"
-                         for flag in ("avx512f", "avx512_bf16", "amx_tile"))
-    return (f"{model}, {os.cpu_count()} cores{memory}; "
-            f"{features}")
+    features = ", ".join(
+        f"{flag} {'yes' if flag in flags else 'no'}"
+        for flag in ("avx512f", "avx512_bf16", "amx_tile")
+    )
+    return f"{model}, {os.cpu_count()} cores{memory}; {features}"
 
 
 def commit() -> str:
     """HEAD of this checkout, and whether the working tree differed from it."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", "--no-optional-locks", "-C", str(ROOT), *args],
-                              capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "--no-optional-locks", "-C", str(ROOT), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
     try:
         head = git("rev-parse", "HEAD")
         dirty = bool(git("status", "--porcelain"))
@@ -76,24 +89,37 @@ def minutes(seconds: float) -> str:
     return f"{int(seconds // 60)} min {int(seconds % 60)} s"
 
 
-def run_block(command: str, started: datetime, seconds: float, ran: list[str],
-              times: dict[str, tuple[float, str]], until: str | None) -> str:
+def run_block(
+    command: str,
+    started: datetime,
+    seconds: float,
+    ran: list[str],
+    times: dict[str, tuple[float, str]],
+    until: str | None,
+) -> str:
     """The README's run block; `times` holds every recorded stage's seconds and machine
     (across resumed runs, which may have run on other machines: then each stage says which)."""
     machines = list(dict.fromkeys(where for _, where in times.values() if where))
-    lines = [BEGIN, "## Run", "",
-             f"- command: `{command}`" + (f" (stopped at `{until}`)" if until else ""),
-             f"- machine of this run: {machine()}",
-             f"- started: {started:%Y-%m-%d %H:%M} UTC",
-             f"- commit: {commit()}",
-             f"- wall time of this run: {minutes(seconds)}, {len(ran)} stages ran"
-             f" (sum of all recorded stage times: "
-             f"{minutes(sum(s for s, _ in times.values()))})"]
+    lines = [
+        BEGIN,
+        "## Run",
+        "",
+        f"- command: `{command}`" + (f" (stopped at `{until}`)" if until else ""),
+        f"- machine of this run: {machine()}",
+        f"- started: {started:%Y-%m-%d %H:%M} UTC",
+        f"- commit: {commit()}",
+        f"- wall time of this run: {minutes(seconds)}, {len(ran)} stages ran"
+        f" (sum of all recorded stage times: "
+        f"{minutes(sum(s for s, _ in times.values()))})",
+    ]
     several = len(machines) > 1
     if several:
         lines += [f"- machine {chr(65 + i)}: {where}" for i, where in enumerate(machines)]
-    lines += ["", "| stage | time |" + (" machine |" if several else ""),
-              "|---|---:|" + ("---|" if several else "")]
+    lines += [
+        "",
+        "| stage | time |" + (" machine |" if several else ""),
+        "|---|---:|" + ("---|" if several else ""),
+    ]
     for stage, (took, where) in times.items():
         row = f"| `{stage}` | {minutes(took)} |"
         if several:

@@ -54,12 +54,20 @@ def smollm2_tokenizer(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, smollm2_tokenizer) -> Path:
     """A randomly initialised 2-layer Llama (about 1.6M parameters) saved like M0."""
-    return save_tiny_llama(tmp_path_factory.mktemp("tiny-model"), smollm2_tokenizer,
-                           hidden_size=32, num_attention_heads=2)
+    return save_tiny_llama(
+        tmp_path_factory.mktemp("tiny-model"),
+        smollm2_tokenizer,
+        hidden_size=32,
+        num_attention_heads=2,
+    )
 
 
 @pytest.fixture(scope="session")
 def tiny_vllm_model_dir(tmp_path_factory, smollm2_tokenizer) -> Path:
     """The tiny Llama with a head size of 64: vLLM's CPU attention rejects 16 (SmolLM2 has 64)."""
-    return save_tiny_llama(tmp_path_factory.mktemp("tiny-vllm-model"), smollm2_tokenizer,
-                           hidden_size=64, num_attention_heads=1)
+    return save_tiny_llama(
+        tmp_path_factory.mktemp("tiny-vllm-model"),
+        smollm2_tokenizer,
+        hidden_size=64,
+        num_attention_heads=1,
+    )

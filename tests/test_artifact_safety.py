@@ -28,8 +28,11 @@ from tests.helpers import candidates_cmd, eft_frame, frame_for
 
 def snapshot(directory):
     """Every file of a folder with its bytes."""
-    return {str(p.relative_to(directory)): p.read_bytes()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 def hidden(folder):
@@ -110,11 +113,14 @@ def test_a_lock_left_by_a_killed_writer_blocks_nobody(tmp_path):
 
 
 def seed_set(tmp_path, version):
-    ift = pl.DataFrame({"example_id": ["a"], "prompt": ["p"], "response": [f"r{version}"],
-                        "source": ["s"]})
-    return [PendingArtifact(ift, tmp_path / "ift", "seed_ift", f"v{version}"),
-            PendingArtifact(eft_frame(), tmp_path / "eft", "seed_eft", f"v{version}"),
-            PendingArtifact(eft_frame(2), tmp_path / "eft_eval", "seed_eft", f"v{version}")]
+    ift = pl.DataFrame(
+        {"example_id": ["a"], "prompt": ["p"], "response": [f"r{version}"], "source": ["s"]}
+    )
+    return [
+        PendingArtifact(ift, tmp_path / "ift", "seed_ift", f"v{version}"),
+        PendingArtifact(eft_frame(), tmp_path / "eft", "seed_eft", f"v{version}"),
+        PendingArtifact(eft_frame(2), tmp_path / "eft_eval", "seed_eft", f"v{version}"),
+    ]
 
 
 def test_set_replacement_is_all_or_nothing_when_a_rename_fails(tmp_path, monkeypatch):
@@ -151,8 +157,12 @@ def test_set_is_validated_whole_before_anything_is_written(tmp_path):
 
 def test_neighbours_named_like_temporaries_survive(tmp_path):
     out = tmp_path / "eft"
-    mine = {"eft.old": "a user's backup", "eft.tmp": "a user's notes",
-            f"eft.tmp-{os.getpid()}": "more", ".eft.srlm-tmp-x": "not ours: wrong shape"}
+    mine = {
+        "eft.old": "a user's backup",
+        "eft.tmp": "a user's notes",
+        f"eft.tmp-{os.getpid()}": "more",
+        ".eft.srlm-tmp-x": "not ours: wrong shape",
+    }
     for name, text in mine.items():
         (tmp_path / name).write_text(text)
     (tmp_path / "eft.old.d").mkdir()
@@ -170,19 +180,24 @@ def test_neighbours_named_like_temporaries_survive(tmp_path):
 
 
 def stage_inputs(tmp_path, n_prompts):
-    prompts = pl.DataFrame({
-        "prompt_id": [f"p{i:02d}" for i in range(n_prompts)],
-        "prompt": [f"Tell me something about the number {i}." for i in range(n_prompts)],
-        "iteration": ["m2"] * n_prompts, "generator": ["m1"] * n_prompts,
-        "fewshot_ids": [["s"]] * n_prompts,
-    })
+    prompts = pl.DataFrame(
+        {
+            "prompt_id": [f"p{i:02d}" for i in range(n_prompts)],
+            "prompt": [f"Tell me something about the number {i}." for i in range(n_prompts)],
+            "iteration": ["m2"] * n_prompts,
+            "generator": ["m1"] * n_prompts,
+            "fewshot_ids": [["s"]] * n_prompts,
+        }
+    )
     write_artifact(prompts, tmp_path / "prompts", "prompts", "fp")
 
 
 def params(tmp_path, name, n=2):
     path = tmp_path / name
-    path.write_text("engine:\n  backend: transformers\n  precision: fp32\n  batch_size: 2\n"
-                    f"candidates:\n  n: {n}\n  max_new_tokens: 24\n  shard_size: 1\n")
+    path.write_text(
+        "engine:\n  backend: transformers\n  precision: fp32\n  batch_size: 2\n"
+        f"candidates:\n  n: {n}\n  max_new_tokens: 24\n  shard_size: 1\n"
+    )
     return path
 
 
@@ -191,14 +206,16 @@ def test_broken_model_folder_leaves_the_finished_candidates(tmp_path, tiny_model
     stage_inputs(tmp_path, 3)
     out = tmp_path / "candidates"
     good = params(tmp_path, "params.yaml")
-    subprocess.run(candidates_cmd(tmp_path, tiny_model_dir, out, good), check=True,
-                   capture_output=True)
+    subprocess.run(
+        candidates_cmd(tmp_path, tiny_model_dir, out, good), check=True, capture_output=True
+    )
     before = snapshot(out)
     broken = tmp_path / "broken-model"
     shutil.copytree(tiny_model_dir, broken)
     (broken / "config.json").write_text('{"model_type": "llama", oops')
-    result = subprocess.run(candidates_cmd(tmp_path, broken, out, good), capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        candidates_cmd(tmp_path, broken, out, good), capture_output=True, text=True
+    )
     assert result.returncode != 0 and "config.json" in result.stderr  # failed on the model
     assert snapshot(out) == before, "a failed run must leave the finished artifact as it was"
     assert hidden(tmp_path) == []  # its lock was released and removed on the way out
@@ -210,19 +227,27 @@ def test_second_concurrent_stage_fails_with_one_line(tmp_path, tiny_model_dir):
     out = tmp_path / "candidates"
     log = tmp_path / "first.log"
     with log.open("w") as stderr:
-        first = subprocess.Popen(candidates_cmd(tmp_path, tiny_model_dir, out,
-                                                params(tmp_path, "a.yaml", n=2)),
-                                 stdout=subprocess.DEVNULL, stderr=stderr)
+        first = subprocess.Popen(
+            candidates_cmd(tmp_path, tiny_model_dir, out, params(tmp_path, "a.yaml", n=2)),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     try:
         deadline = time.time() + 120
-        while (not (tmp_path / "candidates.partial" / "part-00000.parquet").exists()
-               and first.poll() is None and time.time() < deadline):
+        while (
+            not (tmp_path / "candidates.partial" / "part-00000.parquet").exists()
+            and first.poll() is None
+            and time.time() < deadline
+        ):
             time.sleep(0.05)
         first.send_signal(signal.SIGSTOP)  # mid-run, holding the lock, for as long as we like
         assert first.poll() is None, "the first run should still be writing"
-        second = subprocess.run(candidates_cmd(tmp_path, tiny_model_dir, out,
-                                               params(tmp_path, "b.yaml", n=3)),
-                                capture_output=True, text=True, timeout=300)
+        second = subprocess.run(
+            candidates_cmd(tmp_path, tiny_model_dir, out, params(tmp_path, "b.yaml", n=3)),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         first.send_signal(signal.SIGCONT)
         assert second.returncode == 1
         lines = second.stderr.strip().splitlines()

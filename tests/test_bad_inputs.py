@@ -53,8 +53,14 @@ def world(tmp_path_factory, tiny_model_dir):
 
 CASES = [
     # params: duplicate keys, ranges, sizes, iteration names and bases, bounds
-    ("dup-key", bad_params("candidates:\n  n: 4\n  temperature: 0.7\n  n: 8\n",
-                           "params.yaml:4", "duplicate key 'n'")),
+    (
+        "dup-key",
+        bad_params(
+            "candidates:\n  n: 4\n  temperature: 0.7\n  n: 8\n",
+            "params.yaml:4",
+            "duplicate key 'n'",
+        ),
+    ),
     ("dup-group", bad_params("judge:\n  samples: 3\njudge:\n  samples: 4\n", "'judge'")),
     ("temperature", bad_params("candidates:\n  temperature: -1\n", "candidates.temperature")),
     ("top-p", bad_params("judge:\n  top_p: 5\n", "judge.top_p")),
@@ -62,37 +68,70 @@ CASES = [
     ("negative-size", bad_params("seed:\n  ift_size: -1\n", "seed.ift_size")),
     ("negative-batch", bad_params("sft:\n  batch_size: -3\n", "sft.batch_size")),
     ("negative-seed", bad_params("sft:\n  random_seed: -1\n", "sft.random_seed")),
-    ("negative-fewshot", bad_params("prompts:\n  fewshot_from_seed: -2\n", "prompts.fewshot_from_seed")),
+    (
+        "negative-fewshot",
+        bad_params("prompts:\n  fewshot_from_seed: -2\n", "prompts.fewshot_from_seed"),
+    ),
     ("iteration-path", bad_params("iterations:\n  ../../x: {base: m1}\n", "'../../x'")),
     ("iteration-self", bad_params("iterations:\n  m2: {base: m2}\n", "iterations.m2.base")),
-    ("iteration-base", bad_params("iterations:\n  m2: {base: m9}\n", "iterations.m2.base",
-                                  "'m9'")),
-    ("iteration-cycle", bad_params("iterations:\n  m2: {base: m3}\n  m3: {base: m2}\n",
-                                   "cycle")),
+    ("iteration-base", bad_params("iterations:\n  m2: {base: m9}\n", "iterations.m2.base", "'m9'")),
+    ("iteration-cycle", bad_params("iterations:\n  m2: {base: m3}\n  m3: {base: m2}\n", "cycle")),
     ("candidates-n", bad_params("candidates:\n  n: 100000\n", "candidates.n", "<= 64")),
     ("judge-samples", bad_params("judge:\n  samples: 1000\n", "judge.samples")),
     ("n-generate", bad_params("prompts:\n  n_generate: 1000000000\n", "prompts.n_generate")),
     ("not-a-mapping", bad_params("- a\n- b\n", "mapping")),
     ("max-new-tokens", context_too_long),
     # seed files: labels, NaN, nothing usable
-    ("quality-text", bad_trees(lambda r: first_reply(r)["labels"]["quality"].update(
-        value="high"), "'quality' label must be a number")),
-    ("quality-no-value", bad_trees(lambda r: first_reply(r)["labels"].update(quality={}),
-                                   "has no 'value'")),
-    ("quality-nan", bad_trees(lambda r: first_reply(r)["labels"]["quality"].update(
-        value=float("nan")), "finite")),
+    (
+        "quality-text",
+        bad_trees(
+            lambda r: first_reply(r)["labels"]["quality"].update(value="high"),
+            "'quality' label must be a number",
+        ),
+    ),
+    (
+        "quality-no-value",
+        bad_trees(lambda r: first_reply(r)["labels"].update(quality={}), "has no 'value'"),
+    ),
+    (
+        "quality-nan",
+        bad_trees(
+            lambda r: first_reply(r)["labels"]["quality"].update(value=float("nan")), "finite"
+        ),
+    ),
     ("rank-text", bad_trees(lambda r: first_reply(r).update(rank="first"), "rank")),
-    ("score-nan", bad_plain([*GOOD[:2], {**GOOD[2], "score": float("nan")}], "score",
-                            "finite", line=3)),
-    ("score-text", bad_plain([{"prompt": "What is a good pasta?", "response": "Penne.",
-                               "quality": "ten"}], "score", "'ten'", line=1)),
-    ("all-non-english", bad_plain([{**r, "lang": "de"} for r in GOOD],
-                                  "no usable training replies", "reply_non_english")),
-    ("no-ranks", bad_plain([{k: v for k, v in r.items() if k != "score"} for r in GOOD],
-                           "EFT is empty", "2+")),
-    ("prompts-too-short", lambda w, tmp: (
-        seed(w, tmp, "seed:\n  min_prompt_chars: 5000\n  max_prompt_chars: 6000\n"),
-        [str(EMBEDDED / "train.trees.jsonl"), "no usable training replies", "prompt_too_"])),
+    (
+        "score-nan",
+        bad_plain([*GOOD[:2], {**GOOD[2], "score": float("nan")}], "score", "finite", line=3),
+    ),
+    (
+        "score-text",
+        bad_plain(
+            [{"prompt": "What is a good pasta?", "response": "Penne.", "quality": "ten"}],
+            "score",
+            "'ten'",
+            line=1,
+        ),
+    ),
+    (
+        "all-non-english",
+        bad_plain(
+            [{**r, "lang": "de"} for r in GOOD], "no usable training replies", "reply_non_english"
+        ),
+    ),
+    (
+        "no-ranks",
+        bad_plain(
+            [{k: v for k, v in r.items() if k != "score"} for r in GOOD], "EFT is empty", "2+"
+        ),
+    ),
+    (
+        "prompts-too-short",
+        lambda w, tmp: (
+            seed(w, tmp, "seed:\n  min_prompt_chars: 5000\n  max_prompt_chars: 6000\n"),
+            [str(EMBEDDED / "train.trees.jsonl"), "no usable training replies", "prompt_too_"],
+        ),
+    ),
     ("held-out-deleted", held_out_all_deleted),
     ("no-records", no_records),
     # artifacts read by a stage
@@ -141,8 +180,9 @@ def test_bad_input_is_one_line_and_changes_nothing(world, tmp_path, make):
     before = snapshot(world.root)
     kind, *args = command
     result = run_stage(*args) if kind == "stage" else run_cli(*args)
-    lines = [line for line in result.stderr.splitlines()
-             if line.strip() and not TIMESTAMP.match(line)]
+    lines = [
+        line for line in result.stderr.splitlines() if line.strip() and not TIMESTAMP.match(line)
+    ]
     assert result.returncode != 0, result.stderr
     assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
     for name in names:
@@ -160,9 +200,11 @@ def test_unexpected_errors_are_one_line_unless_debugging(monkeypatch):
 
     monkeypatch.delenv("SRLM_DEBUG", raising=False)
     assert error_line(KeyError("rows"), "seed") == (
-        f"error: seed: unexpected KeyError: 'rows' {DEBUG_HINT}")
+        f"error: seed: unexpected KeyError: 'rows' {DEBUG_HINT}"
+    )
     assert error_line(RuntimeError("two\nlines"), "sft") == (
-        f"error: sft: unexpected RuntimeError: two | lines {DEBUG_HINT}")
+        f"error: sft: unexpected RuntimeError: two | lines {DEBUG_HINT}"
+    )
     full = pl.exceptions.ComputeError("parquet: Invalid thrift: transport error")
     assert "the disk is probably full" in error_line(full, "judgments")
     monkeypatch.setenv("SRLM_DEBUG", "1")
@@ -175,9 +217,12 @@ def test_os_errors_name_the_file_and_the_remedy():
     denied = PermissionError(13, "Permission denied", "/ro/data/m1")
     assert error_line(denied, "sft") == (
         "error: sft: /ro/data/m1: Permission denied; no permission: choose a writable output "
-        "or fix the folder's permissions")
+        "or fix the folder's permissions"
+    )
     read_only = OSError(30, "Read-only file system", "/mnt/ro/x")
-    assert error_line(read_only, "seed").startswith("error: seed: /mnt/ro/x: Read-only file system;")
+    assert error_line(read_only, "seed").startswith(
+        "error: seed: /mnt/ro/x: Read-only file system;"
+    )
 
 
 # --- Issue 24, items 4 and 6: invalid input that was accepted (exit 0, 0 pairs, an empty
@@ -188,39 +233,75 @@ from tests import bad_inputs as issue24  # noqa: E402 - this block's own helpers
 
 ISSUE_24_CASES = [
     # item 4: text, lineage, schema, manifest row count, report inputs
-    ("zero-width-prompts", bad_plain([{**r, "prompt": issue24.ZERO_WIDTH * 3} for r in GOOD],
-                                     "no usable training replies", "reply_empty")),
+    (
+        "zero-width-prompts",
+        bad_plain(
+            [{**r, "prompt": issue24.ZERO_WIDTH * 3} for r in GOOD],
+            "no usable training replies",
+            "reply_empty",
+        ),
+    ),
     ("pairs-other-iteration", issue24.pairs_case("m2/candidates", "m3/scores", "'iteration'")),
     ("pairs-foreign-scores", issue24.pairs_case("m2/candidates", "old_scores", "'candidate_id'")),
-    ("pairs-anchors-other-mode", issue24.pairs_case(
-        "m2/candidates", "m2/scores", "'anchored'", "anchored.yaml", anchors="m2/anchors",
-        named=("anchors",))),
-    ("pairs-anchors-unrecorded", issue24.pairs_case(
-        "m2/candidates", "m2/scores", "'rows' 0", anchors="old_anchors",
-        named=("anchors", "candidates"))),
+    (
+        "pairs-anchors-other-mode",
+        issue24.pairs_case(
+            "m2/candidates",
+            "m2/scores",
+            "'anchored'",
+            "anchored.yaml",
+            anchors="m2/anchors",
+            named=("anchors",),
+        ),
+    ),
+    (
+        "pairs-anchors-unrecorded",
+        issue24.pairs_case(
+            "m2/candidates",
+            "m2/scores",
+            "'rows' 0",
+            anchors="old_anchors",
+            named=("anchors", "candidates"),
+        ),
+    ),
     ("judgments-other-iteration", issue24.judgments_other_iteration),
     ("anchors-other-iteration", issue24.anchors_other_iteration),
-    ("validate-short-probs", issue24.loop_cli("validate", "short_probs", "score_probs",
-                                              "6 probabilities")),
-    ("diff-deleted-shard", issue24.loop_cli("diff", "half", "5 rows on disk",
-                                            "manifest says 10", other="ift")),
+    (
+        "validate-short-probs",
+        issue24.loop_cli("validate", "short_probs", "score_probs", "6 probabilities"),
+    ),
+    (
+        "diff-deleted-shard",
+        issue24.loop_cli("diff", "half", "5 rows on disk", "manifest says 10", other="ift"),
+    ),
     ("diff-wrong-rows", cli("diff", "wrong_rows", "manifest says 99")),
     ("report-empty-judge", issue24.report_judge("{}", "'sampled'")),
     # item 6: named checks
-    ("lone-surrogate", issue24.bad_line(
-        '{"prompt": "Why \\ud800?", "response": "Because.", "score": 1}', "lone surrogate")),
+    (
+        "lone-surrogate",
+        issue24.bad_line(
+            '{"prompt": "Why \\ud800?", "response": "Because.", "score": 1}', "lone surrogate"
+        ),
+    ),
     ("json-too-deep", issue24.bad_line("[" * 200_000 + "]" * 200_000, "nested too deeply")),
     ("rank-2**63", bad_plain([*GOOD[:2], {**GOOD[2], "rank": 2**63}], "rank", line=3)),
-    ("rank-10**400-plain", bad_plain([*GOOD[:2], {**GOOD[2], "rank": 10**400}], "rank",
-                                     line=3)),
+    ("rank-10**400-plain", bad_plain([*GOOD[:2], {**GOOD[2], "rank": 10**400}], "rank", line=3)),
     ("rank-10**400-trees", bad_trees(lambda r: first_reply(r).update(rank=10**400), "rank")),
-    ("quality-10**400", bad_trees(lambda r: first_reply(r)["labels"]["quality"].update(
-        value=10**400), "'quality' label")),
-    ("huge-batch", bad_params("sft:\n  batch_size: 1" + "0" * 40 + "\n", "sft.batch_size",
-                              "<= 2147483647")),
+    (
+        "quality-10**400",
+        bad_trees(
+            lambda r: first_reply(r)["labels"]["quality"].update(value=10**400), "'quality' label"
+        ),
+    ),
+    (
+        "huge-batch",
+        bad_params("sft:\n  batch_size: 1" + "0" * 40 + "\n", "sft.batch_size", "<= 2147483647"),
+    ),
     ("report-list-judge", issue24.report_judge("[]", "JSON object")),
-    ("report-judge-mode-number", issue24.report_judge('{"sampled": 1, "expected": {}}',
-                                                      "'sampled'", "object")),
+    (
+        "report-judge-mode-number",
+        issue24.report_judge('{"sampled": 1, "expected": {}}', "'sampled'", "object"),
+    ),
 ]
 
 

@@ -33,8 +33,15 @@ def test_hub_id_offline_is_a_clear_error(tmp_path):
     # a subprocess, because huggingface_hub reads HF_HUB_OFFLINE once, at import
     params = tmp_path / "params.yaml"
     params.write_text("base:\n  model: srlm-test/definitely-not-cached\n")
-    result = run_stage("base", "--params", str(params), "--out", str(tmp_path / "m0"),
-                       "--metrics", str(tmp_path / "base.json"))
+    result = run_stage(
+        "base",
+        "--params",
+        str(params),
+        "--out",
+        str(tmp_path / "m0"),
+        "--metrics",
+        str(tmp_path / "base.json"),
+    )
     assert result.returncode == 1, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: srlm-test/definitely-not-cached: cannot load model")
@@ -48,9 +55,12 @@ def test_packaged_smollm2_gguf_is_rebuilt_and_saved(tmp_path):
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "m0")
     assert getattr(model.config, "quantization_config", None) is None
     tokenizer = AutoTokenizer.from_pretrained(tmp_path / "m0")
-    ids = tokenizer.apply_chat_template([{"role": "user", "content": "What is 2+2?"}],
-                                        add_generation_prompt=True, return_tensors="pt",
-                                        return_dict=True)
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "What is 2+2?"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
     out = model.generate(**ids, max_new_tokens=24, do_sample=False)
-    text = tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+    text = tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
     assert "4" in text or "four" in text.lower()

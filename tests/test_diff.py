@@ -15,20 +15,24 @@ from tests.helpers import pairs_frame
 def test_diff_counts_match_a_direct_polars_computation():
     old = pairs_frame(10)
     new = pairs_frame(10, offset=4, margin=2.0).with_columns(
-        chosen=pl.when(pl.col("prompt_id") == "p005").then(pl.lit("new answer"))
-        .otherwise(pl.col("chosen")))
+        chosen=pl.when(pl.col("prompt_id") == "p005")
+        .then(pl.lit("new answer"))
+        .otherwise(pl.col("chosen"))
+    )
     report = diff_frames(old.lazy(), new.lazy(), "pairs", limit=1)
     shared = old.join(new, on="prompt_id", suffix="_n")
     assert report["rows"]["added"] == new.join(old, on="prompt_id", how="anti").height == 4
     assert report["rows"]["removed"] == old.join(new, on="prompt_id", how="anti").height == 4
     assert report["rows"]["changed"] == shared.height == 6  # margins changed for all shared
     assert report["pairs"]["chosen_changed_share"] == round(
-        (shared["chosen"] != shared["chosen_n"]).mean(), 4)
+        (shared["chosen"] != shared["chosen_n"]).mean(), 4
+    )
     assert report["pairs"]["margin_before"]["mean"] == 1.0
     assert report["pairs"]["margin_after"]["mean"] == 2.0
     assert report["scores"]["after"]["rejected_score"]["histogram"]["2"] == 10
     assert report["text"]["after"]["chosen"]["mean"] == round(
-        new["chosen"].str.len_chars().mean(), 4)
+        new["chosen"].str.len_chars().mean(), 4
+    )
     assert len(report["rows"]["examples"]["added"]) == 1
     text = format_report(report, "a", "b")
     assert "+4 added, -4 removed, ~6 changed" in text
@@ -38,18 +42,30 @@ def test_diff_with_itself_reports_no_change():
     frame = pairs_frame(5)
     report = diff_frames(frame.lazy(), frame.lazy(), "pairs")
     assert is_unchanged(report)
-    assert report["rows"] == {"before": 5, "after": 5, "added": 0, "removed": 0, "changed": 0,
-                              "matched": 5}
+    assert report["rows"] == {
+        "before": 5,
+        "after": 5,
+        "added": 0,
+        "removed": 0,
+        "changed": 0,
+        "matched": 5,
+    }
     assert "no change" in format_report(report, "a", "a")
 
 
 def test_schema_differences_are_reported_not_raised():
     old = pairs_frame(3)
-    new = pairs_frame(3).drop("margin").with_columns(pl.col("chosen_score").cast(pl.Float32),
-                                                      extra=pl.lit("x"))
+    new = (
+        pairs_frame(3)
+        .drop("margin")
+        .with_columns(pl.col("chosen_score").cast(pl.Float32), extra=pl.lit("x"))
+    )
     report = diff_frames(old.lazy(), new.lazy(), "pairs")
-    assert report["schema"] == {"added": ["extra"], "removed": ["margin"],
-                                "type_changed": {"chosen_score": ["Float64", "Float32"]}}
+    assert report["schema"] == {
+        "added": ["extra"],
+        "removed": ["margin"],
+        "type_changed": {"chosen_score": ["Float64", "Float32"]},
+    }
     assert not is_unchanged(report)
     assert "pairs" not in report  # no margin column on both sides: no margin statistics
 
@@ -60,8 +76,7 @@ def test_cli_diff_two_paths_json_and_kind_mismatch(tmp_path, capsys):
     assert main(["diff", str(a), str(b), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["rows"]["added"] == 2
-    ift = pl.DataFrame({"example_id": ["x"], "prompt": ["p"], "response": ["r"],
-                        "source": ["s"]})
+    ift = pl.DataFrame({"example_id": ["x"], "prompt": ["p"], "response": ["r"], "source": ["s"]})
     c = write_artifact(ift, tmp_path / "c", "seed_ift", "fc")
     assert main(["diff", str(a), str(c)]) == 1
     assert "is a 'pairs' artifact" in capsys.readouterr().err
@@ -97,7 +112,11 @@ def test_cli_diff_between_git_revisions(tmp_path, monkeypatch, capsys):
     assert main(["diff", "data/pairs", "--rev", "HEAD^", "--rev", "HEAD", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["rows"]["added"] == 3
     assert main(["diff", "data/pairs", "--rev", "no-such-rev", "--rev", "HEAD"]) == 1
-    assert capsys.readouterr().err.strip().startswith("error: srlm diff: unknown revision 'no-such-rev'")
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .startswith("error: srlm diff: unknown revision 'no-such-rev'")
+    )
 
 
 def test_diff_needs_two_things_to_compare(capsys):

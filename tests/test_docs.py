@@ -19,8 +19,9 @@ REPO_PREFIX = "repo/"
 
 def relative_links(page: Path) -> list[str]:
     text = FENCE.sub("", page.read_text(encoding="utf-8"))  # code blocks hold no links
-    return [t for t in LINK.findall(text)
-            if t and "://" not in t and not t.startswith(("mailto:", "/"))]
+    return [
+        t for t in LINK.findall(text) if t and "://" not in t and not t.startswith(("mailto:", "/"))
+    ]
 
 
 def nav_pages(entries) -> list[str]:
@@ -38,8 +39,12 @@ def test_readme_is_at_most_200_lines():
 
 def test_relative_links_reach_files():
     pages = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
-    broken = [f"{page.relative_to(ROOT)}: {target}" for page in pages
-              for target in relative_links(page) if not (page.parent / target).exists()]
+    broken = [
+        f"{page.relative_to(ROOT)}: {target}"
+        for page in pages
+        for target in relative_links(page)
+        if not (page.parent / target).exists()
+    ]
     assert not broken, "links to missing files:\n" + "\n".join(broken)
 
 
@@ -56,5 +61,5 @@ def test_nav_lists_every_page_and_only_existing_ones():
     pages = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")}
     assert pages - set(nav) == set(), f"pages missing from mkdocs.yml's nav: {pages - set(nav)}"
     for entry in nav:
-        path = ROOT / entry[len(REPO_PREFIX):] if entry.startswith(REPO_PREFIX) else DOCS / entry
+        path = ROOT / entry[len(REPO_PREFIX) :] if entry.startswith(REPO_PREFIX) else DOCS / entry
         assert path.is_file(), f"mkdocs.yml's nav names {entry}, which does not exist"

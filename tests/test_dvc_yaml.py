@@ -21,11 +21,17 @@ PROMPT_FILES = {
     "srlm/evaluation/comparisons.py": "srlm/prompts/compare.txt",
 }
 
+# The profile params.yaml names (`profile:`); every stage depends on it.
+PROFILE = yaml.safe_load((ROOT / "params.yaml").read_text())["profile"]
+
 
 def srlm_code(script: str) -> set[str]:
     """The srlm files (modules and prompt files) a stage script runs, relative to the root."""
-    return {str(f.relative_to(ROOT)) for f in code_files(ROOT / script)
-            if f.is_relative_to(ROOT / "srlm")}
+    return {
+        str(f.relative_to(ROOT))
+        for f in code_files(ROOT / script)
+        if f.is_relative_to(ROOT / "srlm")
+    }
 
 
 def test_code_files_follow_imports_to_prompt_files():
@@ -107,8 +113,12 @@ def test_every_stage_agrees_with_its_declaration():
         assert set(flags) - {"params"} <= set(declared), f"{name}: undeclared flags"
         missing = {f for f, arg in declared.items() if arg.required and f not in spec.one_of}
         assert missing <= set(flags), f"{name}: misses {sorted(missing - set(flags))}"
-        where = {"inputs": stage["deps"], "outputs": stage["outs"],
-                 "metrics": stage["metrics"], "plots": stage["plots"]}
+        where = {
+            "inputs": stage["deps"],
+            "outputs": stage["outs"],
+            "metrics": stage["metrics"],
+            "plots": stage["plots"],
+        }
         for flag, values in flags.items():
             if flag == "params" or declared[flag].kind in (TEXT, SWITCH):
                 continue
@@ -117,8 +127,14 @@ def test_every_stage_agrees_with_its_declaration():
                 assert value in where[part], f"{name}: --{flag} {value} is not in its {part}"
         given = {v for flag in spec.inputs for v in flags.get(flag, [])}
         evaluator = {EVALUATOR_MODEL} if "evaluator" in spec.params else set()
-        data = {d for d in stage["deps"] if not d.startswith(("stages/", "srlm/"))
-                or d.startswith("srlm/seed_data/")}
+        data = {
+            d
+            for d in stage["deps"]
+            if not d.startswith(("stages/", "srlm/")) or d.startswith("srlm/seed_data/")
+        }
+        # the profile params.yaml names: params (read through --params), not data
+        assert PROFILE in stage["deps"], f"{name}: does not depend on the profile in use"
+        data.discard(PROFILE)
         assert data - given - evaluator == set(), f"{name}: reads data no flag declares"
 
 
@@ -149,7 +165,9 @@ def test_deps_exist_and_params_groups_are_known():
                 assert (ROOT / dep).exists(), f"{name}: dep {dep} does not exist"
         for param in stage["params"]:
             group, _, key = param.partition(".")
-            assert group in groups, f"{name}: params group {group} is not in srlm.core.params.Params"
+            assert group in groups, (
+                f"{name}: params group {group} is not in srlm.core.params.Params"
+            )
             if key:
                 fields = Params.__dataclass_fields__[group].default_factory().__dataclass_fields__
                 assert key in fields, f"{name}: params key {param} does not exist"
@@ -169,11 +187,17 @@ def test_seed_decontaminates_against_every_evaluation_file():
     held-out or decontamination source of the seed stage."""
     all_stages = stages()
     seed_args = all_stages["seed"]["cmd"].split()
-    held_out = {seed_args[i + 1] for i, a in enumerate(seed_args)
-                if a in ("--eval-source", "--decontaminate")}
+    held_out = {
+        seed_args[i + 1]
+        for i, a in enumerate(seed_args)
+        if a in ("--eval-source", "--decontaminate")
+    }
     eval_args = all_stages["eval_prompts"]["cmd"].split()
-    eval_files = {eval_args[i + 1] for i, a in enumerate(eval_args)
-                  if a in ("--references", "--mt-bench", "--prompts")}
+    eval_files = {
+        eval_args[i + 1]
+        for i, a in enumerate(eval_args)
+        if a in ("--references", "--mt-bench", "--prompts")
+    }
     assert eval_files and eval_files <= held_out
     # an AlpacaEval file named in params is read by both stages
     for stage in ("seed", "eval_prompts"):

@@ -59,8 +59,9 @@ class OtherOrigin(BaseHTTPRequestHandler):
 
 def _serve(handler):
     httpd = HTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                     daemon=True).start()
+    threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
     return httpd
 
 
@@ -82,14 +83,16 @@ def other_origin():
 
 def choice(content, top=None):
     logprobs = {"content": [{"token": "A", "logprob": 0.0, "top_logprobs": top}]} if top else None
-    return 200, {"choices": [{"message": {"role": "assistant", "content": content},
-                              "logprobs": logprobs}]}
+    return 200, {
+        "choices": [{"message": {"role": "assistant", "content": content}, "logprobs": logprobs}]
+    }
 
 
 def evaluator(url, monkeypatch, **params):
     monkeypatch.setenv("TEST_EVAL_KEY", "sekrit")
-    config = EvaluatorParams(endpoint=url, endpoint_model="judge-70b",
-                             api_key_env="TEST_EVAL_KEY", timeout_s=5, **params)
+    config = EvaluatorParams(
+        endpoint=url, endpoint_model="judge-70b", api_key_env="TEST_EVAL_KEY", timeout_s=5, **params
+    )
     return make_evaluator(config, EngineParams()), config
 
 
@@ -97,8 +100,14 @@ def test_letters_and_logprobs_become_option_probabilities(server, monkeypatch):
     judge, config = evaluator(server, monkeypatch)
     ChatServer.replies = [
         choice("B"),
-        choice("A", top=[{"token": "A", "logprob": -0.1}, {"token": " B", "logprob": -2.5},
-                         {"token": "The", "logprob": -4.0}]),
+        choice(
+            "A",
+            top=[
+                {"token": "A", "logprob": -0.1},
+                {"token": " B", "logprob": -2.5},
+                {"token": "The", "logprob": -4.0},
+            ],
+        ),
         choice("**Response A** is better."),
     ]
     requests = [user_request(f"r{i}", f"compare {i}") for i in range(3)]
@@ -137,20 +146,24 @@ def test_endpoint_params_are_checked():
         EvaluatorParams(endpoint="host:8000", endpoint_model="m")
 
 
-@pytest.mark.parametrize("status, userinfo", [(301, ""), (302, ""), (303, ""), (307, ""),
-                                              (308, ""), (302, "someone:hunter2@")])
-def test_redirects_are_refused_and_the_key_never_leaves_the_origin(server, other_origin,
-                                                                     monkeypatch, status,
-                                                                     userinfo):
+@pytest.mark.parametrize(
+    "status, userinfo",
+    [(301, ""), (302, ""), (303, ""), (307, ""), (308, ""), (302, "someone:hunter2@")],
+)
+def test_redirects_are_refused_and_the_key_never_leaves_the_origin(
+    server, other_origin, monkeypatch, status, userinfo
+):
     judge, _ = evaluator(server, monkeypatch)
     target = other_origin.replace("http://", f"http://{userinfo}") + "/v1/chat/completions"
     ChatServer.replies = [(status, {}, {"Location": target})]
     with pytest.raises(EndpointError) as err:
         judge.option_probabilities([user_request("r", "x")], [""], OPTIONS)
     message = str(err.value)
-    assert message == (f"evaluator endpoint {server}: HTTP {status} redirect to "
-                       f"{other_origin}/v1/chat/completions refused: redirects are never "
-                       "followed (set evaluator.endpoint to the final URL)")
+    assert message == (
+        f"evaluator endpoint {server}: HTTP {status} redirect to "
+        f"{other_origin}/v1/chat/completions refused: redirects are never "
+        "followed (set evaluator.endpoint to the final URL)"
+    )
     assert "sekrit" not in message and "hunter2" not in message and "\n" not in message
     assert ChatServer.seen[0][2] == "Bearer sekrit"  # the configured origin got the key...
     assert OtherOrigin.seen == []  # ...and the other one got nothing at all
@@ -184,31 +197,51 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", refuse)
 
 
-@pytest.mark.parametrize("url", ["http://evaluator.example:8000/v1", "http://10.0.0.7/v1",
-                                 "http://[2001:db8::1]/v1", "http://localhost.evil.example/v1",
-                                 "http://127.0.0.1.evil.example/v1"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://evaluator.example:8000/v1",
+        "http://10.0.0.7/v1",
+        "http://[2001:db8::1]/v1",
+        "http://localhost.evil.example/v1",
+        "http://127.0.0.1.evil.example/v1",
+    ],
+)
 def test_plain_http_off_this_machine_is_refused_before_any_traffic(url, monkeypatch, no_network):
     with pytest.raises(EndpointError) as err:
         evaluator(url, monkeypatch)
     assert str(err.value) == (
         f"evaluator endpoint {url}: plain http to another machine would send the key "
-        "unencrypted; use https, or set evaluator.allow_insecure_http: true")
+        "unencrypted; use https, or set evaluator.allow_insecure_http: true"
+    )
     judge, _ = evaluator(url, monkeypatch, allow_insecure_http=True)  # the explicit opt-in
     assert judge.endpoint == url
 
 
-@pytest.mark.parametrize("url", ["http://localhost:8000/v1", "http://127.0.0.1/v1",
-                                 "http://127.3.2.1:9/v1", "http://[::1]:8000/v1",
-                                 "https://evaluator.example/v1"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8000/v1",
+        "http://127.0.0.1/v1",
+        "http://127.3.2.1:9/v1",
+        "http://[::1]:8000/v1",
+        "https://evaluator.example/v1",
+    ],
+)
 def test_loopback_http_and_https_are_allowed(url, monkeypatch, no_network):
     judge, _ = evaluator(url, monkeypatch)
     assert judge.endpoint == url
 
 
-@pytest.mark.parametrize("url", ["https://alice:hunter2@evaluator.example/v1",
-                                 "https://hunter2@evaluator.example/v1",
-                                 "https://alice:hun/ter2@evaluator.example/v1",
-                                 "http://alice:hunter2@127.0.0.1:1/v1"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://alice:hunter2@evaluator.example/v1",
+        "https://hunter2@evaluator.example/v1",
+        "https://alice:hun/ter2@evaluator.example/v1",
+        "http://alice:hunter2@127.0.0.1:1/v1",
+    ],
+)
 def test_credentials_in_the_url_are_refused_and_never_shown(url, monkeypatch, no_network):
     with pytest.raises(EndpointError) as err:
         evaluator(url, monkeypatch)
@@ -221,9 +254,15 @@ def test_credentials_in_the_url_are_refused_and_never_shown(url, monkeypatch, no
     assert identity.endswith("/v1#judge-70b") and "@" not in identity
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/v1\r\nX-Injected: 1",
-                                 "http://127.0.0.1:8000/v1\n", "http://127.0.0.1:80 00/v1",
-                                 "https://api.example.com/v1\t"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/v1\r\nX-Injected: 1",
+        "http://127.0.0.1:8000/v1\n",
+        "http://127.0.0.1:80 00/v1",
+        "https://api.example.com/v1\t",
+    ],
+)
 def test_control_characters_in_an_endpoint_url_are_refused(url):
     from srlm.engines.endpoint import check_endpoint
 
@@ -233,8 +272,9 @@ def test_control_characters_in_an_endpoint_url_are_refused(url):
 
 def timed_judge(url, monkeypatch, timeout_s):
     monkeypatch.setenv("TEST_EVAL_KEY", "sekrit")
-    config = EvaluatorParams(endpoint=url, endpoint_model="judge-70b",
-                             api_key_env="TEST_EVAL_KEY", timeout_s=timeout_s)
+    config = EvaluatorParams(
+        endpoint=url, endpoint_model="judge-70b", api_key_env="TEST_EVAL_KEY", timeout_s=timeout_s
+    )
     return make_evaluator(config, EngineParams())
 
 
@@ -257,7 +297,7 @@ class Trickle(BaseHTTPRequestHandler):
             self.wfile.write(data[:fast])
             for i in range(fast, len(data)):
                 time.sleep(0.2)
-                self.wfile.write(data[i:i + 1])
+                self.wfile.write(data[i : i + 1])
         except OSError:
             pass  # the client hung up: what a deadline does
 
@@ -306,9 +346,11 @@ def test_timeout_s_is_a_deadline_for_the_whole_request(monkeypatch, where):
         elapsed = time.monotonic() - start
     finally:
         httpd.shutdown()
-    assert str(err.value) == (f"evaluator endpoint {url}: no complete reply within "
-                              "evaluator.timeout_s = 1 s (a deadline for the whole request: "
-                              "connect, headers and body)")
+    assert str(err.value) == (
+        f"evaluator endpoint {url}: no complete reply within "
+        "evaluator.timeout_s = 1 s (a deadline for the whole request: "
+        "connect, headers and body)"
+    )
     assert elapsed < 10  # about 1 s; a per-read timeout would wait the trickle's 40 s out
 
 
@@ -329,7 +371,9 @@ def test_a_reply_over_the_cap_is_refused_without_reading_it_all(monkeypatch, dec
     assert re.fullmatch(
         rf"evaluator endpoint {re.escape(url)}: reply of {size}\+ bytes is over the 4 MiB "
         r"limit on one reply \(a verdict is about 1 KB\): is evaluator\.endpoint an "
-        r"OpenAI-compatible API\?", str(err.value)), str(err.value)
+        r"OpenAI-compatible API\?",
+        str(err.value),
+    ), str(err.value)
     # The client stopped reading past the cap (the rest stayed in socket buffers or unsent).
     assert Flood.sent < 32 << 20 and (declare or Flood.sent > MAX_REPLY_BYTES)
 

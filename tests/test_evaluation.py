@@ -15,16 +15,27 @@ from tests.helpers import repo_file
 
 
 def frame(rows):
-    return pl.DataFrame(rows, schema={"group_id": pl.Utf8, "human_rank": pl.Int64,
-                                      "score": pl.Float64}, orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={"group_id": pl.Utf8, "human_rank": pl.Int64, "score": pl.Float64},
+        orient="row",
+    )
 
 
 def test_hand_checked_ties_and_unparsed_scores():
-    metrics = reward_model_metrics(frame([
-        ("a", 0, 5.0), ("a", 1, 3.0), ("a", 2, 3.0),   # 2 right, 1 judge tie
-        ("b", 0, 2.0), ("b", 1, None),                 # unparsed: a miss, not a tie
-        ("c", 1, 1.0), ("c", 0, 4.0),                  # right, listed worst first
-    ]))
+    metrics = reward_model_metrics(
+        frame(
+            [
+                ("a", 0, 5.0),
+                ("a", 1, 3.0),
+                ("a", 2, 3.0),  # 2 right, 1 judge tie
+                ("b", 0, 2.0),
+                ("b", 1, None),  # unparsed: a miss, not a tie
+                ("c", 1, 1.0),
+                ("c", 0, 4.0),  # right, listed worst first
+            ]
+        )
+    )
     assert metrics["n_pairs"] == 5
     assert metrics["pairwise_accuracy"] == pytest.approx(3 / 5)
     assert metrics["tie_rate"] == pytest.approx(1 / 5)
@@ -39,10 +50,15 @@ def test_hand_checked_ties_and_unparsed_scores():
 
 
 def test_single_reply_and_equal_rank_groups_have_no_pairs():
-    metrics = reward_model_metrics(frame([
-        ("solo", 0, 4.0),
-        ("same", 0, 2.0), ("same", 0, 5.0),           # humans did not order these
-    ]))
+    metrics = reward_model_metrics(
+        frame(
+            [
+                ("solo", 0, 4.0),
+                ("same", 0, 2.0),
+                ("same", 0, 5.0),  # humans did not order these
+            ]
+        )
+    )
     assert metrics["n_pairs"] == 0 and metrics["n_groups"] == 0
     assert metrics["pairwise_accuracy"] is None and metrics["exact_match"] is None
     assert metrics["spearman"] is None and metrics["n_groups_correlated"] == 0
@@ -95,10 +111,15 @@ def independent_metrics(groups: dict[str, list[tuple[int, float | None]]]) -> di
             spearmans.append(spearmanr(scores, preferences).statistic)
             kendalls.append(kendalltau(scores, preferences).statistic)  # tau-b
     return {
-        "pairwise_accuracy": correct / n_pairs, "tie_rate": ties / n_pairs, "n_pairs": n_pairs,
-        "exact_match": sum(exact) / len(exact), "n_groups": len(exact),
-        "five_best": best_fives / fives, "n_five": fives,
-        "spearman": sum(spearmans) / len(spearmans), "kendall_tau": sum(kendalls) / len(kendalls),
+        "pairwise_accuracy": correct / n_pairs,
+        "tie_rate": ties / n_pairs,
+        "n_pairs": n_pairs,
+        "exact_match": sum(exact) / len(exact),
+        "n_groups": len(exact),
+        "five_best": best_fives / fives,
+        "n_five": fives,
+        "spearman": sum(spearmans) / len(spearmans),
+        "kendall_tau": sum(kendalls) / len(kendalls),
         "n_groups_correlated": len(spearmans),
     }
 
@@ -115,7 +136,8 @@ def test_matches_scipy_on_real_oasst_validation_ranks():
         else:
             scores.append(float(max(0, min(5, 5 - rank - (noise % 3) + 1))))
     judged = replies.select("group_id", human_rank="rank").with_columns(
-        score=pl.Series(scores, dtype=pl.Float64))
+        score=pl.Series(scores, dtype=pl.Float64)
+    )
     groups: dict[str, list] = {}
     for group, rank, score in judged.iter_rows():
         groups.setdefault(group, []).append((rank, score))

@@ -29,14 +29,24 @@ def test_hf_export_of_pairs_is_trl_conversational(pairs, tmp_path):
 
 
 def test_jsonl_and_parquet_exports(pairs, tmp_path):
-    assert main(["export", str(pairs), "--format", "jsonl", "--out", str(tmp_path / "p.jsonl")]) == 0
+    assert (
+        main(["export", str(pairs), "--format", "jsonl", "--out", str(tmp_path / "p.jsonl")]) == 0
+    )
     first = json.loads((tmp_path / "p.jsonl").read_text().splitlines()[0])
     assert first["chosen"][0]["role"] == "assistant"
-    ift = write_artifact(pl.DataFrame({"example_id": ["a"], "prompt": ["p"], "response": ["r"],
-                                       "source": ["s"]}), tmp_path / "ift", "seed_ift", "fp")
+    ift = write_artifact(
+        pl.DataFrame({"example_id": ["a"], "prompt": ["p"], "response": ["r"], "source": ["s"]}),
+        tmp_path / "ift",
+        "seed_ift",
+        "fp",
+    )
     assert main(["export", str(ift), "--out", str(tmp_path / "ift.parquet")]) == 0
-    assert pl.read_parquet(tmp_path / "ift.parquet").columns == ["example_id", "prompt",
-                                                                 "response", "source"]
+    assert pl.read_parquet(tmp_path / "ift.parquet").columns == [
+        "example_id",
+        "prompt",
+        "response",
+        "source",
+    ]
 
 
 def test_export_never_overwrites(pairs, tmp_path, capsys):
@@ -48,8 +58,12 @@ def test_export_never_overwrites(pairs, tmp_path, capsys):
 
 
 def test_export_leaves_a_users_neighbouring_files_alone(pairs, tmp_path):
-    mine = {"p.jsonl.tmp": "a user's draft", "p.parquet.tmp": "another", "hf.old": "backup",
-            "hf.tmp": "notes"}
+    mine = {
+        "p.jsonl.tmp": "a user's draft",
+        "p.parquet.tmp": "another",
+        "hf.old": "backup",
+        "hf.tmp": "notes",
+    }
     for name, text in mine.items():
         (tmp_path / name).write_text(text)
     for fmt, out in (("jsonl", "p.jsonl"), ("parquet", "p.parquet"), ("hf", "hf")):

@@ -19,8 +19,16 @@ pytestmark = pytest.mark.integration
 
 def clone(target: Path) -> Path:
     """The files a `git clone` of this checkout would have (tracked and new, not ignored)."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                            capture_output=True, check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = ROOT / name
         if source.is_file():
@@ -39,8 +47,14 @@ def readme_shell(project: Path, command: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     # the clone's own code, as in a user's editable install of their clone
     env.update(HF_HUB_OFFLINE="1", PYTHONPATH=str(project))
-    return subprocess.run(["bash", "-c", f"source {activate} && {command}"], cwd=project,
-                          env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        ["bash", "-c", f"source {activate} && {command}"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_data_stages_run_in_a_clone_without_shared_data(tmp_path):

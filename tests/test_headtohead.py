@@ -23,22 +23,33 @@ def test_the_prompt_keeps_braces_and_puts_answers_in_their_slots():
 def test_outcome_needs_the_same_verdict_in_both_orders():
     assert outcome(0.9, 0.6) == "win"
     assert outcome(0.2, 0.4) == "loss"
-    assert outcome(0.9, 0.2) == "tie"     # the evaluator always picked Response A
-    assert outcome(0.5, 0.9) == "tie"     # no preference in one order
-    assert outcome(None, 0.9) == "tie"    # no mass on either letter
+    assert outcome(0.9, 0.2) == "tie"  # the evaluator always picked Response A
+    assert outcome(0.5, 0.9) == "tie"  # no preference in one order
+    assert outcome(None, 0.9) == "tie"  # no mass on either letter
     assert preference(0.3, 0.1) == pytest.approx(0.75) and preference(0.0, 0.0) is None
 
 
 def test_verdicts_from_probabilities_in_prompt_order():
-    rows = pl.DataFrame({"prompt_id": ["p1", "p2", "p3"], "source": ["s", "s", "t"],
-                         "prompt": ["q1", "q2", "q3"], "answer": ["a1", "a2", "a3"],
-                         "other": ["o1", "o2", "o3"]})
+    rows = pl.DataFrame(
+        {
+            "prompt_id": ["p1", "p2", "p3"],
+            "source": ["s", "s", "t"],
+            "prompt": ["q1", "q2", "q3"],
+            "answer": ["a1", "a2", "a3"],
+            "other": ["o1", "o2", "o3"],
+        }
+    )
     prompts = comparison_prompts(rows)
-    assert len(prompts) == 6 and "[Response A]\na1" in prompts[0] and "[Response A]\no1" in prompts[1]
+    assert (
+        len(prompts) == 6 and "[Response A]\na1" in prompts[0] and "[Response A]\no1" in prompts[1]
+    )
     probabilities = [
-        [0.6, 0.2], [0.1, 0.5],   # p1: model first preferred, model second preferred -> win
-        [0.6, 0.2], [0.6, 0.2],   # p2: always "A" -> tie
-        [0.1, 0.3], [0.4, 0.1],   # p3: other preferred both times -> loss
+        [0.6, 0.2],
+        [0.1, 0.5],  # p1: model first preferred, model second preferred -> win
+        [0.6, 0.2],
+        [0.6, 0.2],  # p2: always "A" -> tie
+        [0.1, 0.3],
+        [0.4, 0.1],  # p3: other preferred both times -> loss
     ]
     verdicts = verdict_frame(rows, probabilities, "m2", "m1")
     validate(verdicts, "verdicts")

@@ -24,7 +24,8 @@ def hub_folder(tmp_path_factory):
     (folder / "data").mkdir(parents=True)
     records = [json.loads(line) for line in VALIDATION.open()]
     pl.DataFrame(records, infer_schema_length=None).write_parquet(
-        folder / "data" / "validation-00000-of-00001.parquet")
+        folder / "data" / "validation-00000-of-00001.parquet"
+    )
     return folder
 
 
@@ -33,12 +34,18 @@ def test_hub_layout_reads_like_the_jsonl_file(hub_folder):
     from_file, file_drops = read_replies(str(VALIDATION))
     assert from_hub.height == from_file.height > 500 and hub_drops == file_drops
     columns = ["group_id", "prompt", "response", "rank", "quality"]
-    assert from_hub.select(columns).sort(columns[:3]).equals(
-        from_file.select(columns).sort(columns[:3]))
+    assert (
+        from_hub.select(columns)
+        .sort(columns[:3])
+        .equals(from_file.select(columns).sort(columns[:3]))
+    )
     assert set(read_prompts(f"hf://{hub_folder}:validation")) == set(read_prompts(str(VALIDATION)))
     hub_refs = read_human_references(f"hf://{hub_folder}:validation")
-    assert hub_refs["prompt_id"].sort().equals(
-        read_human_references(str(VALIDATION))["prompt_id"].sort())
+    assert (
+        hub_refs["prompt_id"]
+        .sort()
+        .equals(read_human_references(str(VALIDATION))["prompt_id"].sort())
+    )
 
 
 def test_unknown_split_or_dataset_is_one_line(hub_folder, tmp_path):

@@ -30,34 +30,51 @@ from srlm.evaluation.report import markdown
 def results(verdicts: list[tuple[list[str], list[bool], list[bool]]], keys=None) -> pl.DataFrame:
     """An `ifeval_results` frame: one (ids, strict, loose) per prompt."""
     keys = keys or list(range(len(verdicts)))
-    return validate(pl.DataFrame({
-        "key": keys, "prompt": [f"prompt {k}" for k in keys],
-        "instruction_ids": [ids for ids, _, _ in verdicts],
-        "response": ["an answer"] * len(keys), "model": ["m"] * len(keys),
-        "n_tokens": [10] * len(keys), "finish_reason": ["stop"] * len(keys),
-        "strict": [s for _, s, _ in verdicts], "loose": [lo for _, _, lo in verdicts],
-    }), "ifeval_results")
+    return validate(
+        pl.DataFrame(
+            {
+                "key": keys,
+                "prompt": [f"prompt {k}" for k in keys],
+                "instruction_ids": [ids for ids, _, _ in verdicts],
+                "response": ["an answer"] * len(keys),
+                "model": ["m"] * len(keys),
+                "n_tokens": [10] * len(keys),
+                "finish_reason": ["stop"] * len(keys),
+                "strict": [s for _, s, _ in verdicts],
+                "loose": [lo for _, _, lo in verdicts],
+            }
+        ),
+        "ifeval_results",
+    )
 
 
-FOUR = results([
-    (["a", "b"], [True, True], [True, True]),      # every instruction: both levels
-    (["a", "c"], [True, False], [True, True]),     # loose rescues c
-    (["b"], [False], [False], ),
+FOUR_ROWS = [
+    (["a", "b"], [True, True], [True, True]),  # every instruction: both levels
+    (["a", "c"], [True, False], [True, True]),  # loose rescues c
+    (
+        ["b"],
+        [False],
+        [False],
+    ),
     (["a", "b", "c"], [False, False, True], [True, False, True]),
-])
+]
+FOUR = results(FOUR_ROWS)
+TWELVE = results(FOUR_ROWS * 3)  # the same rates on enough prompts for an interval
 
 
 def test_the_four_accuracies_count_prompts_and_instructions():
     metrics = ifeval_metrics(FOUR)
     assert metrics["n_prompts"] == 4 and metrics["n_instructions"] == 8
-    assert metrics["prompt_strict"] == 0.25          # only the first prompt
-    assert metrics["prompt_loose"] == 0.5            # and the second
-    assert metrics["instruction_strict"] == 0.5      # 2 + 1 + 0 + 1 of 8
-    assert metrics["instruction_loose"] == 0.75      # 2 + 2 + 0 + 2 of 8
+    assert metrics["prompt_strict"] == 0.25  # only the first prompt
+    assert metrics["prompt_loose"] == 0.5  # and the second
+    assert metrics["instruction_strict"] == 0.5  # 2 + 1 + 0 + 1 of 8
+    assert metrics["instruction_loose"] == 0.75  # 2 + 2 + 0 + 2 of 8
     assert metrics["score"] == pytest.approx((0.25 + 0.5) / 2)
+    twelve = ifeval_metrics(TWELVE)
     for figure in ("prompt_strict", "prompt_loose", "instruction_strict", "instruction_loose"):
-        low, high = metrics[f"{figure}_ci95"]
-        assert 0 <= low <= metrics[figure] <= high <= 1
+        assert metrics[f"{figure}_ci95"] is None  # 4 prompts: too few for an interval
+        low, high = twelve[f"{figure}_ci95"]
+        assert twelve[figure] == metrics[figure] and 0 <= low <= twelve[figure] <= high <= 1
 
 
 def test_per_instruction_table_counts_each_occurrence():
@@ -68,7 +85,7 @@ def test_per_instruction_table_counts_each_occurrence():
 
 
 def test_a_model_against_itself_differs_by_nothing():
-    table = prompt_table(FOUR)
+    table = prompt_table(TWELVE)
     same = paired_differences(table, table)
     assert same["prompt_strict"] == same["instruction_loose"] == 0.0
     assert same["prompt_strict_ci95"] == [0.0, 0.0] and same["discordant_strict"] == 0
@@ -117,8 +134,16 @@ def test_the_sample_is_seeded_sorted_and_the_same_for_any_call():
 
 def test_check_answers_joins_answers_to_items_by_key():
     items = [SimpleNamespace(key=7, prompt="Say hi, no commas.", instruction_ids=("x", "y"))]
-    answers = pl.DataFrame({"prompt_id": ["7"], "source": ["ifeval"], "response": ["hi"],
-                            "model": ["m1"], "n_tokens": [1], "finish_reason": ["stop"]})
+    answers = pl.DataFrame(
+        {
+            "prompt_id": ["7"],
+            "source": ["ifeval"],
+            "response": ["hi"],
+            "model": ["m1"],
+            "n_tokens": [1],
+            "finish_reason": ["stop"],
+        }
+    )
     seen = []
 
     def check(item, response):
@@ -139,15 +164,18 @@ def test_comparisons_pair_each_model_with_its_base_and_m0():
     table = prompt_table(FOUR)
     found = ifeval_comparisons({m: table for m in ("m0", "m1", "m2", "m3")}, bases)
     assert {m: sorted(v) for m, v in found.items()} == {
-        "m1": ["vs_base"], "m2": ["vs_base", "vs_m0"], "m3": ["vs_base", "vs_m0"]}
+        "m1": ["vs_base"],
+        "m2": ["vs_base", "vs_m0"],
+        "m3": ["vs_base", "vs_m0"],
+    }
     assert found["m3"]["vs_base"]["against"] == "m2" and found["m3"]["vs_m0"]["against"] == "m0"
     # a model whose base has no IFEval results is left out rather than compared with nothing
     assert ifeval_comparisons({"m2": table}, bases) == {}
 
 
 def test_the_report_leads_with_ifeval_and_states_what_a_difference_could_detect():
-    metrics = ifeval_metrics(FOUR)
-    table = prompt_table(FOUR)
+    metrics = ifeval_metrics(TWELVE)
+    table = prompt_table(TWELVE)
     paired = ifeval_comparisons({"m0": table, "m1": table}, {"m1": "m0"})
     rows = [{"model": "m0", "ifeval": metrics}, {"model": "m1", "ifeval": metrics}]
     text = markdown(rows, paired=paired)

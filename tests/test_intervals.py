@@ -39,9 +39,14 @@ def test_ratio_statistic_equals_metrics_recomputed_on_a_resample():
     frame = judge_frame(25, noise=1.2, seed=3)
     table = judge_group_table(frame)
     index = np.random.default_rng(7).integers(0, table.height, size=table.height)
-    resampled = pl.concat([
-        frame.filter(pl.col("group_id") == table["group_id"][int(i)])
-        .with_columns(group_id=pl.lit(f"draw{k}")) for k, i in enumerate(index)])
+    resampled = pl.concat(
+        [
+            frame.filter(pl.col("group_id") == table["group_id"][int(i)]).with_columns(
+                group_id=pl.lit(f"draw{k}")
+            )
+            for k, i in enumerate(index)
+        ]
+    )
     by_hand = reward_model_metrics(resampled)["pairwise_accuracy"]
     ratio = table["correct"].to_numpy()[index].sum() / table["pairs"].to_numpy()[index].sum()
     assert by_hand == pytest.approx(ratio, abs=1e-4)
@@ -70,29 +75,50 @@ def test_paired_difference_of_two_judges_on_the_same_pairs():
     assert gain["pairwise_accuracy_diff"] == 1.0 and gain["n_pairs"] == 150
     noisy = judge_frame(50, noise=2.0, seed=1)
     diff = paired_accuracy_difference(noisy, good)
-    expected = (reward_model_metrics(noisy)["pairwise_accuracy"]
-                - reward_model_metrics(good)["pairwise_accuracy"])
+    expected = (
+        reward_model_metrics(noisy)["pairwise_accuracy"]
+        - reward_model_metrics(good)["pairwise_accuracy"]
+    )
     assert diff["pairwise_accuracy_diff"] == pytest.approx(expected, abs=1e-3)
     low, high = diff["pairwise_accuracy_diff_ci95"]
     assert low <= diff["pairwise_accuracy_diff"] <= high < 0
 
 
 def verdicts(a, b, outcome):
-    return pl.DataFrame({"model_as_a": a, "model_as_b": b, "outcome": outcome},
-                        schema={"model_as_a": pl.Float64, "model_as_b": pl.Float64,
-                                "outcome": pl.Utf8})
+    return pl.DataFrame(
+        {"model_as_a": a, "model_as_b": b, "outcome": outcome},
+        schema={"model_as_a": pl.Float64, "model_as_b": pl.Float64, "outcome": pl.Utf8},
+    )
 
 
 def test_position_bias_flips_every_verdict_and_cancels_in_the_soft_rate():
     biased = comparison_intervals(verdicts([0.2] * 10, [0.8] * 10, ["tie"] * 10))
     assert biased["flip_rate"] == 1.0 and biased["soft_win_rate"] == 0.5
     assert biased["win_rate_ci95"] == [0.0, 0.0]
-    consistent = comparison_intervals(verdicts([0.9] * 8, [0.7] * 8, ["win"] * 8))
+    consistent = comparison_intervals(verdicts([0.9] * 10, [0.7] * 10, ["win"] * 10))
     assert consistent["flip_rate"] == 0.0 and consistent["soft_win_rate"] == 0.8
     assert consistent["win_rate_ci95"] == [1.0, 1.0]
-    mixed = comparison_intervals(verdicts([0.9, None, 0.3, 0.6], [0.7, None, 0.4, 0.2],
-                                          ["win", "tie", "loss", "tie"]))
+    mixed = comparison_intervals(
+        verdicts(
+            [0.9, None, 0.3, 0.6] * 3, [0.7, None, 0.4, 0.2] * 3, ["win", "tie", "loss", "tie"] * 3
+        )
+    )
     assert mixed["flip_rate"] == pytest.approx(1 / 3, abs=1e-4)  # undecided row left out
     assert mixed["soft_win_rate"] == pytest.approx((0.8 + 0.35 + 0.4) / 3, abs=1e-4)
     low, high = mixed["soft_win_rate_ci95"]
     assert low <= mixed["soft_win_rate"] <= high
+
+
+def test_too_few_items_give_no_interval_rather_than_a_falsely_narrow_one():
+    from srlm.evaluation.intervals import MIN_ITEMS, difference_summary, mean_statistic
+
+    values = np.array([0.0, 1.0] * MIN_ITEMS)
+    for n in (1, 2, MIN_ITEMS - 1):
+        assert bootstrap_ci(n, mean_statistic(values[:n])) is None
+        assert difference_summary("d", n, mean_statistic(values[:n])) == {
+            "d_ci95": None,
+            "d_mde": None,
+        }
+    enough = difference_summary("d", MIN_ITEMS, mean_statistic(values[:MIN_ITEMS]))
+    low, high = enough["d_ci95"]
+    assert low < 0.5 < high and enough["d_mde"] > 0

@@ -154,7 +154,9 @@ def test_quoted_response_scores_do_not_change_the_judges_score():
 def test_template_is_the_papers_prompt_verbatim():
     template = judge_template()
     assert template.startswith("Review the user's question and the corresponding response")
-    assert template.endswith("we'll systematically attribute points based on the outlined criteria.")
+    assert template.endswith(
+        "we'll systematically attribute points based on the outlined criteria."
+    )
     assert set(re.findall(r"\{(\w+)\}", template)) == {"instruction", "response"}
     assert 'Conclude with the score using the format: "Score: <total points>"' in template
     design = ROOT.parent / "shared" / "DESIGN.md"
@@ -184,10 +186,22 @@ def test_aggregate_scores_means_parsed_samples_only():
     )
     out = aggregate_scores(judgments)
     assert out.to_dicts() == [
-        {"prompt_id": "p", "candidate_id": "a", "mean_score": 3.0, "n_parsed": 2,
-         "sampled_score": 3.0, "expected_score": 3.0},
-        {"prompt_id": "p", "candidate_id": "b", "mean_score": None, "n_parsed": 0,
-         "sampled_score": None, "expected_score": None},
+        {
+            "prompt_id": "p",
+            "candidate_id": "a",
+            "mean_score": 3.0,
+            "n_parsed": 2,
+            "sampled_score": 3.0,
+            "expected_score": 3.0,
+        },
+        {
+            "prompt_id": "p",
+            "candidate_id": "b",
+            "mean_score": None,
+            "n_parsed": 0,
+            "sampled_score": None,
+            "expected_score": None,
+        },
     ]
     judgments = judgments.with_columns(expected_score=pl.Series([3.5, None, 3.0] + [None] * 3))
     expected = aggregate_scores(judgments, "expected")
@@ -200,7 +214,8 @@ def test_aggregate_scores_means_parsed_samples_only():
 def test_expected_score_of_a_known_distribution_is_exact():
     assert expected_score([0, 0, 0, 0, 1.0, 0]) == 4.0
     assert expected_score([0.1, 0.1, 0.1, 0.1, 0.1, 0.5]) == pytest.approx(
-        (0 + 1 + 2 + 3 + 4) * 0.1 + 5 * 0.5)
+        (0 + 1 + 2 + 3 + 4) * 0.1 + 5 * 0.5
+    )
     # probabilities that leave mass on other tokens are renormalised over 0..5
     assert expected_score([0, 0, 0, 0.2, 0.2, 0]) == pytest.approx(3.5)
     assert expected_score([0.0] * 6) is None and expected_score(None) is None
@@ -210,7 +225,7 @@ def test_score_prefix_ends_where_the_parsed_number_starts():
     text = "Relevant and useful.\nScore: 2 (first try)\n**Score:** 4/5"
     prefix = score_prefix(text)
     assert prefix == "Relevant and useful.\nScore: 2 (first try)\n**Score:** "
-    assert text[len(prefix):] == "4/5" and parse_score(text) == 4.0
+    assert text[len(prefix) :] == "4/5" and parse_score(text) == 4.0
     assert score_prefix("no label here") is None
     assert score_prefix("Score: 9") is None  # out of range is unparsed in both modes
     assert score_prefix("Score: 4.5.6") is None and score_prefix("Score: 4/10") is None
@@ -226,8 +241,11 @@ class _Recorder:
     def generate(self, requests):
         from srlm.runtime.requests import Completion
 
-        return [Completion(r.request_id, i, self.texts[r.request_id][i], 5, "stop")
-                for r in requests for i in range(r.n)]
+        return [
+            Completion(r.request_id, i, self.texts[r.request_id][i], 5, "stop")
+            for r in requests
+            for i in range(r.n)
+        ]
 
     def option_probabilities(self, requests, prefixes, options):
         self.asked.append((list(prefixes), list(options)))
@@ -238,10 +256,14 @@ def test_judge_samples_score_both_ways_and_unparsed_is_none_in_both():
     from srlm.runtime.requests import user_request
 
     judge = _Recorder({"c1": ["Fine.\nScore: 4", "I cannot say."], "c2": ["Score: 3"]})
-    rows = judge_samples(judge, [user_request("c1", "judge c1", n=2),
-                                 user_request("c2", "judge c2")])
+    rows = judge_samples(
+        judge, [user_request("c1", "judge c1", n=2), user_request("c2", "judge c2")]
+    )
     assert [(r["request_id"], r["sample"], r["score"], r["expected_score"]) for r in rows] == [
-        ("c1", 0, 4.0, 3.5), ("c1", 1, None, None), ("c2", 0, 3.0, 3.5)]
+        ("c1", 0, 4.0, 3.5),
+        ("c1", 1, None, None),
+        ("c2", 0, 3.0, 3.5),
+    ]
     assert rows[1]["score_probs"] is None and rows[0]["score_probs"][3] == 0.5
     # only parsed samples are scored, each after its own text up to the number
     assert judge.asked == [(["Fine.\nScore: ", "Score: "], ["0", "1", "2", "3", "4", "5"])]
@@ -253,9 +275,20 @@ def test_sampled_scores_are_unchanged_by_expected_scoring(tiny_model_dir):
     from srlm.engines import make_generator
     from srlm.runtime.requests import user_request
 
-    generator = make_generator(str(tiny_model_dir), EngineParams(backend="transformers", precision="fp32"))
-    requests = [user_request(f"c{i}", render_judge_prompt(f"question {i}", "an answer"), n=2,
-                             temperature=0.7, max_new_tokens=12, seed=i) for i in range(3)]
+    generator = make_generator(
+        str(tiny_model_dir), EngineParams(backend="transformers", precision="fp32")
+    )
+    requests = [
+        user_request(
+            f"c{i}",
+            render_judge_prompt(f"question {i}", "an answer"),
+            n=2,
+            temperature=0.7,
+            max_new_tokens=12,
+            seed=i,
+        )
+        for i in range(3)
+    ]
     plain = [parse_score(c.text) for c in generator.generate(requests)]
     texts = [c.text for c in generator.generate(requests)]
     rows = judge_samples(generator, requests)
@@ -266,17 +299,30 @@ def test_sampled_scores_are_unchanged_by_expected_scoring(tiny_model_dir):
 def test_judgment_metrics_summarise_samples_and_scores():
     from srlm.loop.judge import judgment_metrics
 
-    judgments = pl.DataFrame({"prompt_id": ["p"] * 4, "candidate_id": ["a", "a", "b", "c"],
-                              "score": [4.0, None, 2.0, None],
-                              "expected_score": [3.8, None, 2.2, None]})
+    judgments = pl.DataFrame(
+        {
+            "prompt_id": ["p"] * 4,
+            "candidate_id": ["a", "a", "b", "c"],
+            "score": [4.0, None, 2.0, None],
+            "expected_score": [3.8, None, 2.2, None],
+        }
+    )
     scores = aggregate_scores(judgments)
     metrics = judgment_metrics(judgments, scores, "sampled")
     assert metrics["parse_rate"] == 0.5 and metrics["candidates_unscored"] == 1
     assert (metrics["candidates"], metrics["samples"]) == (3, 4)
-    assert metrics["score_histogram"] == {"0": 0, "1": 0, "2": 1, "3": 0, "4": 1, "5": 0,
-                                          "unparsed": 2}
+    assert metrics["score_histogram"] == {
+        "0": 0,
+        "1": 0,
+        "2": 1,
+        "3": 0,
+        "4": 1,
+        "5": 0,
+        "unparsed": 2,
+    }
     assert (metrics["mean_score"], metrics["mean_expected_score"]) == (3.0, 3.0)
-    unparsed = judgments.with_columns(score=pl.lit(None, pl.Float64),
-                                      expected_score=pl.lit(None, pl.Float64))
+    unparsed = judgments.with_columns(
+        score=pl.lit(None, pl.Float64), expected_score=pl.lit(None, pl.Float64)
+    )
     metrics = judgment_metrics(unparsed, aggregate_scores(unparsed), "expected")
     assert metrics["mean_score"] is None and metrics["scoring"] == "expected"

@@ -17,21 +17,27 @@ from tests.helpers import ROOT, assert_trained_alike, run_stage
 CONFIGS = ROOT / "accelerate"
 
 
-@pytest.mark.parametrize(("batch", "accum", "processes", "expected"), [
-    (4, 2, 2, (4, 1)),   # accumulation steps are divided first: micro-batches as in params
-    (4, 4, 2, (4, 2)),
-    (4, 1, 2, (2, 1)),   # else the batch
-    (8, 1, 8, (1, 1)),
-    (3, 3, 1, (3, 3)),
-])
+@pytest.mark.parametrize(
+    ("batch", "accum", "processes", "expected"),
+    [
+        (4, 2, 2, (4, 1)),  # accumulation steps are divided first: micro-batches as in params
+        (4, 4, 2, (4, 2)),
+        (4, 1, 2, (2, 1)),  # else the batch
+        (8, 1, 8, (1, 1)),
+        (3, 3, 1, (3, 3)),
+    ],
+)
 def test_the_global_batch_stays_what_params_say(batch, accum, processes, expected):
     got = per_process_batch(batch, accum, processes, "sft")
     assert got == expected and got[0] * got[1] * processes == batch * accum
 
 
 def test_a_batch_the_processes_cannot_share_is_a_one_line_error():
-    with pytest.raises(SrlmError, match=r"^sft.batch_size x sft.grad_accum = 3 x 1 cannot be "
-                                        r"shared evenly by accelerate.processes=2"):
+    with pytest.raises(
+        SrlmError,
+        match=r"^sft.batch_size x sft.grad_accum = 3 x 1 cannot be "
+        r"shared evenly by accelerate.processes=2",
+    ):
         per_process_batch(3, 1, 2, "sft")
 
 
@@ -40,8 +46,11 @@ def test_launch_command_carries_the_params_and_the_stage_arguments():
     assert plain[1:3] == ["-m", "accelerate.commands.launch"]
     assert plain[plain.index("--num_processes") + 1] == "2" and "--multi_gpu" in plain
     assert plain[-3:] == ["stages/sft.py", "--out", "m1"]
-    fsdp = launch_command(AccelerateParams(processes=16, machines=2,
-                                           config_file=str(CONFIGS / "fsdp.yaml")), "s.py", [])
+    fsdp = launch_command(
+        AccelerateParams(processes=16, machines=2, config_file=str(CONFIGS / "fsdp.yaml")),
+        "s.py",
+        [],
+    )
     assert fsdp[fsdp.index("--config_file") + 1] == str(CONFIGS / "fsdp.yaml")
     assert fsdp[fsdp.index("--num_machines") + 1] == "2" and "--multi_gpu" not in fsdp
     with pytest.raises(SrlmError, match="accelerate.config_file: nowhere.yaml does not exist"):
@@ -57,14 +66,29 @@ def test_processes_must_split_over_machines():
         AccelerateParams(processes=3, machines=2)
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("ddp", {}),
-    ("fsdp", {"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2",
-              "FSDP_STATE_DICT_TYPE": "FULL_STATE_DICT",
-              "FSDP_AUTO_WRAP_POLICY": "TRANSFORMER_BASED_WRAP"}),
-    ("zero3", {"ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "3",
-               "ACCELERATE_DEEPSPEED_ZERO3_SAVE_16BIT_MODEL": "true"}),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("ddp", {}),
+        (
+            "fsdp",
+            {
+                "ACCELERATE_USE_FSDP": "true",
+                "FSDP_VERSION": "2",
+                "FSDP_STATE_DICT_TYPE": "FULL_STATE_DICT",
+                "FSDP_AUTO_WRAP_POLICY": "TRANSFORMER_BASED_WRAP",
+            },
+        ),
+        (
+            "zero3",
+            {
+                "ACCELERATE_USE_DEEPSPEED": "true",
+                "ACCELERATE_DEEPSPEED_ZERO_STAGE": "3",
+                "ACCELERATE_DEEPSPEED_ZERO3_SAVE_16BIT_MODEL": "true",
+            },
+        ),
+    ],
+)
 def test_shipped_accelerate_configs_are_valid_for_accelerate_launch(name, expected):
     """Each config goes through accelerate's own launch validation and becomes the process
     environment its launcher would set (the run itself needs GPUs)."""
@@ -72,7 +96,8 @@ def test_shipped_accelerate_configs_are_valid_for_accelerate_launch(name, expect
     from accelerate.utils.launch import prepare_deepspeed_cmd_env, prepare_multi_gpu_env
 
     args = launch_command_parser().parse_args(
-        ["--config_file", str(CONFIGS / f"{name}.yaml"), "--num_processes", "2", "x.py"])
+        ["--config_file", str(CONFIGS / f"{name}.yaml"), "--num_processes", "2", "x.py"]
+    )
     args, _, _ = _validate_launch_command(args)
     assert args.num_processes == 2  # params override the file's 8
     if name == "zero3":
@@ -95,10 +120,23 @@ def test_an_unknown_key_in_an_accelerate_config_is_rejected(tmp_path):
 def train(tmp_path: Path, name: str, model_dir, seed_dir: Path, launch: str, params: str):
     params_path = tmp_path / f"{name}.yaml"
     params_path.write_text(params + launch)
-    result = run_stage("sft", "--params", str(params_path), "--base", str(model_dir),
-                       "--ift", str(seed_dir / "ift"), "--eft", str(seed_dir / "eft"),
-                       "--out", str(tmp_path / name), "--metrics", str(tmp_path / f"{name}.json"),
-                       "--loss", str(tmp_path / f"{name}.csv"))
+    result = run_stage(
+        "sft",
+        "--params",
+        str(params_path),
+        "--base",
+        str(model_dir),
+        "--ift",
+        str(seed_dir / "ift"),
+        "--eft",
+        str(seed_dir / "eft"),
+        "--out",
+        str(tmp_path / name),
+        "--metrics",
+        str(tmp_path / f"{name}.json"),
+        "--loss",
+        str(tmp_path / f"{name}.csv"),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -108,15 +146,28 @@ def one_vs_many(tmp_path, model_dir, launch: str, processes: int, precision: str
     weights, metrics and stderr. Global batch 4 = 2 x 2: one process accumulates two
     micro-batches of 2, two processes take one each (dropout is 0 in the tiny model)."""
     seed = tmp_path / "seed"
-    made = run_stage("seed", "--params", str(_write(tmp_path / "seed.yaml",
-                                                       "seed:\n  ift_size: 16\n  eft_size: 0\n")),
-                     "--source", str(ROOT / "srlm/seed_data/train.trees.jsonl"),
-                     "--eval-source", str(ROOT / "srlm/seed_data/eval.trees.jsonl"),
-                     "--ift", str(seed / "ift"), "--eft", str(seed / "eft"),
-                     "--eft-eval", str(seed / "eft-eval"), "--metrics", str(tmp_path / "s.json"))
+    made = run_stage(
+        "seed",
+        "--params",
+        str(_write(tmp_path / "seed.yaml", "seed:\n  ift_size: 16\n  eft_size: 0\n")),
+        "--source",
+        str(ROOT / "srlm/seed_data/train.trees.jsonl"),
+        "--eval-source",
+        str(ROOT / "srlm/seed_data/eval.trees.jsonl"),
+        "--ift",
+        str(seed / "ift"),
+        "--eft",
+        str(seed / "eft"),
+        "--eft-eval",
+        str(seed / "eft-eval"),
+        "--metrics",
+        str(tmp_path / "s.json"),
+    )
     assert made.returncode == 0, made.stderr
-    params = ("sft:\n  batch_size: 2\n  grad_accum: 2\n  learning_rate: 1.0e-3\n"
-              f"  precision: {precision}\n  max_length: 512\n")
+    params = (
+        "sft:\n  batch_size: 2\n  grad_accum: 2\n  learning_rate: 1.0e-3\n"
+        f"  precision: {precision}\n  max_length: 512\n"
+    )
     train(tmp_path, "one", model_dir, seed, "", params)
     launched = train(tmp_path, "two", model_dir, seed, launch, params)
     assert f"running sft.py in {processes} processes" in launched.stderr
@@ -127,8 +178,9 @@ def one_vs_many(tmp_path, model_dir, launch: str, processes: int, precision: str
 
 @pytest.mark.integration
 def test_two_gloo_processes_train_the_model_one_process_trains(tmp_path, tiny_model_dir):
-    (one, two), metrics = one_vs_many(tmp_path, tiny_model_dir, "accelerate:\n  processes: 2\n",
-                                      processes=2)
+    (one, two), metrics = one_vs_many(
+        tmp_path, tiny_model_dir, "accelerate:\n  processes: 2\n", processes=2
+    )
     before = load_file(Path(tiny_model_dir) / "model.safetensors")
     assert any(not torch.equal(before[k], one[k]) for k in one)  # it trained
     assert_trained_alike(two, one, learning_rate=1e-3, steps=4)
@@ -136,29 +188,48 @@ def test_two_gloo_processes_train_the_model_one_process_trains(tmp_path, tiny_mo
     assert metrics[1]["train_loss"] == pytest.approx(metrics[0]["train_loss"], rel=1e-4)
     # written once, by the main process: one header and one row per logged step
     assert len((tmp_path / "two.csv").read_text().splitlines()) == 1 + 4
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("two")) == \
-        ["two", "two.csv", "two.json", "two.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("two")) == [
+        "two",
+        "two.csv",
+        "two.json",
+        "two.yaml",
+    ]
 
 
 @pytest.mark.integration
 def test_two_gloo_processes_run_dpo_like_one(tmp_path, tiny_model_dir):
     _pairs(tmp_path / "pairs", 8)
-    params = "dpo:\n  batch_size: 2\n  grad_accum: 2\n  learning_rate: 1.0e-3\n" \
-             "  precision: fp32\n  max_length: 128\n"
+    params = (
+        "dpo:\n  batch_size: 2\n  grad_accum: 2\n  learning_rate: 1.0e-3\n"
+        "  precision: fp32\n  max_length: 128\n"
+    )
     weights, metrics = [], []
     for name, launch in (("one", ""), ("two", "accelerate:\n  processes: 2\n")):
         (tmp_path / f"{name}.yaml").write_text(params + launch)
-        result = run_stage("dpo", "--params", str(tmp_path / f"{name}.yaml"),
-                           "--base", str(tiny_model_dir), "--pairs", str(tmp_path / "pairs"),
-                           "--out", str(tmp_path / name), "--metrics",
-                           str(tmp_path / f"{name}.json"), "--log", str(tmp_path / f"{name}.csv"))
+        result = run_stage(
+            "dpo",
+            "--params",
+            str(tmp_path / f"{name}.yaml"),
+            "--base",
+            str(tiny_model_dir),
+            "--pairs",
+            str(tmp_path / "pairs"),
+            "--out",
+            str(tmp_path / name),
+            "--metrics",
+            str(tmp_path / f"{name}.json"),
+            "--log",
+            str(tmp_path / f"{name}.csv"),
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         weights.append(load_file(tmp_path / name / "model.safetensors"))
         metrics.append(json.loads((tmp_path / f"{name}.json").read_text()))
     assert metrics[0]["steps"] == metrics[1]["steps"] == 2  # 8 pairs / global batch 4
     assert metrics[1]["train_loss"] == pytest.approx(metrics[0]["train_loss"], rel=1e-4)
-    assert any(not torch.equal(weights[0][k], v)
-               for k, v in load_file(Path(tiny_model_dir) / "model.safetensors").items())
+    assert any(
+        not torch.equal(weights[0][k], v)
+        for k, v in load_file(Path(tiny_model_dir) / "model.safetensors").items()
+    )
     assert_trained_alike(weights[1], weights[0], learning_rate=1e-3, steps=2)
 
 
@@ -190,13 +261,22 @@ def _pairs(folder: Path, n: int) -> Path:
 
     from srlm.core.artifacts import write_artifact
 
-    return write_artifact(pl.DataFrame({
-        "prompt_id": [f"p{i}" for i in range(n)],
-        "prompt": [f"Question {i}: name a thing." for i in range(n)],
-        "chosen": [f"A good answer {i}." for i in range(n)],
-        "rejected": [f"Bad {i}!" for i in range(n)],
-        "chosen_score": [5.0] * n, "rejected_score": [1.0] * n, "margin": [4.0] * n,
-    }), folder, "pairs", "fp")
+    return write_artifact(
+        pl.DataFrame(
+            {
+                "prompt_id": [f"p{i}" for i in range(n)],
+                "prompt": [f"Question {i}: name a thing." for i in range(n)],
+                "chosen": [f"A good answer {i}." for i in range(n)],
+                "rejected": [f"Bad {i}!" for i in range(n)],
+                "chosen_score": [5.0] * n,
+                "rejected_score": [1.0] * n,
+                "margin": [4.0] * n,
+            }
+        ),
+        folder,
+        "pairs",
+        "fp",
+    )
 
 
 def _children() -> dict[int, list[int]]:
@@ -234,23 +314,38 @@ def _alive(pids: set[int]) -> set[int]:
 
 
 @pytest.mark.integration
-def test_kill_9_of_a_launched_training_stage_leaves_no_process_behind(tmp_path,
-                                                                     tiny_model_dir):
+def test_kill_9_of_a_launched_training_stage_leaves_no_process_behind(tmp_path, tiny_model_dir):
     import os
     import signal
     import subprocess
     import sys
     import time
 
-    (tmp_path / "p.yaml").write_text("dpo:\n  batch_size: 2\n  grad_accum: 2\n  precision: "
-                                     "fp32\n  max_length: 128\naccelerate:\n  processes: 2\n")
+    (tmp_path / "p.yaml").write_text(
+        "dpo:\n  batch_size: 2\n  grad_accum: 2\n  precision: "
+        "fp32\n  max_length: 128\naccelerate:\n  processes: 2\n"
+    )
     stage = subprocess.Popen(
-        [sys.executable, str(ROOT / "stages" / "dpo.py"), "--params", str(tmp_path / "p.yaml"),
-         "--base", str(tiny_model_dir), "--pairs", str(_pairs(tmp_path / "pairs", 256)),
-         "--out", str(tmp_path / "m"), "--metrics", str(tmp_path / "m.json"),
-         "--log", str(tmp_path / "m.csv")],
+        [
+            sys.executable,
+            str(ROOT / "stages" / "dpo.py"),
+            "--params",
+            str(tmp_path / "p.yaml"),
+            "--base",
+            str(tiny_model_dir),
+            "--pairs",
+            str(_pairs(tmp_path / "pairs", 256)),
+            "--out",
+            str(tmp_path / "m"),
+            "--metrics",
+            str(tmp_path / "m.json"),
+            "--log",
+            str(tmp_path / "m.csv"),
+        ],
         env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     launched: set[int] = set()
     try:
         deadline = time.monotonic() + 300
@@ -275,13 +370,26 @@ def test_kill_9_of_a_launched_training_stage_leaves_no_process_behind(tmp_path,
 
 @pytest.mark.integration
 def test_a_batch_the_processes_cannot_share_is_one_line_before_anything_launches(
-        tmp_path, tiny_model_dir):
-    (tmp_path / "p.yaml").write_text("dpo:\n  batch_size: 3\n  grad_accum: 1\n"
-                                     "accelerate:\n  processes: 2\n")
-    result = run_stage("dpo", "--params", str(tmp_path / "p.yaml"), "--base",
-                       str(tiny_model_dir), "--pairs", str(_pairs(tmp_path / "pairs", 4)),
-                       "--out", str(tmp_path / "m"), "--metrics", str(tmp_path / "m.json"),
-                       "--log", str(tmp_path / "m.csv"))
+    tmp_path, tiny_model_dir
+):
+    (tmp_path / "p.yaml").write_text(
+        "dpo:\n  batch_size: 3\n  grad_accum: 1\naccelerate:\n  processes: 2\n"
+    )
+    result = run_stage(
+        "dpo",
+        "--params",
+        str(tmp_path / "p.yaml"),
+        "--base",
+        str(tiny_model_dir),
+        "--pairs",
+        str(_pairs(tmp_path / "pairs", 4)),
+        "--out",
+        str(tmp_path / "m"),
+        "--metrics",
+        str(tmp_path / "m.json"),
+        "--log",
+        str(tmp_path / "m.csv"),
+    )
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "dpo.batch_size x dpo.grad_accum = 3 x 1" in lines[0]
@@ -298,15 +406,20 @@ def test_a_child_that_asked_to_die_with_its_parent_does(tmp_path):
 
     # the parent starts a child that asks for SIGKILL on its parent's death, prints its
     # pid and sleeps; the parent is then killed with SIGKILL
-    child = ("import time; from srlm.core.lifetime import die_with_parent; "
-             "die_with_parent(); print(flush=True); time.sleep(120)")
-    parent = ("import subprocess, sys, time; "
-              f"c = subprocess.Popen([sys.executable, '-c', {child!r}], "
-              "stdout=subprocess.PIPE); c.stdout.readline(); print(c.pid, flush=True); "
-              "time.sleep(120)")
+    child = (
+        "import time; from srlm.core.lifetime import die_with_parent; "
+        "die_with_parent(); print(flush=True); time.sleep(120)"
+    )
+    parent = (
+        "import subprocess, sys, time; "
+        f"c = subprocess.Popen([sys.executable, '-c', {child!r}], "
+        "stdout=subprocess.PIPE); c.stdout.readline(); print(c.pid, flush=True); "
+        "time.sleep(120)"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    started = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE,
-                               env=env, text=True)
+    started = subprocess.Popen(
+        [sys.executable, "-c", parent], stdout=subprocess.PIPE, env=env, text=True
+    )
     grandchild = int(started.stdout.readline())
     os.kill(started.pid, signal.SIGKILL)
     started.wait()

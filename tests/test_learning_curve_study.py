@@ -24,9 +24,19 @@ def test_each_point_is_the_default_profile_with_the_study_overrides():
 
 
 def test_table_lists_both_modes_with_intervals_and_time():
-    metrics = {"pairwise_accuracy": 0.6, "pairwise_accuracy_ci95": [0.55, 0.65],
-               "tie_rate": 0.01, "spearman": 0.2, "spearman_ci95": [0.1, 0.3], "n_pairs": 531}
-    text = study.table([{"eft_examples": 40, "seconds": 125, "sampled": metrics,
-                         "expected": metrics}])
-    assert "| 40 | sampled | 60.0 [55.0, 65.0] | 1.0 | 0.200 [0.100, 0.300] | 531 | 2 min 5 s |" in text
+    metrics = {
+        "pairwise_accuracy": 0.6,
+        "pairwise_accuracy_ci95": [0.55, 0.65],
+        "tie_rate": 0.01,
+        "spearman": 0.2,
+        "spearman_ci95": [0.1, 0.3],
+        "n_pairs": 531,
+    }
+    text = study.table(
+        [{"eft_examples": 40, "seconds": 125, "sampled": metrics, "expected": metrics}]
+    )
+    assert (
+        "| 40 | sampled | 60.0 [55.0, 65.0] | 1.0 | 0.200 [0.100, 0.300] | 531 | 2 min 5 s |"
+        in text
+    )
     assert text.count("| 40 |") == 2

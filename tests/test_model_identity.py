@@ -49,13 +49,21 @@ def recorded(tmp_path, name="m1"):
 def test_the_writer_records_every_file_last(tmp_path):
     out = recorded(tmp_path)
     record = json.loads((out / MODEL_MANIFEST).read_text())
-    files = {p.relative_to(out).as_posix(): p for p in out.rglob("*")
-             if p.is_file() and p.name != MODEL_MANIFEST}
-    assert set(record["files"]) == set(files) == {"model.safetensors", "config.json",
-                                                  "tokenizer.json", "extra/notes.txt"}
+    files = {
+        p.relative_to(out).as_posix(): p
+        for p in out.rglob("*")
+        if p.is_file() and p.name != MODEL_MANIFEST
+    }
+    assert (
+        set(record["files"])
+        == set(files)
+        == {"model.safetensors", "config.json", "tokenizer.json", "extra/notes.txt"}
+    )
     for name, path in files.items():
-        assert record["files"][name] == {"bytes": path.stat().st_size,
-                                         "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        assert record["files"][name] == {
+            "bytes": path.stat().st_size,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        }
     assert record["bytes"] == sum(p.stat().st_size for p in files.values())
     assert record["written_by"] == "test" and record["kind"] == "model"
     # the recorded hash is the value a full read gave before records: no fingerprint moves
@@ -106,14 +114,24 @@ def test_a_folder_without_a_record_is_hashed_whole_with_one_warning(tmp_path, ca
     assert f"python -m srlm.core.model_identity {plain}" in line
 
 
-@pytest.mark.parametrize("change, problem", [
-    (lambda m: (m / "model.safetensors").write_bytes(b"short"), "model.safetensors has 5 bytes"),
-    (lambda m: (m / "tokenizer.json").unlink(), "tokenizer.json is recorded but missing"),
-    (lambda m: (m / "adapter.bin").write_bytes(b"x"), f"adapter.bin is not in {MODEL_MANIFEST}"),
-    (lambda m: (m / MODEL_MANIFEST).write_text("{"), f"unreadable {MODEL_MANIFEST}"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (
+            lambda m: (m / "model.safetensors").write_bytes(b"short"),
+            "model.safetensors has 5 bytes",
+        ),
+        (lambda m: (m / "tokenizer.json").unlink(), "tokenizer.json is recorded but missing"),
+        (
+            lambda m: (m / "adapter.bin").write_bytes(b"x"),
+            f"adapter.bin is not in {MODEL_MANIFEST}",
+        ),
+        (lambda m: (m / MODEL_MANIFEST).write_text("{"), f"unreadable {MODEL_MANIFEST}"),
+    ],
+)
 def test_a_folder_that_differs_from_its_record_is_rehashed_with_a_warning(
-        tmp_path, caplog, change, problem):
+    tmp_path, caplog, change, problem
+):
     out = recorded(tmp_path)
     change(out)
     assert recorded_hash(out)[0] is None
@@ -128,8 +146,10 @@ def test_a_hand_edited_record_hash_is_not_trusted(tmp_path):
     record = json.loads((out / MODEL_MANIFEST).read_text())
     record["files"]["config.json"]["sha256"] = "0" * 64
     (out / MODEL_MANIFEST).write_text(json.dumps(record))
-    assert recorded_hash(out) == (None, f"{MODEL_MANIFEST}: 'sha256' does not match its "
-                                        "files' hashes")
+    assert recorded_hash(out) == (
+        None,
+        f"{MODEL_MANIFEST}: 'sha256' does not match its files' hashes",
+    )
 
 
 def test_same_contents_same_fingerprint_whatever_the_path(tmp_path, monkeypatch):
@@ -138,8 +158,7 @@ def test_same_contents_same_fingerprint_whatever_the_path(tmp_path, monkeypatch)
     (tmp_path / "prompts.jsonl").write_text("{}\n")
     fp = fingerprint({"n": 4}, inputs=["data/x", "prompts.jsonl"])
     assert fp == fingerprint({"n": 4}, inputs=["./data/x", "./prompts.jsonl"])
-    assert fp == fingerprint({"n": 4}, inputs=[tmp_path / "data" / "x",
-                                               tmp_path / "prompts.jsonl"])
+    assert fp == fingerprint({"n": 4}, inputs=[tmp_path / "data" / "x", tmp_path / "prompts.jsonl"])
     recorded(tmp_path / "elsewhere", "copy")  # the same files, written again elsewhere
     assert fp == fingerprint({"n": 4}, inputs=["elsewhere/copy", "prompts.jsonl"])
     assert fp != fingerprint({"n": 4}, inputs=["prompts.jsonl", "data/x"])  # roles differ
@@ -158,8 +177,15 @@ def test_recording_a_folder_by_hand(tmp_path, caplog, capsys):
 def test_the_base_stage_records_m0(tmp_path, tiny_model_dir):
     params = tmp_path / "params.yaml"
     params.write_text(f"base:\n  model: {tiny_model_dir}\n")
-    result = run_stage("base", "--params", str(params), "--out", str(tmp_path / "m0"),
-                       "--metrics", str(tmp_path / "base.json"))
+    result = run_stage(
+        "base",
+        "--params",
+        str(params),
+        "--out",
+        str(tmp_path / "m0"),
+        "--metrics",
+        str(tmp_path / "base.json"),
+    )
     assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "m0" / MODEL_MANIFEST).read_text())
     assert record["written_by"] == "base" and "model.safetensors" in record["files"]

@@ -34,8 +34,9 @@ def test_consistency_sample_is_seeded_and_bounded():
 
 def test_loop_monitors_on_a_small_iteration():
     judgments = pl.DataFrame({"score": [5.0, 5.0, 3.0, None, 1.0, 4.0]})
-    pairs = pl.DataFrame({"chosen": ["long answer", "abc"], "rejected": ["short", "abcdef"],
-                          "margin": [2.0, 1.0]})
+    pairs = pl.DataFrame(
+        {"chosen": ["long answer", "abc"], "rejected": ["short", "abcdef"], "margin": [2.0, 1.0]}
+    )
     answers = pl.DataFrame({"prompt_id": ["p1", "p2"], "response": ["x" * 300, "y" * 100]})
     m1 = pl.DataFrame({"prompt_id": ["p1", "p2", "p3"], "response": ["x" * 100] * 3})
     before = pl.DataFrame({"candidate_id": ["a", "b", "c"], "score": [1.0, 3.0, 5.0]})
@@ -45,11 +46,13 @@ def test_loop_monitors_on_a_small_iteration():
     assert monitors["score_gap"] == 1.5
     assert monitors["length_gap_chars"] == pytest.approx(((11 - 5) + (3 - 6)) / 2)
     assert monitors["length_ratio_vs_m1"] == 2.0  # on the prompts both answered
-    assert monitors["pair_yield"] == 0.5 and monitors["parse_rate"] == pytest.approx(5 / 6,
-                                                                                     abs=1e-4)
+    assert monitors["pair_yield"] == 0.5 and monitors["parse_rate"] == pytest.approx(
+        5 / 6, abs=1e-4
+    )
     assert monitors["judge_consistency_tau"] == -1.0 and monitors["judge_consistency_n"] == 3
-    empty = loop_monitors(judgments.clear(), pairs.clear(), 0, answers, m1, before.clear(),
-                          after.clear())
+    empty = loop_monitors(
+        judgments.clear(), pairs.clear(), 0, answers, m1, before.clear(), after.clear()
+    )
     assert empty["score_gap"] is None and empty["judge_consistency_tau"] is None
 
 

@@ -20,12 +20,17 @@ from tests.helpers import copy_project
 pytestmark = pytest.mark.integration
 
 
-
 def dvc(project: Path, *args: str) -> subprocess.CompletedProcess:
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run([str(Path(bin_dir) / "dvc"), *args], cwd=project, env=env,
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [str(Path(bin_dir) / "dvc"), *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
 
@@ -39,9 +44,22 @@ def project(tmp_path_factory, tiny_model_dir):
 
 def test_fake_pipeline_builds_every_artifact(project):
     out = dvc(project, "repro").stdout
-    for stage in ("base", "seed", "sft", "eval_prompts", "prompts@m2", "dpo@m2", "dpo@m3",
-                  "answers@m0", "ifeval@m0", "ifeval@m3", "evaluate_judge@m3",
-                  "evaluate_reference@m1", "evaluate_h2h@m3", "report"):
+    for stage in (
+        "base",
+        "seed",
+        "sft",
+        "eval_prompts",
+        "prompts@m2",
+        "dpo@m2",
+        "dpo@m3",
+        "answers@m0",
+        "ifeval@m0",
+        "ifeval@m3",
+        "evaluate_judge@m3",
+        "evaluate_reference@m1",
+        "evaluate_h2h@m3",
+        "report",
+    ):
         assert f"Running stage '{stage}'" in out
     for iteration in ("m2", "m3"):
         prompts = read_artifact(project / "data" / iteration / "prompts", "prompts")
@@ -75,7 +93,10 @@ def test_fake_pipeline_builds_every_artifact(project):
     # IFEval for every model, paired against its base and m0 on the same 12 prompts
     paired = json.loads((project / "reports" / "ifeval_paired.json").read_text())
     assert {m: sorted(v) for m, v in paired.items()} == {
-        "m1": ["vs_base"], "m2": ["vs_base", "vs_m0"], "m3": ["vs_base", "vs_m0"]}
+        "m1": ["vs_base"],
+        "m2": ["vs_base", "vs_m0"],
+        "m3": ["vs_base", "vs_m0"],
+    }
     assert paired["m3"]["vs_base"]["against"] == "m2" and paired["m3"]["vs_m0"]["n_prompts"] == 12
     summary = (project / "reports" / "summary.md").read_text()
     assert "### Loop monitors" in summary and summary.startswith("### IFEval")
@@ -95,15 +116,19 @@ def test_diff_of_two_iterations_matches_polars(project, capsys):
     assert report["rows"]["added"] == new.join(old, on="candidate_id", how="anti").height
     assert report["rows"]["removed"] == old.join(new, on="candidate_id", how="anti").height
     assert report["text"]["after"]["response"]["mean"] == round(
-        new["response"].str.len_chars().mean(), 4)
+        new["response"].str.len_chars().mean(), 4
+    )
     pairs_old, pairs_new = (read_artifact(project / "data" / it / "pairs") for it in ("m2", "m3"))
-    assert main(["diff", str(project / "data/m2/pairs"), str(project / "data/m3/pairs"),
-                 "--json"]) == 0
+    assert (
+        main(["diff", str(project / "data/m2/pairs"), str(project / "data/m3/pairs"), "--json"])
+        == 0
+    )
     pairs = json.loads(capsys.readouterr().out)
     assert pairs["pairs"]["margin_after"]["mean"] == round(pairs_new["margin"].mean(), 4)
     hist = pairs_new["chosen_score"].round(0).cast(pl.Int64).value_counts()
     assert pairs["scores"]["after"]["chosen_score"]["histogram"] == {
-        str(s): int(dict(hist.iter_rows()).get(s, 0)) for s in range(6)}
+        str(s): int(dict(hist.iter_rows()).get(s, 0)) for s in range(6)
+    }
     assert main(["diff", str(m3), str(m3)]) == 0
     assert "no change" in capsys.readouterr().out
 
@@ -121,9 +146,21 @@ def test_adding_an_iteration_runs_only_its_stages(project):
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = dvc(project, "repro").stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"prompts@m4", "candidates@m4", "judgments@m4", "pairs@m4", "dpo@m4",
-                   "answers@m4", "ifeval@m4", "evaluate_judge@m4", "evaluate_reference@m4",
-                   "evaluate_h2h@m4", "monitors@m4", "anchors@m4", "report"}
+    assert ran == {
+        "prompts@m4",
+        "candidates@m4",
+        "judgments@m4",
+        "pairs@m4",
+        "dpo@m4",
+        "answers@m4",
+        "ifeval@m4",
+        "evaluate_judge@m4",
+        "evaluate_reference@m4",
+        "evaluate_h2h@m4",
+        "monitors@m4",
+        "anchors@m4",
+        "report",
+    }
     assert "| m4 |" in (project / "reports" / "summary.md").read_text()
 
 
@@ -156,6 +193,12 @@ def test_pair_modes_run_end_to_end(project, mode):
             for row in pairs.iter_rows(named=True):
                 near_top = scored.filter(
                     (pl.col("prompt_id") == row["prompt_id"])
-                    & (pl.col("mean_score") >= scored.filter(
-                        pl.col("prompt_id") == row["prompt_id"])["mean_score"].max() - 1.0))
+                    & (
+                        pl.col("mean_score")
+                        >= scored.filter(pl.col("prompt_id") == row["prompt_id"])[
+                            "mean_score"
+                        ].max()
+                        - 1.0
+                    )
+                )
                 assert len(row["chosen"]) == near_top["response"].str.len_chars().min()

@@ -20,21 +20,28 @@ from tests.helpers import copy_project
 pytestmark = pytest.mark.integration
 
 BIN = Path(sys.executable).parent
-S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-          "AWS_DEFAULT_REGION": "us-east-1"}
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 def run(cwd, *args, env=None):
     full_env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", **S3_ENV, **(env or {})}
-    result = subprocess.run(list(args), cwd=cwd, env=full_env, capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run(
+        list(args), cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, f"{args}: {result.stdout[-2000:]}{result.stderr[-2000:]}"
     return result.stdout
 
 
 def files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes()
-            for p in sorted((root / "data").rglob("*")) if p.is_file() and p.name != ".gitignore"}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted((root / "data").rglob("*"))
+        if p.is_file() and p.name != ".gitignore"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +87,11 @@ def free_port() -> int:
 @pytest.fixture
 def moto_server():
     port = free_port()
-    process = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -100,8 +110,15 @@ def moto_server():
 def test_s3_remote_on_loopback(built, tmp_path, moto_server):
     import boto3
 
-    boto3.client("s3", endpoint_url=moto_server, **{
-        "aws_access_key_id": "testing", "aws_secret_access_key": "testing",
-        "region_name": "us-east-1"}).create_bucket(Bucket="srlm-artifacts")
-    share_and_pull(built, tmp_path / "clone", "s3store", "s3://srlm-artifacts/cache",
-                   endpointurl=moto_server)
+    boto3.client(
+        "s3",
+        endpoint_url=moto_server,
+        **{
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+            "region_name": "us-east-1",
+        },
+    ).create_bucket(Bucket="srlm-artifacts")
+    share_and_pull(
+        built, tmp_path / "clone", "s3store", "s3://srlm-artifacts/cache", endpointurl=moto_server
+    )

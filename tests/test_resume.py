@@ -26,7 +26,9 @@ def test_run_sharded_resumes_where_it_stopped(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp"), shards, crashing, "test")
     calls.clear()
-    resumed = run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp"), shards, frame_for_log(calls), "t")
+    resumed = run_sharded(
+        ShardWriter(tmp_path / "a", "judgments", "fp"), shards, frame_for_log(calls), "t"
+    )
     assert calls == [6, 9]  # only the unfinished shards were built again
     clean = run_sharded(ShardWriter(tmp_path / "b", "judgments", "fp"), shards, frame_for, "t")
     assert resumed.equals(clean)
@@ -38,6 +40,7 @@ def frame_for_log(calls):
     def build(items):
         calls.append(items[0])
         return frame_for(items)
+
     return build
 
 
@@ -76,12 +79,20 @@ def test_stage_script_edit_discards_stale_shards(tmp_path):
     script.write_text("from srlm.loop.pairs import build_pairs\n")
     shards = chunks(list(range(4)), 2)
     with pytest.raises(KeyboardInterrupt):
-        run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp", code=script), shards,
-                    crash_at_second, "t")
+        run_sharded(
+            ShardWriter(tmp_path / "a", "judgments", "fp", code=script),
+            shards,
+            crash_at_second,
+            "t",
+        )
     script.write_text("from srlm.loop.pairs import build_pairs  # edited\n")
     calls = []
-    run_sharded(ShardWriter(tmp_path / "a", "judgments", "fp", code=script), shards,
-                frame_for_log(calls), "t")
+    run_sharded(
+        ShardWriter(tmp_path / "a", "judgments", "fp", code=script),
+        shards,
+        frame_for_log(calls),
+        "t",
+    )
     assert calls == [0, 2]
 
 
@@ -91,25 +102,38 @@ def test_stamp_covers_exactly_the_stage_code():
     files = {str(f.relative_to(ROOT)) for f in code_files(ROOT / "stages" / "candidates.py")}
     assert {"stages/candidates.py", "srlm/runtime/shards.py", "srlm/engines/fake.py"} <= files
     # code the stage never runs does not wipe its shards when it changes
-    assert not files & {"srlm/loop/pairs.py", "srlm/loop/judge.py", "srlm/training/trainers.py",
-                        "stages/judgments.py"}
+    assert not files & {
+        "srlm/loop/pairs.py",
+        "srlm/loop/judge.py",
+        "srlm/training/trainers.py",
+        "stages/judgments.py",
+    }
 
 
 @pytest.mark.integration
 def test_kill_9_and_rerun_gives_the_uninterrupted_artifact(tmp_path, tiny_model_dir):
-    prompts = pl.DataFrame({
-        "prompt_id": [f"p{i:02d}" for i in range(12)],
-        "prompt": [f"Tell me something about the number {i}." for i in range(12)],
-        "iteration": ["m2"] * 12, "generator": ["m1"] * 12, "fewshot_ids": [["s"]] * 12,
-    })
+    prompts = pl.DataFrame(
+        {
+            "prompt_id": [f"p{i:02d}" for i in range(12)],
+            "prompt": [f"Tell me something about the number {i}." for i in range(12)],
+            "iteration": ["m2"] * 12,
+            "generator": ["m1"] * 12,
+            "fewshot_ids": [["s"]] * 12,
+        }
+    )
     write_artifact(prompts, tmp_path / "prompts", "prompts", "fp")
     params = tmp_path / "params.yaml"
-    params.write_text("engine:\n  backend: transformers\n  precision: fp32\n  batch_size: 2\n"
-                      "candidates:\n  n: 2\n  max_new_tokens: 24\n  shard_size: 1\n")
+    params.write_text(
+        "engine:\n  backend: transformers\n  precision: fp32\n  batch_size: 2\n"
+        "candidates:\n  n: 2\n  max_new_tokens: 24\n  shard_size: 1\n"
+    )
     killed = tmp_path / "killed"
     partial = tmp_path / "killed.partial"  # shards are built beside the output, not in it
-    process = subprocess.Popen(candidates_cmd(tmp_path, tiny_model_dir, killed, params),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        candidates_cmd(tmp_path, tiny_model_dir, killed, params),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while not (partial / "part-00002.parquet").exists() and time.time() < deadline:
         time.sleep(0.05)
@@ -118,12 +142,14 @@ def test_kill_9_and_rerun_gives_the_uninterrupted_artifact(tmp_path, tiny_model_
     written = len(list(partial.glob("part-*.parquet")))
     assert 3 <= written < 12, "the kill should land mid-run"
     assert not killed.exists(), "nothing at the output until the artifact is complete"
-    subprocess.run(candidates_cmd(tmp_path, tiny_model_dir, killed, params), check=True,
-                   capture_output=True)
+    subprocess.run(
+        candidates_cmd(tmp_path, tiny_model_dir, killed, params), check=True, capture_output=True
+    )
     assert not partial.exists()
     clean = tmp_path / "clean"
-    subprocess.run(candidates_cmd(tmp_path, tiny_model_dir, clean, params), check=True,
-                   capture_output=True)
+    subprocess.run(
+        candidates_cmd(tmp_path, tiny_model_dir, clean, params), check=True, capture_output=True
+    )
     assert read_artifact(killed).equals(read_artifact(clean))
     assert sorted(p.name for p in killed.iterdir()) == sorted(p.name for p in clean.iterdir())
     for part in sorted(clean.iterdir()):

@@ -48,23 +48,39 @@ def edit(folder, name, change):
 
 
 def git(cwd, *args):
-    return subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t",
-                           "-c", "commit.gpgsign=false", *args],
-                          cwd=cwd, check=True, capture_output=True, text=True)
+    return subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "user.name=t",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
 
 
 # --- classification ------------------------------------------------------------------------
 
+
 def test_overlapping_intervals_agree_and_state_the_difference():
-    status, note = classify("expected.pairwise_accuracy", (0.5188, (0.4262, 0.6077)),
-                            (0.5600, (0.4700, 0.6500)))
+    status, note = classify(
+        "expected.pairwise_accuracy", (0.5188, (0.4262, 0.6077)), (0.5600, (0.4700, 0.6500))
+    )
     assert status == AGREE
     assert "B-A +0.0412" in note
 
 
 def test_disjoint_intervals_differ():
-    status, note = classify("expected.pairwise_accuracy", (0.5188, (0.4262, 0.6077)),
-                            (0.7500, (0.6800, 0.8100)))
+    status, note = classify(
+        "expected.pairwise_accuracy", (0.5188, (0.4262, 0.6077)), (0.7500, (0.6800, 0.8100))
+    )
     assert status == DIFFER
     assert "+0.2312" in note and "do not overlap" in note
 
@@ -76,7 +92,9 @@ def test_touching_intervals_still_agree():
 def test_zero_width_intervals_are_points():
     # Bootstrap over one prompt (`by_source.mt_bench/math`, n = 1): no uncertainty to compare.
     assert classify("x", (0.4415, (0.4415, 0.4415)), (0.4482, (0.4482, 0.4482))) == (
-        MOVED, "B-A +0.0067 (both intervals have zero width)")
+        MOVED,
+        "B-A +0.0067 (both intervals have zero width)",
+    )
     assert classify("x", (0.5, (0.5, 0.5)), (0.5, (0.5, 0.5)))[0] == SAME
     # One point against a real interval: inside agrees, outside differs.
     assert classify("x", (0.0, (0.0, 0.0)), (0.05, (0.0, 0.1)))[0] == AGREE
@@ -100,22 +118,27 @@ def test_floats_without_interval_compare_to_four_decimals():
     assert status == MOVED and note == "B-A +0.0058"
     # An interval in one run only cannot settle agreement either.
     assert classify("x", (0.5, (0.4, 0.6)), (0.52, None)) == (
-        MOVED, "B-A +0.02 (interval only in A)")
+        MOVED,
+        "B-A +0.02 (interval only in A)",
+    )
 
 
-@pytest.mark.parametrize("figure,a,b,why", [
-    ("seconds", 85.1, 12.0, "timing"),
-    ("tokens_per_second", 318.6, 260.0, "timing"),
-    ("peak_rss_mb", 755, 900, "timing"),
-    ("wall_s", 1.0, 2.0, "timing"),
-    ("timings.generate", 3.0, 4.0, "timing"),
-    ("started", "2024-01-01T10:00", "2024-02-01T11:00", "timing"),
-    ("evaluator_sha256", "144c3e", "9a0b1c", "hash"),
-    ("output_dir", "runs/a", "runs/b", "path"),
-    ("model", "/home/alice/m1", "/data/bob/m1", "path"),
-    ("versions.torch", "2.13.0+cpu", "2.13.0+cu128", "machine"),
-    ("cpu", "AMD EPYC", "Intel Xeon", "machine"),
-])
+@pytest.mark.parametrize(
+    "figure,a,b,why",
+    [
+        ("seconds", 85.1, 12.0, "timing"),
+        ("tokens_per_second", 318.6, 260.0, "timing"),
+        ("peak_rss_mb", 755, 900, "timing"),
+        ("wall_s", 1.0, 2.0, "timing"),
+        ("timings.generate", 3.0, 4.0, "timing"),
+        ("started", "2024-01-01T10:00", "2024-02-01T11:00", "timing"),
+        ("evaluator_sha256", "144c3e", "9a0b1c", "hash"),
+        ("output_dir", "runs/a", "runs/b", "path"),
+        ("model", "/home/alice/m1", "/data/bob/m1", "path"),
+        ("versions.torch", "2.13.0+cpu", "2.13.0+cu128", "machine"),
+        ("cpu", "AMD EPYC", "Intel Xeon", "machine"),
+    ],
+)
 def test_timings_hashes_paths_and_machines_are_not_compared(figure, a, b, why):
     assert classify(figure, (a, None), (b, None)) == (f"not compared ({why})", "")
 
@@ -143,11 +166,11 @@ def test_real_metrics_timings_are_exactly_the_timing_figures():
     # No result is mistaken for a timing (`bad_start`, `samples`, `n_five`, `time` in a source).
     last = r"(second|_s$|^time|_time|timing|wall|rss|elapsed|started|finished|date)"
     assert all(re.search(last, figure.split(".")[-1]) for figure in timing), timing
-    assert all(r["status"] in (SAME, AGREE) or r["status"].startswith("not compared")
-               for r in rows)
+    assert all(r["status"] in (SAME, AGREE) or r["status"].startswith("not compared") for r in rows)
 
 
 # --- whole runs ------------------------------------------------------------------------------
+
 
 def test_same_content_agrees_with_exit_0(tmp_path):
     a, b = copy_metrics(tmp_path / "a"), copy_metrics(tmp_path / "b")
@@ -207,8 +230,10 @@ def test_changed_run_names_exactly_the_figures_that_moved(tmp_path):
     assert "seconds" not in text and "seconds" in text_report(rows, "a", "b", show_all=True)
     before = json.loads((a / "m1" / "judge.json").read_text())["expected"]
     low, high = before["pairwise_accuracy_ci95"]
-    assert (f"| expected.pairwise_accuracy | {before['pairwise_accuracy']} [{low}, {high}] | "
-            "0.8 [0.72, 0.87] |") in markdown_report(rows, "a", "b")
+    assert (
+        f"| expected.pairwise_accuracy | {before['pairwise_accuracy']} [{low}, {high}] | "
+        "0.8 [0.72, 0.87] |"
+    ) in markdown_report(rows, "a", "b")
 
 
 def test_a_count_change_alone_can_be_allowed(tmp_path):
@@ -221,6 +246,7 @@ def test_a_count_change_alone_can_be_allowed(tmp_path):
 
 
 # --- git revisions and errors ----------------------------------------------------------------
+
 
 @pytest.fixture
 def repo(tmp_path):
@@ -254,8 +280,9 @@ def test_cli_head_vs_workspace_and_two_revisions(repo, monkeypatch, capsys):
     assert "expected.n_pairs" in out and "CHANGED" in out and "steps" not in out
     assert main(["compare", "HEAD~1", "HEAD", "--format", "json"]) == 1
     report = json.loads(capsys.readouterr().out)
-    changed = [(r["file"], r["figure"], r["a"], r["b"]) for r in report["rows"]
-               if r["status"] == CHANGED]
+    changed = [
+        (r["file"], r["figure"], r["a"], r["b"]) for r in report["rows"] if r["status"] == CHANGED
+    ]
     assert changed == [("m1/sft.json", "steps", 8, 9)] and report["exit_code"] == 1
 
 
@@ -265,8 +292,9 @@ def test_unknown_revision_is_one_line(repo, monkeypatch, capsys):
     monkeypatch.chdir(repo)
     assert main(["compare", "no-such-tag"]) == 1
     err = capsys.readouterr().err
-    assert err == "error: srlm compare: unknown revision 'no-such-tag' (and no folder of that " \
-                  "name)\n"
+    assert (
+        err == "error: srlm compare: unknown revision 'no-such-tag' (and no folder of that name)\n"
+    )
 
 
 def test_not_a_git_repository(tmp_path, monkeypatch):
@@ -297,10 +325,14 @@ def test_an_oversize_metrics_file_at_a_revision_is_refused_before_git_show(repo,
     monkeypatch.setattr("srlm.tools.metrics_sources.METADATA_LIMIT", 400)
     shown = []
     real = metrics_sources._git
-    monkeypatch.setattr(metrics_sources, "_git",
-                        lambda args, cwd: shown.append(args) or real(args, cwd))
-    with pytest.raises(SrlmError, match=r"^metrics/(m\d/)?\w+\.json@HEAD: [\d,]+ bytes, over "
-                                        r"the 400 bytes limit on a metrics file$") as err:
+    monkeypatch.setattr(
+        metrics_sources, "_git", lambda args, cwd: shown.append(args) or real(args, cwd)
+    )
+    with pytest.raises(
+        SrlmError,
+        match=r"^metrics/(m\d/)?\w+\.json@HEAD: [\d,]+ bytes, over "
+        r"the 400 bytes limit on a metrics file$",
+    ) as err:
         read_side("HEAD", repo=repo)
     too_big = str(err.value).split("@")[0]
     assert not any(args[0] == "show" and args[1].endswith(too_big) for args in shown)

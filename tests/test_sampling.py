@@ -21,11 +21,22 @@ def test_candidates_are_seeded_by_prompt_and_scope_only():
 
 
 def test_candidate_metrics_count_empty_and_cut_responses():
-    frame = pl.DataFrame({"response": ["abcd", "", "ab", "abcdef"], "n_tokens": [4, 0, 2, 6],
-                          "finish_reason": ["stop", "stop", "length", "length"]})
+    frame = pl.DataFrame(
+        {
+            "response": ["abcd", "", "ab", "abcdef"],
+            "n_tokens": [4, 0, 2, 6],
+            "finish_reason": ["stop", "stop", "length", "length"],
+        }
+    )
     assert candidate_metrics(frame, 2, 2) == {
-        "prompts": 2, "candidates": 4, "per_prompt": 2, "empty_responses": 1,
-        "hit_max_new_tokens": 2, "mean_tokens": 3.0, "mean_chars": 3.0}
+        "prompts": 2,
+        "candidates": 4,
+        "per_prompt": 2,
+        "empty_responses": 1,
+        "hit_max_new_tokens": 2,
+        "mean_tokens": 3.0,
+        "mean_chars": 3.0,
+    }
     empty = candidate_metrics(frame.clear(), 0, 2)
     assert empty["mean_tokens"] is None and empty["mean_chars"] is None
     assert empty["candidates"] == 0

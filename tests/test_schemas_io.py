@@ -31,16 +31,34 @@ def judgments_frame():
 
 
 def test_every_artifact_has_a_schema():
-    assert {"seed_ift", "seed_eft", "prompts", "candidates", "judgments", "candidate_scores",
-            "pairs", "judge_outputs", "eval_prompts", "answers", "verdicts"} <= set(SCHEMAS)
+    assert {
+        "seed_ift",
+        "seed_eft",
+        "prompts",
+        "candidates",
+        "judgments",
+        "candidate_scores",
+        "pairs",
+        "judge_outputs",
+        "eval_prompts",
+        "answers",
+        "verdicts",
+    } <= set(SCHEMAS)
 
 
 def test_valid_frames_pass():
     validate(eft_frame(), "seed_eft")
     validate(judgments_frame(), "judgments")  # null score = unparsed is allowed
     validate(
-        pl.DataFrame({"prompt_id": ["p"], "prompt": ["x"], "iteration": ["m2"],
-                      "generator": ["m1"], "fewshot_ids": [["a", "b"]]}),
+        pl.DataFrame(
+            {
+                "prompt_id": ["p"],
+                "prompt": ["x"],
+                "iteration": ["m2"],
+                "generator": ["m1"],
+                "fewshot_ids": [["a", "b"]],
+            }
+        ),
         "prompts",
     )
 
@@ -58,7 +76,9 @@ def test_wrong_type_is_named():
 
 def test_null_where_not_allowed_names_column_and_rows():
     frame = eft_frame(response=["a", None, "c"])
-    with pytest.raises(ArtifactSchemaError, match=r"column 'response' fails not_nullable at rows \[1\]"):
+    with pytest.raises(
+        ArtifactSchemaError, match=r"column 'response' fails not_nullable at rows \[1\]"
+    ):
         validate(frame, "seed_eft")
 
 
@@ -166,8 +186,17 @@ def test_fingerprint_depends_on_params_and_inputs(tmp_path):
     assert first != fingerprint({"x": 1}, inputs=[data])
 
 
-@pytest.mark.parametrize("probs", [[0.2, 0.3, 0.5], [], [0.1] * 7, [0.1, None, 0.1, 0.1, 0.1, 0.1],
-                                   [1.5, 0.0, 0.0, 0.0, 0.0, 0.0], [float("nan")] * 6])
+@pytest.mark.parametrize(
+    "probs",
+    [
+        [0.2, 0.3, 0.5],
+        [],
+        [0.1] * 7,
+        [0.1, None, 0.1, 0.1, 0.1, 0.1],
+        [1.5, 0.0, 0.0, 0.0, 0.0, 0.0],
+        [float("nan")] * 6,
+    ],
+)
 @pytest.mark.parametrize("schema", ["judgments", "judge_outputs"])
 def test_score_probs_are_one_probability_per_score(probs, schema):
     """A list's length is no dtype: 3 probabilities (or 7) for the 6 scores 0..5 must fail."""
@@ -176,13 +205,25 @@ def test_score_probs_are_one_probability_per_score(probs, schema):
 
     assert SCORE_VALUES == len(SCORE_OPTIONS) == 6
     frame = judgments_frame().with_columns(
-        score_probs=pl.Series([[0.0, 0.0, 0.0, 0.2, 0.8, 0.0], None, probs],
-                              dtype=pl.List(pl.Float64)))
+        score_probs=pl.Series(
+            [[0.0, 0.0, 0.0, 0.2, 0.8, 0.0], None, probs], dtype=pl.List(pl.Float64)
+        )
+    )
     if schema == "judge_outputs":
-        frame = frame.select(example_id=pl.col("candidate_id"), group_id=pl.col("prompt_id"),
-                             human_rank=pl.lit(0), target_score=pl.lit(3), sample="sample",
-                             judge_text="judge_text", score="score",
-                             expected_score="expected_score", score_probs="score_probs")
-    with pytest.raises(ArtifactSchemaError, match=r"column 'score_probs' fails 6 probabilities "
-                                                  r"within 0\.\.1, one per score at rows \[2\]"):
+        frame = frame.select(
+            example_id=pl.col("candidate_id"),
+            group_id=pl.col("prompt_id"),
+            human_rank=pl.lit(0),
+            target_score=pl.lit(3),
+            sample="sample",
+            judge_text="judge_text",
+            score="score",
+            expected_score="expected_score",
+            score_probs="score_probs",
+        )
+    with pytest.raises(
+        ArtifactSchemaError,
+        match=r"column 'score_probs' fails 6 probabilities "
+        r"within 0\.\.1, one per score at rows \[2\]",
+    ):
         validate(frame, schema)

@@ -20,38 +20,56 @@ EMBEDDED = ROOT / "srlm" / "seed_data"
 
 def replies(rows):
     base = {"prompt": "P", "response": "R", "rank": None, "quality": None, "source": "s"}
-    return pl.DataFrame([{**base, **r} for r in rows],
-                        schema={"group_id": pl.Utf8, "prompt": pl.Utf8, "response": pl.Utf8,
-                                "rank": pl.Int64, "quality": pl.Float64, "source": pl.Utf8})
+    return pl.DataFrame(
+        [{**base, **r} for r in rows],
+        schema={
+            "group_id": pl.Utf8,
+            "prompt": pl.Utf8,
+            "response": pl.Utf8,
+            "rank": pl.Int64,
+            "quality": pl.Float64,
+            "source": pl.Utf8,
+        },
+    )
 
 
 def test_target_scores_from_quality_labels():
-    frame = replies([
-        {"group_id": "g", "rank": 0, "quality": 0.92},
-        {"group_id": "g", "rank": 1, "quality": 0.55},
-        {"group_id": "g", "rank": 2, "quality": 0.05},
-    ])
+    frame = replies(
+        [
+            {"group_id": "g", "rank": 0, "quality": 0.92},
+            {"group_id": "g", "rank": 1, "quality": 0.55},
+            {"group_id": "g", "rank": 2, "quality": 0.05},
+        ]
+    )
     assert target_scores(frame).to_list() == [5, 3, 0]
 
 
 def test_target_scores_spread_ranks_without_quality():
-    frame = replies([
-        {"group_id": "two", "rank": 0}, {"group_id": "two", "rank": 1},
-        {"group_id": "four", "rank": 0}, {"group_id": "four", "rank": 1},
-        {"group_id": "four", "rank": 2}, {"group_id": "four", "rank": 3},
-        # one reply lacks a quality label: the whole group falls back to ranks
-        {"group_id": "mixed", "rank": 0, "quality": 0.9}, {"group_id": "mixed", "rank": 1},
-    ])
+    frame = replies(
+        [
+            {"group_id": "two", "rank": 0},
+            {"group_id": "two", "rank": 1},
+            {"group_id": "four", "rank": 0},
+            {"group_id": "four", "rank": 1},
+            {"group_id": "four", "rank": 2},
+            {"group_id": "four", "rank": 3},
+            # one reply lacks a quality label: the whole group falls back to ranks
+            {"group_id": "mixed", "rank": 0, "quality": 0.9},
+            {"group_id": "mixed", "rank": 1},
+        ]
+    )
     assert target_scores(frame).to_list() == [5, 1, 5, 4, 2, 1, 5, 1]
 
 
 def test_ift_takes_the_best_reply_per_prompt():
-    frame = replies([
-        {"group_id": "a", "prompt": "Qa", "response": "second", "rank": 1},
-        {"group_id": "a", "prompt": "Qa", "response": "best", "rank": 0},
-        {"group_id": "b", "prompt": "Qb", "response": "low", "quality": 0.2},
-        {"group_id": "b", "prompt": "Qb", "response": "high", "quality": 0.8},
-    ])
+    frame = replies(
+        [
+            {"group_id": "a", "prompt": "Qa", "response": "second", "rank": 1},
+            {"group_id": "a", "prompt": "Qa", "response": "best", "rank": 0},
+            {"group_id": "b", "prompt": "Qb", "response": "low", "quality": 0.2},
+            {"group_id": "b", "prompt": "Qb", "response": "high", "quality": 0.8},
+        ]
+    )
     ift = build_ift(frame, size=10, seed=0)
     assert dict(ift.select("prompt", "response").iter_rows()) == {"Qa": "best", "Qb": "high"}
     assert ift["example_id"].n_unique() == 2
@@ -64,7 +82,9 @@ def test_eft_examples_render_the_judge_prompt_and_parseable_targets():
     assert eft.group_by("group_id").len()["len"].min() >= 2  # whole groups
     row = eft.row(0, named=True)
     assert row["judge_input"] == render_judge_prompt(row["prompt"], row["response"])
-    assert [parse_score(t) for t in eft["judge_target"]] == eft["target_score"].cast(pl.Float64).to_list()
+    assert [parse_score(t) for t in eft["judge_target"]] == eft["target_score"].cast(
+        pl.Float64
+    ).to_list()
     # the best reply of a group never gets a lower target than a worse one
     check = eft.sort("group_id", "human_rank").group_by("group_id").agg("target_score")
     for (scores,) in check.select("target_score").iter_rows():
@@ -116,27 +136,34 @@ def test_tiny_sizes_give_empty_but_valid_sets(size):
 
 
 def test_min_target_spread_keeps_contrasting_groups_for_training_only():
-    frame = replies([
-        {"group_id": "close", "response": "a", "rank": 0, "quality": 0.8},
-        {"group_id": "close", "response": "b", "rank": 1, "quality": 0.7},   # 4 vs 4
-        {"group_id": "wide", "response": "c", "rank": 0, "quality": 0.9},
-        {"group_id": "wide", "response": "d", "rank": 1, "quality": 0.1},    # 5 vs 0
-    ])
+    frame = replies(
+        [
+            {"group_id": "close", "response": "a", "rank": 0, "quality": 0.8},
+            {"group_id": "close", "response": "b", "rank": 1, "quality": 0.7},  # 4 vs 4
+            {"group_id": "wide", "response": "c", "rank": 0, "quality": 0.9},
+            {"group_id": "wide", "response": "d", "rank": 1, "quality": 0.1},  # 5 vs 0
+        ]
+    )
     assert set(build_eft(frame, 10, 0)["group_id"]) == {"close", "wide"}
     assert set(build_eft(frame, 10, 0, min_target_spread=2)["group_id"]) == {"wide"}
     ift, eft, eft_eval, _ = build_seed_sets(
         frame.with_columns(group_id=pl.lit("t-") + pl.col("group_id"), prompt=pl.lit("Q1?!")),
-        frame.with_columns(prompt=pl.lit("Q2?!")), [],
-        SeedParams(ift_size=5, eft_size=10, eft_eval_size=10, eft_min_target_spread=2,
-                   min_prompt_chars=1))
+        frame.with_columns(prompt=pl.lit("Q2?!")),
+        [],
+        SeedParams(
+            ift_size=5, eft_size=10, eft_eval_size=10, eft_min_target_spread=2, min_prompt_chars=1
+        ),
+    )
     assert eft.height == 2 and eft_eval.height == 4  # evaluation keeps every group
 
 
 def test_score_only_targets_parse_to_the_same_score():
-    frame = replies([
-        {"group_id": "g", "response": "a", "rank": 0, "quality": 0.9},
-        {"group_id": "g", "response": "b", "rank": 1, "quality": 0.3},
-    ])
+    frame = replies(
+        [
+            {"group_id": "g", "response": "a", "rank": 0, "quality": 0.9},
+            {"group_id": "g", "response": "b", "rank": 1, "quality": 0.3},
+        ]
+    )
     justified = build_eft(frame, 10, 0)
     short = build_eft(frame, 10, 0, target_style="score_only")
     assert short["judge_target"].to_list() == ["Score: 5", "Score: 2"]

@@ -13,11 +13,20 @@ def tree(tid, prompt, replies, **prompt_fields):
     return {
         "message_tree_id": tid,
         "prompt": {
-            "message_id": tid, "text": prompt, "role": "prompter", "lang": "en",
+            "message_id": tid,
+            "text": prompt,
+            "role": "prompter",
+            "lang": "en",
             **prompt_fields,
             "replies": [
-                {"message_id": f"{tid}-{i}", "text": text, "role": "assistant", "lang": lang,
-                 "rank": i, "replies": []}
+                {
+                    "message_id": f"{tid}-{i}",
+                    "text": text,
+                    "role": "assistant",
+                    "lang": lang,
+                    "rank": i,
+                    "replies": [],
+                }
                 for i, (text, lang) in enumerate(replies)
             ],
         },
@@ -75,8 +84,10 @@ def test_real_plain_quality_file():
     replies, drops = read_replies(str(repo_file("oasst", "oasst2_en_firstturn_quality.jsonl")))
     assert replies.height == 2844 and not drops
     # 799 prompt ids, but two of them share one text: replies to the same text form one group
-    texts = {" ".join(json.loads(line)["prompt_text"].split()).casefold()
-             for line in repo_file("oasst", "oasst2_en_firstturn_quality.jsonl").open()}
+    texts = {
+        " ".join(json.loads(line)["prompt_text"].split()).casefold()
+        for line in repo_file("oasst", "oasst2_en_firstturn_quality.jsonl").open()
+    }
     assert replies["group_id"].n_unique() == len(texts) == 798
     scored = replies.filter(pl.col("quality").is_not_null())
     best = scored.filter(pl.col("rank") == 0)
@@ -85,11 +96,14 @@ def test_real_plain_quality_file():
 
 
 def test_plain_scores_on_any_scale_order_replies(tmp_path):
-    path = write_jsonl(tmp_path / "mine.jsonl", [
-        {"prompt": "Name a prime.", "response": "7", "score": 9},
-        {"prompt": "Name a prime.", "response": "8", "score": 2},
-        {"prompt": "Name a prime.", "response": "2", "score": 7},
-    ])
+    path = write_jsonl(
+        tmp_path / "mine.jsonl",
+        [
+            {"prompt": "Name a prime.", "response": "7", "score": 9},
+            {"prompt": "Name a prime.", "response": "8", "score": 2},
+            {"prompt": "Name a prime.", "response": "2", "score": 7},
+        ],
+    )
     replies, _ = read_replies(path)
     assert dict(zip(replies["response"], replies["rank"], strict=True)) == {"7": 0, "2": 1, "8": 2}
     assert replies["quality"].null_count() == 3  # 0-10 scale is not a 0-1 quality
@@ -104,26 +118,39 @@ def test_malformed_json_names_file_and_line(tmp_path):
 
 
 def test_tree_without_replies_is_dropped_and_counted(tmp_path):
-    path = write_jsonl(tmp_path / "t.jsonl", [
-        tree("t1", "What is the capital of France?", [("Paris.", "en"), ("Lyon.", "en")]),
-        tree("t2", "A prompt nobody answered?", []),
-    ])
+    path = write_jsonl(
+        tmp_path / "t.jsonl",
+        [
+            tree("t1", "What is the capital of France?", [("Paris.", "en"), ("Lyon.", "en")]),
+            tree("t2", "A prompt nobody answered?", []),
+        ],
+    )
     replies, drops = read_replies(path)
     assert replies["group_id"].n_unique() == 1
     assert drops == {"prompt_no_replies": 1}
 
 
 def test_non_english_and_empty_messages_are_dropped_and_counted(tmp_path):
-    path = write_jsonl(tmp_path / "t.jsonl", [
-        tree("t1", "What is the capital of France?", [("Paris.", "en"), ("París.", "es"),
-                                                       ("   ", "en")]),
-        tree("t2", "¿Cuál es la capital de Francia?", [("París.", "es")], lang="es"),
-        tree("t3", "", [("Nothing to answer.", "en")]),
-    ])
+    path = write_jsonl(
+        tmp_path / "t.jsonl",
+        [
+            tree(
+                "t1",
+                "What is the capital of France?",
+                [("Paris.", "en"), ("París.", "es"), ("   ", "en")],
+            ),
+            tree("t2", "¿Cuál es la capital de Francia?", [("París.", "es")], lang="es"),
+            tree("t3", "", [("Nothing to answer.", "en")]),
+        ],
+    )
     replies, drops = read_replies(path)
     assert replies["response"].to_list() == ["Paris."]
-    assert drops == {"reply_non_english": 1, "reply_empty": 1, "prompt_non_english": 1,
-                     "prompt_empty": 1}
+    assert drops == {
+        "reply_non_english": 1,
+        "reply_empty": 1,
+        "prompt_non_english": 1,
+        "prompt_empty": 1,
+    }
 
 
 def test_unknown_format_and_missing_file(tmp_path):
@@ -142,7 +169,9 @@ def test_unknown_format_and_missing_file(tmp_path):
 
 def test_detect_format():
     assert detect_format(tree("t", "p", [])) == "trees"
-    assert detect_format({"message_id": 1, "parent_id": None, "role": "x", "text": "y"}) == "messages"
+    assert (
+        detect_format({"message_id": 1, "parent_id": None, "role": "x", "text": "y"}) == "messages"
+    )
     assert detect_format({"instruction": "i", "output": "o"}) == "plain"
     assert detect_format({"turns": ["a"]}) == "prompts"
     assert detect_format("text") == "prompts"
@@ -165,11 +194,20 @@ def test_read_prompts_of_shared_evaluation_sets():
     assert len(lottery) == 250
 
 
-@pytest.mark.parametrize("content, message", [
-    (b'null\n', r"p\.jsonl:1: unknown seed format"),
-    (b'{"prompt": "Hi there?", "response": "Hello."}\nnull\n', r"p\.jsonl:2: expected a JSON object"),
-    (b'{"prompt": "Hi there?", "response": "Hello."}\n\xff\xfe broken\n', r"p\.jsonl:2: not valid UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"null\n", r"p\.jsonl:1: unknown seed format"),
+        (
+            b'{"prompt": "Hi there?", "response": "Hello."}\nnull\n',
+            r"p\.jsonl:2: expected a JSON object",
+        ),
+        (
+            b'{"prompt": "Hi there?", "response": "Hello."}\n\xff\xfe broken\n',
+            r"p\.jsonl:2: not valid UTF-8",
+        ),
+    ],
+)
 def test_malformed_records_are_one_clear_error(tmp_path, content, message):
     path = tmp_path / "p.jsonl"
     path.write_bytes(content)

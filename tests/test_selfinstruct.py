@@ -20,8 +20,7 @@ BANNED = [" ".join(tokens(k)) for k in CFG.banned_keywords]
 
 
 def keep(text, known=(), forbidden=frozenset()):
-    return filter_prompt(text, KnownPrompts(tokens(k) for k in known), BANNED, set(forbidden),
-                         CFG)
+    return filter_prompt(text, KnownPrompts(tokens(k) for k in known), BANNED, set(forbidden), CFG)
 
 
 def test_rouge_l():
@@ -32,17 +31,20 @@ def test_rouge_l():
     assert rouge_l([], tokens("a")) == 0.0
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("", "empty"),
-    ("Why?", "too_short"),
-    ("word " * 81, "too_long"),
-    ("Draw a cat riding a bicycle please", "banned_keyword"),
-    ("Describe this image of a sunset for me", "banned_keyword"),
-    ("Please go to the store and buy milk", "banned_keyword"),
-    ("... and then what happens next in the story", "bad_start"),
-    ("How do I bake sourdough bread at home?", "kept"),
-    ("Explain how a map function works in Python", "banned_keyword"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("", "empty"),
+        ("Why?", "too_short"),
+        ("word " * 81, "too_long"),
+        ("Draw a cat riding a bicycle please", "banned_keyword"),
+        ("Describe this image of a sunset for me", "banned_keyword"),
+        ("Please go to the store and buy milk", "banned_keyword"),
+        ("... and then what happens next in the story", "bad_start"),
+        ("How do I bake sourdough bread at home?", "kept"),
+        ("Explain how a map function works in Python", "banned_keyword"),
+    ],
+)
 def test_filters(text, reason):
     assert keep(text)[1] == reason
 
@@ -53,15 +55,20 @@ def test_near_duplicates_and_evaluation_prompts_are_dropped():
     assert keep("What causes the northern lights to appear?", known) == (True, "kept")
     forbidden = {"what causes the northern lights to appear?"}
     assert keep("What causes the   Northern lights to appear?", forbidden=forbidden) == (
-        False, "evaluation_prompt")
+        False,
+        "evaluation_prompt",
+    )
 
 
-@pytest.mark.parametrize("raw, clean", [
-    ("9. Write a limerick about tea.\n\n10. Another", "Write a limerick about tea."),
-    ("Request: Summarize the causes of inflation.", "Summarize the causes of inflation."),
-    ('"How do tides work?"', "How do tides work?"),
-    ("- List three uses of vinegar.", "List three uses of vinegar."),
-])
+@pytest.mark.parametrize(
+    "raw, clean",
+    [
+        ("9. Write a limerick about tea.\n\n10. Another", "Write a limerick about tea."),
+        ("Request: Summarize the causes of inflation.", "Summarize the causes of inflation."),
+        ('"How do tides work?"', "How do tides work?"),
+        ("- List three uses of vinegar.", "List three uses of vinegar."),
+    ],
+)
 def test_clean_instruction(raw, clean):
     assert clean_instruction(raw) == clean
 
@@ -78,9 +85,17 @@ def test_fewshot_prompt_and_sampling():
 
 def test_generate_prompts_counts_every_attempt():
     seed = {f"s{i}": f"Seed question number {i} about topic {i}?" for i in range(8)}
-    replies = iter(["Tell me a fun fact about octopuses.", "Draw me a horse.",
-                    "Tell me a fun fact about octopuses!", "What is the tallest mountain in Africa?",
-                    "How do vaccines work?", "Why?"] * 3)
+    replies = iter(
+        [
+            "Tell me a fun fact about octopuses.",
+            "Draw me a horse.",
+            "Tell me a fun fact about octopuses!",
+            "What is the tallest mountain in Africa?",
+            "How do vaccines work?",
+            "Why?",
+        ]
+        * 3
+    )
 
     def complete(batch):
         assert all(isinstance(seed_value, int) for _, _, seed_value in batch)
@@ -88,10 +103,19 @@ def test_generate_prompts_counts_every_attempt():
 
     cfg = PromptsParams(n_generate=6, n_keep=10, round_size=4)
     rows, reasons = generate_prompts(complete, seed, ["How do vaccines work?"], "m2", cfg)
-    assert [r["prompt"] for r in rows] == ["Tell me a fun fact about octopuses.",
-                                          "What is the tallest mountain in Africa?"]
-    assert reasons == Counter({"kept": 2, "banned_keyword": 1, "near_duplicate": 1,
-                               "evaluation_prompt": 1, "too_short": 1})
+    assert [r["prompt"] for r in rows] == [
+        "Tell me a fun fact about octopuses.",
+        "What is the tallest mountain in Africa?",
+    ]
+    assert reasons == Counter(
+        {
+            "kept": 2,
+            "banned_keyword": 1,
+            "near_duplicate": 1,
+            "evaluation_prompt": 1,
+            "too_short": 1,
+        }
+    )
     assert all(len(r["fewshot_ids"]) == 6 for r in rows[:1])
 
 
@@ -118,12 +142,15 @@ def test_prompt_rounds_are_round_size_requests():
     assert sizes == [10, 10, 3] and len(rows) == 23
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("Here is a possible example to use:", "incomplete"),
-    ("The request is how to answer a logical argument", "meta_text"),
-    ("Your response is off-topic and should be shorter", "meta_text"),
-    ("What is the difference between a major and a minor chord?", "kept"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("Here is a possible example to use:", "incomplete"),
+        ("The request is how to answer a logical argument", "meta_text"),
+        ("Your response is off-topic and should be shorter", "meta_text"),
+        ("What is the difference between a major and a minor chord?", "kept"),
+    ],
+)
 def test_small_model_failure_modes_are_filtered(text, reason):
     assert keep(text)[1] == reason
 
@@ -159,6 +186,11 @@ def test_prompt_metrics_count_kept_and_dropped():
 
     kept = pl.DataFrame({"prompt": ["one two three", "one two three four five"]})
     metrics = prompt_metrics(kept, Counter(kept=2, too_short=1, banned=1))
-    assert metrics == {"generated": 4, "kept": 2, "keep_rate": 0.5,
-                       "dropped": {"banned": 1, "too_short": 1}, "mean_words": 4.0}
+    assert metrics == {
+        "generated": 4,
+        "kept": 2,
+        "keep_rate": 0.5,
+        "dropped": {"banned": 1, "too_short": 1},
+        "mean_words": 4.0,
+    }
     assert prompt_metrics(kept.clear(), Counter())["keep_rate"] is None

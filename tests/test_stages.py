@@ -21,8 +21,9 @@ def params_file(tmp_path, text=""):
     return str(path)
 
 
-def seed_args(tmp_path, *sources, eval_source=str(EMBEDDED / "eval.trees.jsonl"), extra=(),
-              params=""):
+def seed_args(
+    tmp_path, *sources, eval_source=str(EMBEDDED / "eval.trees.jsonl"), extra=(), params=""
+):
     args = ["--params", params_file(tmp_path, "seed:\n  ift_size: 10\n  eft_size: 12\n" + params)]
     for source in sources:
         args += ["--source", str(source)]
@@ -53,8 +54,15 @@ def test_seed_stage_decontaminates_real_data(tmp_path):
     trees = repo_file("oasst", "oasst_2023-03_en_100.trees.jsonl")
     alpaca = shared_file("alpaca_eval", "gpt4_1106_preview.model_outputs.json")
     # AlpacaEval by params alone: the seed stage decontaminates against it too
-    result = run_stage("seed", *seed_args(tmp_path, trees, eval_source=validation,
-                                          params=f"evaluation:\n  alpaca_eval: {alpaca}\n"))
+    result = run_stage(
+        "seed",
+        *seed_args(
+            tmp_path,
+            trees,
+            eval_source=validation,
+            params=f"evaluation:\n  alpaca_eval: {alpaca}\n",
+        ),
+    )
     assert result.returncode == 0, result.stderr
     stats = json.loads((tmp_path / "seed.json").read_text())
     assert stats["decontaminated_prompts"] == 6
@@ -87,14 +95,27 @@ def test_bad_params_are_one_clear_line(tmp_path):
 
 def test_sft_and_evaluate_judge_stages(tmp_path, tiny_model_dir):
     assert run_stage("seed", *seed_args(tmp_path, EMBEDDED / "train.trees.jsonl")).returncode == 0
-    params = params_file(tmp_path, (
-        "sft:\n  batch_size: 4\n  precision: fp32\n  max_length: 256\n"
-        "engine:\n  backend: fake\n"
-    ))
-    result = run_stage("sft", "--params", params, "--base", str(tiny_model_dir),
-                       "--ift", str(tmp_path / "seed" / "ift"), "--eft", str(tmp_path / "seed" / "eft"),
-                       "--out", str(tmp_path / "m1"), "--metrics", str(tmp_path / "sft.json"),
-                       "--loss", str(tmp_path / "loss.csv"))
+    params = params_file(
+        tmp_path,
+        ("sft:\n  batch_size: 4\n  precision: fp32\n  max_length: 256\nengine:\n  backend: fake\n"),
+    )
+    result = run_stage(
+        "sft",
+        "--params",
+        params,
+        "--base",
+        str(tiny_model_dir),
+        "--ift",
+        str(tmp_path / "seed" / "ift"),
+        "--eft",
+        str(tmp_path / "seed" / "eft"),
+        "--out",
+        str(tmp_path / "m1"),
+        "--metrics",
+        str(tmp_path / "sft.json"),
+        "--loss",
+        str(tmp_path / "loss.csv"),
+    )
     assert result.returncode == 0, result.stderr
     sft = json.loads((tmp_path / "sft.json").read_text())
     # judge prompts (~500 tokens) exceed max_length 256: dropped and counted, never cut
@@ -103,9 +124,19 @@ def test_sft_and_evaluate_judge_stages(tmp_path, tiny_model_dir):
     assert (tmp_path / "m1" / "model.safetensors").is_file()
     # sft records M1's hash as it writes it, and the next stage fingerprints M1 from the record
     assert recorded_hash(tmp_path / "m1") == (folder_hash(tmp_path / "m1"), "")
-    result = run_stage("evaluate_judge", "--params", params, "--model", str(tmp_path / "m1"),
-                       "--eft-eval", str(tmp_path / "seed" / "eft-eval"),
-                       "--out", str(tmp_path / "judge"), "--metrics", str(tmp_path / "judge.json"))
+    result = run_stage(
+        "evaluate_judge",
+        "--params",
+        params,
+        "--model",
+        str(tmp_path / "m1"),
+        "--eft-eval",
+        str(tmp_path / "seed" / "eft-eval"),
+        "--out",
+        str(tmp_path / "judge"),
+        "--metrics",
+        str(tmp_path / "judge.json"),
+    )
     assert result.returncode == 0, result.stderr
     assert "to fingerprint it" not in result.stderr
     metrics = json.loads((tmp_path / "judge.json").read_text())
@@ -117,7 +148,8 @@ def test_sft_and_evaluate_judge_stages(tmp_path, tiny_model_dir):
         assert metrics[mode]["n_replies"] == 60 and metrics[mode]["n_groups"] == 20
         assert 0 <= metrics[mode]["pairwise_accuracy"] <= 1
     per_reply = outputs.group_by("example_id", "group_id", "human_rank").agg(
-        score=pl.col("expected_score").mean())
+        score=pl.col("expected_score").mean()
+    )
     assert metrics["expected"] == {**reward_model_metrics(per_reply), **judge_intervals(per_reply)}
     low, high = metrics["expected"]["pairwise_accuracy_ci95"]
     assert low <= metrics["expected"]["pairwise_accuracy"] <= high
@@ -126,19 +158,29 @@ def test_sft_and_evaluate_judge_stages(tmp_path, tiny_model_dir):
 
 def eval_prompts_args(tmp_path, params) -> list[str]:
     """The eval_prompts stage as dvc.yaml runs it, on the data shipped in data/raw."""
-    return ["--params", params,
-            "--references", str(repo_file("oasst", "oasst1_en_validation.messages.jsonl")),
-            "--mt-bench", str(repo_file("mt_bench", "question.jsonl")),
-            "--mt-bench-references", str(repo_file("mt_bench", "reference_answer.gpt-4.jsonl")),
-            "--out", str(tmp_path / "eval" / "prompts"),
-            "--metrics", str(tmp_path / "prompts.json")]
+    return [
+        "--params",
+        params,
+        "--references",
+        str(repo_file("oasst", "oasst1_en_validation.messages.jsonl")),
+        "--mt-bench",
+        str(repo_file("mt_bench", "question.jsonl")),
+        "--mt-bench-references",
+        str(repo_file("mt_bench", "reference_answer.gpt-4.jsonl")),
+        "--out",
+        str(tmp_path / "eval" / "prompts"),
+        "--metrics",
+        str(tmp_path / "prompts.json"),
+    ]
 
 
 @requires_shared_data
 def test_alpaca_eval_references_by_params_alone(tmp_path):
     alpaca = shared_file("alpaca_eval", "gpt4_1106_preview.model_outputs.json")
-    params = params_file(tmp_path, f"evaluation:\n  alpaca_eval: {alpaca}\n"
-                                   "  reference_limit: 6\n  mt_bench_limit: 0\n")
+    params = params_file(
+        tmp_path,
+        f"evaluation:\n  alpaca_eval: {alpaca}\n  reference_limit: 6\n  mt_bench_limit: 0\n",
+    )
     result = run_stage("eval_prompts", *eval_prompts_args(tmp_path, params))
     assert result.returncode == 0, result.stderr
     frame = read_artifact(tmp_path / "eval" / "prompts", "eval_prompts")
@@ -147,23 +189,28 @@ def test_alpaca_eval_references_by_params_alone(tmp_path):
 
 
 def test_evaluation_stages_answer_compare_and_report(tmp_path):
-    params = params_file(tmp_path, (
-        "engine:\n  backend: fake\n"
-        "evaluation:\n  reference_limit: 5\n  mt_bench_limit: 3\n  models: [m1, m2]\n"
-        "iterations:\n  m2: {base: m1}\n"
-        "ifeval:\n  limit: 10\n"
-        "evaluator:\n  model: judge-model\n"
-    ))
+    params = params_file(
+        tmp_path,
+        (
+            "engine:\n  backend: fake\n"
+            "evaluation:\n  reference_limit: 5\n  mt_bench_limit: 3\n  models: [m1, m2]\n"
+            "iterations:\n  m2: {base: m1}\n"
+            "ifeval:\n  limit: 10\n"
+            "evaluator:\n  model: judge-model\n"
+        ),
+    )
     prompts = tmp_path / "eval" / "prompts"
     result = run_stage("eval_prompts", *eval_prompts_args(tmp_path, params))
     assert result.returncode == 0, result.stderr
     frame = read_artifact(prompts, "eval_prompts")
-    mt_refs = frame.filter(frame["source"].str.starts_with("mt_bench/")
-                           & frame["reference"].is_not_null()).height
+    mt_refs = frame.filter(
+        frame["source"].str.starts_with("mt_bench/") & frame["reference"].is_not_null()
+    ).height
     assert frame.height == 8 and frame["reference"].is_not_null().sum() == 5 + mt_refs
     human = frame.filter(frame["reference_model"] == "human-rank0")
     assert human.height == 5 and set(human["source"]) == {
-        "human/oasst1_en_validation.messages.jsonl"}
+        "human/oasst1_en_validation.messages.jsonl"
+    }
     prompt_metrics = json.loads((tmp_path / "prompts.json").read_text())
     assert prompt_metrics["reference_sets"]["human-rank0"] == 5
     metrics = tmp_path / "metrics"
@@ -171,21 +218,59 @@ def test_evaluation_stages_answer_compare_and_report(tmp_path):
         model_dir = tmp_path / "models" / model  # the fake engine loads nothing from it
         model_dir.mkdir(parents=True)
         (model_dir / "config.json").write_text(f'{{"name": "{model}"}}')
-        result = run_stage("answers", "--params", params, "--model", str(model_dir),
-                           "--prompts", str(prompts), "--out", str(tmp_path / model / "answers"),
-                           "--metrics", str(metrics / model / "answers.json"))
+        result = run_stage(
+            "answers",
+            "--params",
+            params,
+            "--model",
+            str(model_dir),
+            "--prompts",
+            str(prompts),
+            "--out",
+            str(tmp_path / model / "answers"),
+            "--metrics",
+            str(metrics / model / "answers.json"),
+        )
         assert result.returncode == 0, result.stderr
-        common = ["--params", params, "--prompts", str(prompts),
-                  "--answers", str(tmp_path / model / "answers"), "--name", model]
-        result = run_stage("compare", *common, "--reference",
-                           "--out", str(tmp_path / model / "reference"),
-                           "--metrics", str(metrics / model / "reference.json"))
+        common = [
+            "--params",
+            params,
+            "--prompts",
+            str(prompts),
+            "--answers",
+            str(tmp_path / model / "answers"),
+            "--name",
+            model,
+        ]
+        result = run_stage(
+            "compare",
+            *common,
+            "--reference",
+            "--out",
+            str(tmp_path / model / "reference"),
+            "--metrics",
+            str(metrics / model / "reference.json"),
+        )
         assert result.returncode == 0, result.stderr
-    result = run_stage("compare", "--params", params, "--prompts", str(prompts),
-                       "--answers", str(tmp_path / "m2" / "answers"),
-                       "--name", "m2", "--opponent-answers", str(tmp_path / "m1" / "answers"),
-                       "--opponent-name", "m1", "--out", str(tmp_path / "m2" / "h2h"),
-                       "--metrics", str(metrics / "m2" / "h2h.json"))
+    result = run_stage(
+        "compare",
+        "--params",
+        params,
+        "--prompts",
+        str(prompts),
+        "--answers",
+        str(tmp_path / "m2" / "answers"),
+        "--name",
+        "m2",
+        "--opponent-answers",
+        str(tmp_path / "m1" / "answers"),
+        "--opponent-name",
+        "m1",
+        "--out",
+        str(tmp_path / "m2" / "h2h"),
+        "--metrics",
+        str(metrics / "m2" / "h2h.json"),
+    )
     assert result.returncode == 0, result.stderr
     h2h = json.loads((metrics / "m2" / "h2h.json").read_text())
     verdicts = read_artifact(tmp_path / "m2" / "h2h", "verdicts")
@@ -195,15 +280,27 @@ def test_evaluation_stages_answer_compare_and_report(tmp_path):
     reference = json.loads((metrics / "m1" / "reference.json").read_text())
     assert reference["n"] == 5 + mt_refs
     assert reference["opponent"] == "reference:" + ",".join(
-        sorted({"human-rank0"} | ({"mt_bench:gpt-4"} if mt_refs else set())))
+        sorted({"human-rank0"} | ({"mt_bench:gpt-4"} if mt_refs else set()))
+    )
     assert reference["by_source"]["human/oasst1_en_validation.messages.jsonl"]["n"] == 5
     for model in ("m1", "m2"):
-        result = run_stage("ifeval", "--params", params, "--model", str(tmp_path / "models" / model),
-                           "--data", str(ROOT / "data/raw/ifeval/input_data.jsonl"),
-                           "--out", str(tmp_path / model / "ifeval"),
-                           "--metrics", str(metrics / model / "ifeval.json"),
-                           "--prompts-table", str(metrics / model / "ifeval_prompts.csv"),
-                           "--instructions-table", str(metrics / model / "ifeval_instructions.csv"))
+        result = run_stage(
+            "ifeval",
+            "--params",
+            params,
+            "--model",
+            str(tmp_path / "models" / model),
+            "--data",
+            str(ROOT / "data/raw/ifeval/input_data.jsonl"),
+            "--out",
+            str(tmp_path / model / "ifeval"),
+            "--metrics",
+            str(metrics / model / "ifeval.json"),
+            "--prompts-table",
+            str(metrics / model / "ifeval_prompts.csv"),
+            "--instructions-table",
+            str(metrics / model / "ifeval_instructions.csv"),
+        )
         assert result.returncode == 0, result.stderr
     ifeval = json.loads((metrics / "m2" / "ifeval.json").read_text())
     checked = read_artifact(tmp_path / "m2" / "ifeval", "ifeval_results")
@@ -211,25 +308,46 @@ def test_evaluation_stages_answer_compare_and_report(tmp_path):
     assert ifeval["n_instructions"] == checked["instruction_ids"].list.len().sum()
     for figure in ("prompt_strict", "prompt_loose", "instruction_strict", "instruction_loose"):
         assert 0 <= ifeval[figure] <= 1 and len(ifeval[f"{figure}_ci95"]) == 2
-    result = run_stage("report", "--params", params, "--metrics-dir", str(metrics),
-                       "--out", str(tmp_path / "report.md"), "--plots", str(tmp_path / "plots"),
-                       "--paired", str(tmp_path / "paired.json"))
+    result = run_stage(
+        "report",
+        "--params",
+        params,
+        "--metrics-dir",
+        str(metrics),
+        "--out",
+        str(tmp_path / "report.md"),
+        "--plots",
+        str(tmp_path / "plots"),
+        "--paired",
+        str(tmp_path / "paired.json"),
+    )
     assert result.returncode == 0, result.stderr
     report = (tmp_path / "report.md").read_text()
     assert report.startswith("### IFEval")  # the judge-free numbers lead
     paired = json.loads((tmp_path / "paired.json").read_text())
     assert set(paired) == {"m2"} and paired["m2"]["vs_base"]["against"] == "m1"
-    assert paired["m2"]["vs_base"]["n_prompts"] == 10 and "prompt_strict_mde" in paired["m2"]["vs_base"]
+    assert (
+        paired["m2"]["vs_base"]["n_prompts"] == 10
+        and "prompt_strict_mde" in paired["m2"]["vs_base"]
+    )
     m2_reference = json.loads((metrics / "m2" / "reference.json").read_text())
     low, high = m2_reference["win_rate_ci95"]
-    assert (f"| m2 | {100 * m2_reference['win_rate']:.1f} [{100 * low:.1f}, {100 * high:.1f}] | "
-            in report)
+    assert (
+        f"| m2 | {100 * m2_reference['win_rate']:.1f} [{100 * low:.1f}, {100 * high:.1f}] | "
+        in report
+    )
     assert (tmp_path / "plots" / "win_rates.png").is_file() and "](plots/win_rates.png)" in report
     assert f"{h2h['wins']}/{h2h['ties']}/{h2h['losses']}" in report
     assert "Evaluator: judge-model" in report
     assert {p.name for p in (tmp_path / "plots").iterdir()} == {
-        "ifeval.csv", "ifeval.png", "reward_model.csv", "win_rates.csv", "judge_scores.csv",
-        "monitors.csv", "win_rates.png"}
+        "ifeval.csv",
+        "ifeval.png",
+        "reward_model.csv",
+        "win_rates.csv",
+        "judge_scores.csv",
+        "monitors.csv",
+        "win_rates.png",
+    }
 
 
 def fake_model(tmp_path, name):
@@ -242,25 +360,56 @@ def fake_model(tmp_path, name):
 def test_external_judge_scores_and_reports_agreement_with_the_self_judge(tmp_path):
     from srlm.core.artifacts import write_artifact
 
-    prompts = pl.DataFrame({"prompt_id": [f"p{i}" for i in range(6)],
-                            "prompt": [f"Question number {i}?" for i in range(6)],
-                            "iteration": ["m2"] * 6, "generator": ["m1"] * 6,
-                            "fewshot_ids": [[]] * 6},
-                           schema_overrides={"fewshot_ids": pl.List(pl.Utf8)})
+    prompts = pl.DataFrame(
+        {
+            "prompt_id": [f"p{i}" for i in range(6)],
+            "prompt": [f"Question number {i}?" for i in range(6)],
+            "iteration": ["m2"] * 6,
+            "generator": ["m1"] * 6,
+            "fewshot_ids": [[]] * 6,
+        },
+        schema_overrides={"fewshot_ids": pl.List(pl.Utf8)},
+    )
     write_artifact(prompts, tmp_path / "prompts", "prompts", "fp")
     own, teacher = fake_model(tmp_path, "m1"), fake_model(tmp_path, "teacher")
     judged = {}
     for name, judge in (("self", "{}"), ("external", f"{{model: {teacher}, agreement_sample: 5}}")):
         params = params_file(tmp_path, f"engine:\n  backend: fake\njudge: {judge}\n")
-        assert run_stage("candidates", "--params", params, "--iteration", "m2", "--model", own,
-                         "--prompts", str(tmp_path / "prompts"), "--out",
-                         str(tmp_path / "candidates"), "--metrics",
-                         str(tmp_path / "c.json")).returncode == 0
-        result = run_stage("judgments", "--params", params, "--iteration", "m2", "--model", own,
-                           "--candidates", str(tmp_path / "candidates"),
-                           "--out", str(tmp_path / name / "judgments"),
-                           "--scores", str(tmp_path / name / "scores"),
-                           "--metrics", str(tmp_path / name / "metrics.json"))
+        assert (
+            run_stage(
+                "candidates",
+                "--params",
+                params,
+                "--iteration",
+                "m2",
+                "--model",
+                own,
+                "--prompts",
+                str(tmp_path / "prompts"),
+                "--out",
+                str(tmp_path / "candidates"),
+                "--metrics",
+                str(tmp_path / "c.json"),
+            ).returncode
+            == 0
+        )
+        result = run_stage(
+            "judgments",
+            "--params",
+            params,
+            "--iteration",
+            "m2",
+            "--model",
+            own,
+            "--candidates",
+            str(tmp_path / "candidates"),
+            "--out",
+            str(tmp_path / name / "judgments"),
+            "--scores",
+            str(tmp_path / name / "scores"),
+            "--metrics",
+            str(tmp_path / name / "metrics.json"),
+        )
         assert result.returncode == 0, result.stderr
         judged[name] = read_artifact(tmp_path / name / "judgments", "judgments")
     metrics = json.loads((tmp_path / "external" / "metrics.json").read_text())
@@ -274,22 +423,49 @@ def test_external_judge_scores_and_reports_agreement_with_the_self_judge(tmp_pat
 
 
 def test_missing_input_artifact_is_one_clear_line(tmp_path):
-    result = run_stage("sft", "--params", params_file(tmp_path), "--base", "m0",
-                       "--ift", str(tmp_path / "nope"), "--eft", str(tmp_path / "nope"),
-                       "--out", str(tmp_path / "m1"), "--metrics", str(tmp_path / "m.json"),
-                       "--loss", str(tmp_path / "l.csv"))
+    result = run_stage(
+        "sft",
+        "--params",
+        params_file(tmp_path),
+        "--base",
+        "m0",
+        "--ift",
+        str(tmp_path / "nope"),
+        "--eft",
+        str(tmp_path / "nope"),
+        "--out",
+        str(tmp_path / "m1"),
+        "--metrics",
+        str(tmp_path / "m.json"),
+        "--loss",
+        str(tmp_path / "l.csv"),
+    )
     assert result.returncode == 1
-    assert result.stderr.strip() == f"error: {tmp_path / 'nope'}: no such artifact (build it with `dvc repro`)"
+    assert (
+        result.stderr.strip()
+        == f"error: {tmp_path / 'nope'}: no such artifact (build it with `dvc repro`)"
+    )
     assert not (tmp_path / "m1").exists()
 
 
-@pytest.mark.parametrize("model, message", [
-    ("no/such/dir", "no such model directory"),
-    ("params.yaml", "must be a model directory, not a file"),
-])
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        ("no/such/dir", "no such model directory"),
+        ("params.yaml", "must be a model directory, not a file"),
+    ],
+)
 def test_base_stage_rejects_bad_models(tmp_path, model, message):
     params = params_file(tmp_path, f"base:\n  model: {model}\n")
-    result = run_stage("base", "--params", params, "--out", str(tmp_path / "m0"),
-                       "--metrics", str(tmp_path / "base.json"), cwd=ROOT)
+    result = run_stage(
+        "base",
+        "--params",
+        params,
+        "--out",
+        str(tmp_path / "m0"),
+        "--metrics",
+        str(tmp_path / "base.json"),
+        cwd=ROOT,
+    )
     assert result.returncode == 1 and message in result.stderr
     assert "Traceback" not in result.stderr

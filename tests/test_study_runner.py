@@ -4,6 +4,7 @@ model with the fake engine that stops early, is resumed, and leaves its results 
 
 import csv
 import importlib.util
+import shutil
 import subprocess
 import sys
 from datetime import datetime
@@ -44,27 +45,41 @@ def changed(params: dict, defaults: dict, where: str = "") -> set[str]:
 
 
 def test_a_profile_overrides_only_the_keys_it_names(tmp_path):
-    path = profile(tmp_path, {"seed": {"eft_size": 640}, "sft": {"lora": {"r": 8}},
-                              "evaluation": {"models": ["m1", "m2"]},
-                              "iterations": {"m2": {"base": "m1"}}})
+    path = profile(
+        tmp_path,
+        {
+            "seed": {"eft_size": 640},
+            "sft": {"lora": {"r": 8}},
+            "evaluation": {"models": ["m1", "m2"]},
+            "iterations": {"m2": {"base": "m1"}},
+        },
+    )
     params = scratch_project.merged_params(path)
-    assert changed(params, DEFAULTS) == {"seed.eft_size", "sft.lora.r", "evaluation.models",
-                                         "iterations"}
+    assert changed(params, DEFAULTS) == {
+        "seed.eft_size",
+        "sft.lora.r",
+        "evaluation.models",
+        "iterations",
+    }
     assert params["sft"]["lora"]["alpha"] == DEFAULTS["sft"]["lora"]["alpha"]  # merged by key
     assert params["iterations"] == {"m2": {"base": "m1"}}  # replaced whole: m3 is gone
     scratch_project.write_params(tmp_path, params)
+    (tmp_path / "profiles").mkdir()  # what params.yaml names, as a project copy has it
+    shutil.copy(ROOT / "profiles" / "default.yaml", tmp_path / "profiles")
     config = load_params(tmp_path / "params.yaml")
     assert config.seed.eft_size == 640 and config.sft.lora.r == 8
     assert list(config.iterations) == ["m2"]
 
 
-@pytest.mark.parametrize(("overrides", "key"), [
-    ({"sed": {"eft_size": 1}}, "'sed'"),
-    ({"seed": {"eft_sise": 1}}, "'seed.eft_sise'"),
-    ({"sft": {"lora": {"rank": 4}}}, "'sft.lora.rank'"),
-])
-def test_an_unknown_group_or_key_is_one_line_naming_the_profile_and_key(tmp_path, overrides,
-                                                                        key):
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"sed": {"eft_size": 1}}, "'sed'"),
+        ({"seed": {"eft_sise": 1}}, "'seed.eft_sise'"),
+        ({"sft": {"lora": {"rank": 4}}}, "'sft.lora.rank'"),
+    ],
+)
+def test_an_unknown_group_or_key_is_one_line_naming_the_profile_and_key(tmp_path, overrides, key):
     path = profile(tmp_path, overrides, "typo.yaml")
     with pytest.raises(scratch_project.ProfileError) as err:
         scratch_project.merged_params(path)
@@ -105,37 +120,73 @@ def test_stage_times_run_from_one_stage_start_to_the_next():
 
 
 def test_the_recorded_command_hides_the_work_folder():
-    shown = runner.shown_command(["--profile", str(ROOT / "profiles" / "cpu_study.yaml"),
-                                  "--workdir", "/scratch/x", "--until", "sft"])
-    assert shown == ("python studies/run_profile.py --profile profiles/cpu_study.yaml "
-                     "--workdir '<workdir>' --until sft")
+    shown = runner.shown_command(
+        [
+            "--profile",
+            str(ROOT / "profiles" / "cpu_study.yaml"),
+            "--workdir",
+            "/scratch/x",
+            "--until",
+            "sft",
+        ]
+    )
+    assert shown == (
+        "python studies/run_profile.py --profile profiles/cpu_study.yaml "
+        "--workdir '<workdir>' --until sft"
+    )
 
 
 def test_a_study_resumed_on_another_machine_says_which_machine_ran_each_stage():
     times = {"sft": (125.0, "CPU one"), "dpo@m2": (61.0, "CPU two"), "pairs@m2": (1.0, "")}
-    block = study_record.run_block("python studies/run_profile.py", datetime(2026, 1, 2),
-                                   seconds=62.0, ran=["dpo@m2"], times=times, until=None)
+    block = study_record.run_block(
+        "python studies/run_profile.py",
+        datetime(2026, 1, 2),
+        seconds=62.0,
+        ran=["dpo@m2"],
+        times=times,
+        until=None,
+    )
     assert "- machine A: CPU one" in block and "- machine B: CPU two" in block
     assert "| `sft` | 2 min 5 s | A |" in block and "| `dpo@m2` | 1 min 1 s | B |" in block
     assert "| `pairs@m2` | 0 min 1 s |  |" in block  # recorded before machines were
     assert "sum of all recorded stage times: 3 min 7 s" in block
-    one = study_record.run_block("x", datetime(2026, 1, 2), seconds=1.0, ran=[],
-                                 times={"sft": (125.0, "CPU one")}, until=None)
+    one = study_record.run_block(
+        "x",
+        datetime(2026, 1, 2),
+        seconds=1.0,
+        ran=[],
+        times={"sft": (125.0, "CPU one")},
+        until=None,
+    )
     assert "machine A" not in one and "| `sft` | 2 min 5 s |\n" in one
 
 
 @pytest.mark.integration
 def test_runner_runs_stops_early_resumes_and_keeps_results(tmp_path, tiny_model_dir):
-    small = {"base": {"model": str(tiny_model_dir)},
-             "seed": {"ift_size": 8, "eft_size": 12, "eft_eval_size": 12},
-             "sft": {"batch_size": 4, "max_length": 256, "precision": "fp32"},
-             "engine": {"backend": "fake"},
-             "prompts": {"n_generate": 12, "n_keep": 6},
-             "candidates": {"shard_size": 4}, "judge": {"shard_size": 8}}
+    small = {
+        "base": {"model": str(tiny_model_dir)},
+        "seed": {"ift_size": 8, "eft_size": 12, "eft_eval_size": 12},
+        "sft": {"batch_size": 4, "max_length": 256, "precision": "fp32"},
+        "engine": {"backend": "fake"},
+        "prompts": {"n_generate": 12, "n_keep": 6},
+        "candidates": {"shard_size": 4},
+        "judge": {"shard_size": 8},
+    }
     path = profile(tmp_path, small, "tiny_study.yaml")
     out, work = tmp_path / "out", tmp_path / "work"
-    command = [sys.executable, str(STUDIES / "run_profile.py"), "--profile", str(path),
-               "--out", str(out), "--workdir", str(work), "--until", "eval_prompts", "pairs@m2"]
+    command = [
+        sys.executable,
+        str(STUDIES / "run_profile.py"),
+        "--profile",
+        str(path),
+        "--out",
+        str(out),
+        "--workdir",
+        str(work),
+        "--until",
+        "eval_prompts",
+        "pairs@m2",
+    ]
 
     def run():
         result = subprocess.run(command, capture_output=True, text=True, timeout=900)
@@ -143,8 +194,17 @@ def test_runner_runs_stops_early_resumes_and_keeps_results(tmp_path, tiny_model_
         return result.stdout
 
     first = run()
-    ran = ["base", "seed", "sft", "eval_prompts", "prompts@m2", "candidates@m2",
-           "judgments@m2", "anchors@m2", "pairs@m2"]
+    ran = [
+        "base",
+        "seed",
+        "sft",
+        "eval_prompts",
+        "prompts@m2",
+        "candidates@m2",
+        "judgments@m2",
+        "anchors@m2",
+        "pairs@m2",
+    ]
     for stage in ran:
         assert f"] Running stage '{stage}'" in first  # stamped with the time
     # the targets in the order given (DVC alone runs eval_prompts after sft)
@@ -155,8 +215,7 @@ def test_runner_runs_stops_early_resumes_and_keeps_results(tmp_path, tiny_model_
     times = {row["stage"]: float(row["seconds"]) for row in rows}
     assert sorted(times) == sorted(ran) and all(s >= 0 for s in times.values())
     assert {row["machine"] for row in rows} == {study_record.machine()}
-    for name in ("seed.json", "m1/sft.json", "m1/sft_loss.csv", "m2/prompts.json",
-                 "m2/pairs.json"):
+    for name in ("seed.json", "m1/sft.json", "m1/sft_loss.csv", "m2/prompts.json", "m2/pairs.json"):
         assert (out / "metrics" / name).is_file(), name
     assert load_params(out / "params.yaml").seed.eft_size == 12
     assert "pairs@m2" in (out / "dvc.lock").read_text()
@@ -178,11 +237,22 @@ def test_runner_runs_stops_early_resumes_and_keeps_results(tmp_path, tiny_model_
 
 @pytest.mark.integration
 def test_dry_run_prints_the_study_params_and_stages_and_runs_nothing():
-    result = subprocess.run([sys.executable, str(STUDIES / "run_profile.py"), "--profile",
-                             str(ROOT / "profiles" / "cpu_study.yaml"), "--dry-run"],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(STUDIES / "run_profile.py"),
+            "--profile",
+            str(ROOT / "profiles" / "cpu_study.yaml"),
+            "--dry-run",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "eft_size: 640" in result.stdout and "scoring: expected" in result.stdout
     listed = result.stdout.rsplit("stages would run: ", 1)[1].split()
     assert listed[:3] == ["base", "seed", "sft"] and listed[-1] == "report"
-    assert {"dpo@m2", "dpo@m3", "evaluate_judge@m0", "evaluate_judge@m3", "monitors@m3"} <= set(listed)
+    assert {"dpo@m2", "dpo@m3", "evaluate_judge@m0", "evaluate_judge@m3", "monitors@m3"} <= set(
+        listed
+    )

@@ -7,8 +7,18 @@ import pytest
 from srlm.core.text import JsonTextError, is_blank, lone_surrogate, parse_json
 
 
-@pytest.mark.parametrize("text", ["", " \t\n", "\u200b", "\u200b\u200c\u200d\u2060\ufeff",
-                                  "\u00a0\u3000", "\u200e\u00ad", " \u200b \ufeff "])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " \t\n",
+        "\u200b",
+        "\u200b\u200c\u200d\u2060\ufeff",
+        "\u00a0\u3000",
+        "\u200e\u00ad",
+        " \u200b \ufeff ",
+    ],
+)
 def test_whitespace_and_zero_width_characters_are_blank(text):
     assert is_blank(text)
 
@@ -26,13 +36,16 @@ def test_parse_json_names_nesting_too_deep():
 
 @pytest.mark.parametrize("text", ['"a\\ud800b"', '{"k": ["\\uDC00"]}', '{"\\ud83d": 1}'])
 def test_parse_json_names_a_lone_surrogate(text):
-    with pytest.raises(JsonTextError, match=r"^f\.json: not valid UTF-8 text \(a lone surrogate "
-                                            r"\\ud[0-9a-f]{3}"):
+    with pytest.raises(
+        JsonTextError,
+        match=r"^f\.json: not valid UTF-8 text \(a lone surrogate "
+        r"\\ud[0-9a-f]{3}",
+    ):
         parse_json(text, "f.json")
 
 
 def test_parse_json_keeps_surrogate_pairs_and_passes_malformed_json_through():
-    assert parse_json('"\\ud83d\\ude00"', "x") == "\U0001F600"
+    assert parse_json('"\\ud83d\\ude00"', "x") == "\U0001f600"
     with pytest.raises(json.JSONDecodeError):
         parse_json("{oops", "x")
     with pytest.raises(JsonTextError, match="a JSON number too long"):

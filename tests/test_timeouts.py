@@ -28,8 +28,9 @@ class _Item:
 
 
 def _config(timeout_option=None):
-    return types.SimpleNamespace(getoption=lambda name, default=None: (
-        timeout_option if name == "timeout" else default))
+    return types.SimpleNamespace(
+        getoption=lambda name, default=None: timeout_option if name == "timeout" else default
+    )
 
 
 def test_unit_tests_get_120_s_and_the_long_tiers_keep_the_global_limit(monkeypatch):
@@ -40,7 +41,8 @@ def test_unit_tests_get_120_s_and_the_long_tiers_keep_the_global_limit(monkeypat
     assert unit.timeout() == (120,)
     assert own.timeout() == (30,)  # a test's own limit stands
     assert {name: item.timeout() for name, item in tiers.items()} == dict.fromkeys(
-        ("integration", "slow", "vllm", "gpu"))
+        ("integration", "slow", "vllm", "gpu")
+    )
 
 
 def test_a_timeout_chosen_for_the_run_is_not_overridden(monkeypatch):

@@ -23,8 +23,9 @@ def test_shard_owner_is_fixed_by_the_index():
 def test_device_groups_give_each_worker_its_own_gpus():
     assert device_groups(4, 2, [str(i) for i in range(8)]) == ["0,1", "2,3", "4,5", "6,7"]
     assert device_groups(2, 1, ["3", "5"]) == ["3", "5"]
-    with pytest.raises(SrlmError, match="8 workers x engine.tensor_parallel_size 2 need 16 GPUs, "
-                                        "8 visible"):
+    with pytest.raises(
+        SrlmError, match="8 workers x engine.tensor_parallel_size 2 need 16 GPUs, 8 visible"
+    ):
         device_groups(8, 2, [str(i) for i in range(8)])
 
 
@@ -60,24 +61,56 @@ def test_a_failing_worker_stops_the_run_with_its_line():
 
 
 def write_prompts(folder, n=8):
-    prompts = pl.DataFrame({
-        "prompt_id": [f"p{i:02d}" for i in range(n)],
-        "prompt": [f"Tell me something about the number {i}." for i in range(n)],
-        "iteration": ["m2"] * n, "generator": ["m1"] * n, "fewshot_ids": [["s"]] * n,
-    })
+    prompts = pl.DataFrame(
+        {
+            "prompt_id": [f"p{i:02d}" for i in range(n)],
+            "prompt": [f"Tell me something about the number {i}." for i in range(n)],
+            "iteration": ["m2"] * n,
+            "generator": ["m1"] * n,
+            "fewshot_ids": [["s"]] * n,
+        }
+    )
     write_artifact(prompts, folder / "prompts", "prompts", "fp")
 
 
 def candidates_cmd(model, out, params):
-    return [sys.executable, str(ROOT / "stages" / "candidates.py"), "--params", str(params),
-            "--iteration", "m2", "--model", str(model), "--prompts", "prompts",
-            "--out", str(out), "--metrics", f"{out}.json"]
+    return [
+        sys.executable,
+        str(ROOT / "stages" / "candidates.py"),
+        "--params",
+        str(params),
+        "--iteration",
+        "m2",
+        "--model",
+        str(model),
+        "--prompts",
+        "prompts",
+        "--out",
+        str(out),
+        "--metrics",
+        f"{out}.json",
+    ]
 
 
 def judgments_cmd(model, params):
-    return [sys.executable, str(ROOT / "stages" / "judgments.py"), "--params", str(params),
-            "--iteration", "m2", "--model", str(model), "--candidates", "candidates",
-            "--out", "judgments", "--scores", "scores", "--metrics", "judgments.json"]
+    return [
+        sys.executable,
+        str(ROOT / "stages" / "judgments.py"),
+        "--params",
+        str(params),
+        "--iteration",
+        "m2",
+        "--model",
+        str(model),
+        "--candidates",
+        "candidates",
+        "--out",
+        "judgments",
+        "--scores",
+        "scores",
+        "--metrics",
+        "judgments.json",
+    ]
 
 
 def build(folder, model, params_text):
@@ -86,9 +119,12 @@ def build(folder, model, params_text):
     write_prompts(folder)
     (folder / "params.yaml").write_text(
         params_text + "candidates:\n  n: 2\n  max_new_tokens: 12\n  shard_size: 2\n"
-        "judge:\n  max_new_tokens: 12\n  shard_size: 3\n")
-    for command in (candidates_cmd(model, "candidates", "params.yaml"),
-                    judgments_cmd(model, "params.yaml")):
+        "judge:\n  max_new_tokens: 12\n  shard_size: 3\n"
+    )
+    for command in (
+        candidates_cmd(model, "candidates", "params.yaml"),
+        judgments_cmd(model, "params.yaml"),
+    ):
         done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
     return [folder / name for name in ("candidates", "judgments", "scores")]
@@ -100,8 +136,10 @@ def assert_same_bytes(a, b):
         assert part.read_bytes() == (b / part.name).read_bytes(), part.name
 
 
-ENGINES = {"fake": "engine:\n  backend: fake\n",
-           "tiny": "engine:\n  backend: transformers\n  precision: bf16\n  batch_size: 4\n"}
+ENGINES = {
+    "fake": "engine:\n  backend: fake\n",
+    "tiny": "engine:\n  backend: transformers\n  precision: bf16\n  batch_size: 4\n",
+}
 
 
 @pytest.mark.integration
@@ -119,8 +157,9 @@ def test_one_and_two_local_workers_write_the_same_bytes(tmp_path, tiny_model_dir
 @pytest.mark.parametrize("engine", ["fake", "tiny"])
 def test_ray_workers_write_the_same_bytes(tmp_path, tiny_model_dir, engine):
     one = build(tmp_path / "one", tiny_model_dir, ENGINES[engine])
-    ray = build(tmp_path / "ray", tiny_model_dir,
-                ENGINES[engine] + "scale:\n  workers: 2\n  cluster: ray\n")
+    ray = build(
+        tmp_path / "ray", tiny_model_dir, ENGINES[engine] + "scale:\n  workers: 2\n  cluster: ray\n"
+    )
     for a, b in zip(one, ray, strict=True):
         assert_same_bytes(a, b)
 
@@ -129,12 +168,18 @@ def test_ray_workers_write_the_same_bytes(tmp_path, tiny_model_dir, engine):
 def test_kill_9_with_workers_resumes_per_shard(tmp_path, tiny_model_dir):
     write_prompts(tmp_path, n=10)
     params = tmp_path / "params.yaml"
-    params.write_text("engine:\n  backend: transformers\n  precision: fp32\n  batch_size: 2\n"
-                      "candidates:\n  n: 2\n  max_new_tokens: 16\n  shard_size: 1\n"
-                      "scale:\n  workers: 2\n")
+    params.write_text(
+        "engine:\n  backend: transformers\n  precision: fp32\n  batch_size: 2\n"
+        "candidates:\n  n: 2\n  max_new_tokens: 16\n  shard_size: 1\n"
+        "scale:\n  workers: 2\n"
+    )
     killed, partial = tmp_path / "killed", tmp_path / "killed.partial"
-    process = subprocess.Popen(candidates_cmd(tiny_model_dir, killed, params), cwd=tmp_path,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        candidates_cmd(tiny_model_dir, killed, params),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while len(list(partial.glob("part-*.parquet"))) < 3 and time.time() < deadline:
         time.sleep(0.05)
@@ -144,40 +189,101 @@ def test_kill_9_with_workers_resumes_per_shard(tmp_path, tiny_model_dir):
     assert 3 <= written < 10, "the kill should land mid-run"
     time.sleep(1)  # the workers die with their parent: nothing more appears
     assert len(list(partial.glob("part-*.parquet"))) == written
-    subprocess.run(candidates_cmd(tiny_model_dir, killed, params), cwd=tmp_path, check=True,
-                   capture_output=True, timeout=600)
+    subprocess.run(
+        candidates_cmd(tiny_model_dir, killed, params),
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     params.write_text(params.read_text().replace("workers: 2", "workers: 1"))
     clean = tmp_path / "clean"
-    subprocess.run(candidates_cmd(tiny_model_dir, clean, params), cwd=tmp_path, check=True,
-                   capture_output=True, timeout=600)
+    subprocess.run(
+        candidates_cmd(tiny_model_dir, clean, params),
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     assert_same_bytes(killed, clean)
 
 
 def evaluate(folder, model, params_text):
     """answers and evaluate_judge from one folder, relative paths (see `build`)."""
     folder.mkdir()
-    write_artifact(pl.DataFrame({
-        "prompt_id": [f"e{i}" for i in range(6)], "prompt": [f"Explain idea {i}." for i in range(6)],
-        "source": ["t"] * 6, "reference": [None] * 6, "reference_model": [None] * 6},
-        schema_overrides={"reference": pl.Utf8, "reference_model": pl.Utf8}),
-        folder / "prompts", "eval_prompts", "fp")
+    write_artifact(
+        pl.DataFrame(
+            {
+                "prompt_id": [f"e{i}" for i in range(6)],
+                "prompt": [f"Explain idea {i}." for i in range(6)],
+                "source": ["t"] * 6,
+                "reference": [None] * 6,
+                "reference_model": [None] * 6,
+            },
+            schema_overrides={"reference": pl.Utf8, "reference_model": pl.Utf8},
+        ),
+        folder / "prompts",
+        "eval_prompts",
+        "fp",
+    )
     seed_data = ROOT / "srlm" / "seed_data"
     (folder / "params.yaml").write_text(
         params_text + "seed:\n  ift_size: 2\n  eft_size: 2\n  eft_eval_size: 6\n"
-        "evaluation:\n  max_new_tokens: 8\n  shard_size: 2\njudge:\n  max_new_tokens: 8\n")
+        "evaluation:\n  max_new_tokens: 8\n  shard_size: 2\njudge:\n  max_new_tokens: 8\n"
+    )
     commands = [
-        ["seed", "--source", str(seed_data / "train.trees.jsonl"),
-         "--eval-source", str(seed_data / "eval.trees.jsonl"), "--ift", "ift", "--eft", "eft",
-         "--eft-eval", "eft_eval", "--metrics", "seed.json"],
-        ["answers", "--model", str(model), "--prompts", "prompts", "--out", "answers",
-         "--metrics", "answers.json"],
-        ["evaluate_judge", "--model", str(model), "--eft-eval", "eft_eval", "--out", "judge",
-         "--metrics", "judge.json"],
+        [
+            "seed",
+            "--source",
+            str(seed_data / "train.trees.jsonl"),
+            "--eval-source",
+            str(seed_data / "eval.trees.jsonl"),
+            "--ift",
+            "ift",
+            "--eft",
+            "eft",
+            "--eft-eval",
+            "eft_eval",
+            "--metrics",
+            "seed.json",
+        ],
+        [
+            "answers",
+            "--model",
+            str(model),
+            "--prompts",
+            "prompts",
+            "--out",
+            "answers",
+            "--metrics",
+            "answers.json",
+        ],
+        [
+            "evaluate_judge",
+            "--model",
+            str(model),
+            "--eft-eval",
+            "eft_eval",
+            "--out",
+            "judge",
+            "--metrics",
+            "judge.json",
+        ],
     ]
     for script, *args in commands:
-        done = subprocess.run([sys.executable, str(ROOT / "stages" / f"{script}.py"),
-                               "--params", "params.yaml", *args], cwd=folder,
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "stages" / f"{script}.py"),
+                "--params",
+                "params.yaml",
+                *args,
+            ],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
     return [folder / name for name in ("answers", "judge")]
 

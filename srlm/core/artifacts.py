@@ -148,7 +148,8 @@ def write_artifact(
 ) -> Path:
     """Validate `frame` against `schema` and write it as an artifact directory, atomically."""
     return write_artifacts(
-        [PendingArtifact(frame, directory, schema, fingerprint, meta, rows_per_shard)])[0]
+        [PendingArtifact(frame, directory, schema, fingerprint, meta, rows_per_shard)]
+    )[0]
 
 
 def read_manifest(directory: str | Path) -> dict:
@@ -165,14 +166,21 @@ def read_manifest(directory: str | Path) -> dict:
     except json.JSONDecodeError as err:
         raise ArtifactError(f"{path}: unreadable manifest: {err}") from None
     if not isinstance(manifest, dict):
-        raise ArtifactError(f"{path}: the manifest must be a JSON object, got "
-                            f"{type(manifest).__name__}")
+        raise ArtifactError(
+            f"{path}: the manifest must be a JSON object, got {type(manifest).__name__}"
+        )
     for key, kind in (("schema", str), ("rows", int), ("fingerprint", str)):
         value = manifest.get(key)
-        if not isinstance(value, kind) or isinstance(value, bool) or value == "" or (
-                isinstance(value, int) and value < 0):
-            raise ArtifactError(f"{path}: manifest key '{key}' is missing or invalid "
-                                f"(got {value!r}); rebuild the artifact with `dvc repro`")
+        if (
+            not isinstance(value, kind)
+            or isinstance(value, bool)
+            or value == ""
+            or (isinstance(value, int) and value < 0)
+        ):
+            raise ArtifactError(
+                f"{path}: manifest key '{key}' is missing or invalid "
+                f"(got {value!r}); rebuild the artifact with `dvc repro`"
+            )
     return manifest
 
 
@@ -190,18 +198,23 @@ def bad_shard(shards: list[Path], columns: list[str] | None = None) -> ArtifactE
         try:
             names = list(pl.read_parquet_schema(shard))
         except _READ_ERRORS as err:
-            return ArtifactError(f"{shard}: unreadable parquet shard ({_first_line(err)}); "
-                                 "restore it with `dvc checkout` or rebuild it with `dvc repro`")
+            return ArtifactError(
+                f"{shard}: unreadable parquet shard ({_first_line(err)}); "
+                "restore it with `dvc checkout` or rebuild it with `dvc repro`"
+            )
         columns = names if columns is None else columns
         if set(names) != set(columns):  # a manifest lists its columns sorted
-            return ArtifactError(f"{shard}: columns {names} differ from the artifact's "
-                                 f"{columns}; rebuild it with `dvc repro`")
+            return ArtifactError(
+                f"{shard}: columns {names} differ from the artifact's "
+                f"{columns}; rebuild it with `dvc repro`"
+            )
     return None
 
 
 def _unreadable(directory: Path, shards: list[Path], err: Exception) -> ArtifactError:
     return bad_shard(shards) or ArtifactError(
-        f"{directory}: unreadable parquet data ({_first_line(err)}); rebuild it with `dvc repro`")
+        f"{directory}: unreadable parquet data ({_first_line(err)}); rebuild it with `dvc repro`"
+    )
 
 
 def read_artifact(directory: str | Path, schema: str | None = None) -> pl.DataFrame:
@@ -248,7 +261,9 @@ def scan_artifact(directory: str | Path) -> tuple[pl.LazyFrame, dict]:
     except _READ_ERRORS as err:
         raise _unreadable(directory, shards, err) from None
     if rows != manifest["rows"]:
-        raise ArtifactError(f"{directory}: {rows} rows on disk, manifest says "
-                            f"{manifest['rows']}; restore it with `dvc checkout` or rebuild it "
-                            "with `dvc repro`")
+        raise ArtifactError(
+            f"{directory}: {rows} rows on disk, manifest says "
+            f"{manifest['rows']}; restore it with `dvc checkout` or rebuild it "
+            "with `dvc repro`"
+        )
     return scan, manifest

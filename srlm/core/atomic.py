@@ -82,8 +82,9 @@ def _remove_leftovers(target: Path) -> None:
     owns them); only folders of exactly the shape made here."""
     for tag in (TMP_TAG, OLD_TAG):
         for path in target.parent.glob(f".{glob.escape(target.name)}.{tag}-*"):
-            if _is_ours(path, target, tag) and (tag == TMP_TAG or
-                                                 {p.name for p in path.iterdir()} == {MARK}):
+            if _is_ours(path, target, tag) and (
+                tag == TMP_TAG or {p.name for p in path.iterdir()} == {MARK}
+            ):
                 log.info("%s: removing what an interrupted write left", path)
                 shutil.rmtree(path, ignore_errors=True)
     pattern = re.compile(rf"\.{re.escape(target.name)}\.{JOURNAL_TAG}-{_RANDOM}")
@@ -129,9 +130,13 @@ def _write_journals(steps: list[_Step]) -> None:
         def rel(path: Path, here: Path = here) -> str:
             return os.path.relpath(path, here)
 
-        record = {_JOURNAL_KEY: 1, "steps": [
-            {"staged": rel(s.staged), "target": rel(s.target), "holder": rel(s.holder)}
-            for s in steps]}
+        record = {
+            _JOURNAL_KEY: 1,
+            "steps": [
+                {"staged": rel(s.staged), "target": rel(s.target), "holder": rel(s.holder)}
+                for s in steps
+            ],
+        }
         handle, tmp = tempfile.mkstemp(dir=here, prefix=f"{journal.name}-")
         with os.fdopen(handle, "w") as out:
             out.write(json.dumps(record))
@@ -142,8 +147,14 @@ def _read_journal(journal: Path) -> list[_Step]:
     try:
         record = json.loads(read_text(journal, "journal", METADATA_LIMIT, InterruptedSwapError))
         here = journal.parent
-        return [_Step(here / s["staged"], here / s["target"], here / s["holder"])
-                for s in record["steps"]] if record.get(_JOURNAL_KEY) == 1 else []
+        return (
+            [
+                _Step(here / s["staged"], here / s["target"], here / s["holder"])
+                for s in record["steps"]
+            ]
+            if record.get(_JOURNAL_KEY) == 1
+            else []
+        )
     except (OSError, SrlmError, ValueError, KeyError, TypeError, AttributeError):
         return []
 
@@ -157,7 +168,8 @@ def _place(step: _Step) -> None:
         if os.path.lexists(backup):
             raise InterruptedSwapError(
                 f"{step.target}: an interrupted replacement cannot be finished (its backup "
-                f"{backup} and the new version {step.staged} both exist); move one away")
+                f"{backup} and the new version {step.staged} both exist); move one away"
+            )
         _rename(step.target, backup)
         step.backup = backup
     _rename(step.staged, step.target)
@@ -213,8 +225,12 @@ def _roll_back(steps: list[_Step]) -> None:
             (step.holder / MARK).unlink(missing_ok=True)
             step.holder.rmdir()  # empty now; never removes an old version it still holds
         except OSError as err:
-            log.error("%s: could not restore the previous version (%s); it is kept in %s",
-                      step.target, err, step.holder)
+            log.error(
+                "%s: could not restore the previous version (%s); it is kept in %s",
+                step.target,
+                err,
+                step.holder,
+            )
     for step in steps:
         journal_path(step.target).unlink(missing_ok=True)
 
@@ -222,8 +238,10 @@ def _roll_back(steps: list[_Step]) -> None:
 def swap_in(pairs: Sequence[tuple[Path, Path]]) -> None:
     """Replace every `target` by its complete `staged` path with renames: all of them, or
     none, also when the process is killed midway (then the next writer finishes it)."""
-    steps = [_Step(Path(staged), Path(target), _reserve(Path(target), OLD_TAG))
-             for staged, target in pairs]
+    steps = [
+        _Step(Path(staged), Path(target), _reserve(Path(target), OLD_TAG))
+        for staged, target in pairs
+    ]
     try:
         _write_journals(steps)
         for step in steps:

@@ -71,24 +71,30 @@ def _kind(mode: int) -> str | None:
     """What a non-regular file is, in words; None for a regular file."""
     if stat.S_ISREG(mode):
         return None
-    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket")):
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
 
 
-def _check(path: Path, info: os.stat_result, what: str, limit: int | None,
-           error: type[SrlmError]) -> None:
+def _check(
+    path: Path, info: os.stat_result, what: str, limit: int | None, error: type[SrlmError]
+) -> None:
     kind = _kind(info.st_mode)
     if kind == "a folder":
         raise error(f"{path}: is a folder, not {_a(what)}")
     if kind is not None:  # a FIFO would block the read, a device never end it
         raise error(f"{path}: is {kind}, not {_a(what)} (only a regular file is read)")
     if limit is not None and info.st_size > limit:
-        raise error(f"{path}: {info.st_size:,} bytes, over the {format_limit(limit)} limit on "
-                    f"{_a(what)}")
+        raise error(
+            f"{path}: {info.st_size:,} bytes, over the {format_limit(limit)} limit on {_a(what)}"
+        )
 
 
 def _os_error(path: Path, what: str, err: OSError, error: type[SrlmError]) -> SrlmError:
@@ -97,8 +103,9 @@ def _os_error(path: Path, what: str, err: OSError, error: type[SrlmError]) -> Sr
     return error(f"{path}: cannot read the {what} ({err.strerror or type(err).__name__})")
 
 
-def check_regular(path: str | Path, what: str, limit: int | None,
-                  error: type[SrlmError] = UnreadableFileError) -> int:
+def check_regular(
+    path: str | Path, what: str, limit: int | None, error: type[SrlmError] = UnreadableFileError
+) -> int:
     """The size of `path`, a regular file of at most `limit` bytes; else a one-line `error`.
     Only a `stat`: for files a library opens itself (parquet through polars)."""
     path = Path(path)
@@ -110,8 +117,9 @@ def check_regular(path: str | Path, what: str, limit: int | None,
     return info.st_size
 
 
-def open_regular(path: str | Path, what: str, limit: int | None,
-                 error: type[SrlmError] = UnreadableFileError) -> BinaryIO:
+def open_regular(
+    path: str | Path, what: str, limit: int | None, error: type[SrlmError] = UnreadableFileError
+) -> BinaryIO:
     """`path` opened for reading in binary, once it is known to be a regular file of at most
     `limit` bytes (None: any size); else a one-line `error` naming the path."""
     path = Path(path)
@@ -133,8 +141,9 @@ def open_regular(path: str | Path, what: str, limit: int | None,
         raise
 
 
-def read_bytes(path: str | Path, what: str, limit: int,
-               error: type[SrlmError] = UnreadableFileError) -> bytes:
+def read_bytes(
+    path: str | Path, what: str, limit: int, error: type[SrlmError] = UnreadableFileError
+) -> bytes:
     """Every byte of `path`, a regular file of at most `limit` bytes; else a one-line `error`."""
     with open_regular(path, what, limit, error) as handle:
         # One read of the size fstat gave (not of `limit`: a read of n bytes allocates n),
@@ -143,13 +152,15 @@ def read_bytes(path: str | Path, what: str, limit: int,
         while len(data) <= limit and (more := handle.read(min(MIB, limit + 1 - len(data)))):
             data += more
     if len(data) > limit:
-        raise error(f"{path}: grew past the {format_limit(limit)} limit on {_a(what)} while being "
-                    "read")
+        raise error(
+            f"{path}: grew past the {format_limit(limit)} limit on {_a(what)} while being read"
+        )
     return data
 
 
-def read_text(path: str | Path, what: str, limit: int,
-              error: type[SrlmError] = UnreadableFileError) -> str:
+def read_text(
+    path: str | Path, what: str, limit: int, error: type[SrlmError] = UnreadableFileError
+) -> str:
     """`read_bytes` decoded as UTF-8; bad UTF-8 is a one-line `error` naming the path."""
     data = read_bytes(path, what, limit, error)
     try:
@@ -158,14 +169,20 @@ def read_text(path: str | Path, what: str, limit: int,
         raise error(f"{path}: not valid UTF-8 text (byte {err.start})") from None
 
 
-def read_lines(handle: BinaryIO, path: str | Path, what: str, limit: int,
-               error: type[SrlmError] = UnreadableFileError) -> Iterator[bytes]:
+def read_lines(
+    handle: BinaryIO,
+    path: str | Path,
+    what: str,
+    limit: int,
+    error: type[SrlmError] = UnreadableFileError,
+) -> Iterator[bytes]:
     """The lines (bytes) of an `open_regular` handle, stopping with a one-line `error` once
     more than `limit` bytes were read (a file that grew after it was checked)."""
     total = 0
     while line := handle.readline(limit - total + 1):  # a line without an end is bounded too
         total += len(line)
         if total > limit:
-            raise error(f"{path}: grew past the {format_limit(limit)} limit on {_a(what)} while "
-                        "being read")
+            raise error(
+                f"{path}: grew past the {format_limit(limit)} limit on {_a(what)} while being read"
+            )
         yield line

@@ -28,7 +28,7 @@ _OS_HINTS = {
     # a file-size limit (`ulimit -f`, RLIMIT_FSIZE, or the file system's largest file) stops a
     # write like a full disk does: same remedy, named for what it is
     errno.EFBIG: "the file hit a file-size limit (`ulimit -f` or the file system's): raise "
-                 "the limit or free some space and rerun",
+    "the limit or free some space and rerun",
     errno.EDQUOT: "the disk quota is used up: free some space and rerun",
     errno.EROFS: "the folder is on a read-only file system: choose a writable output",
     errno.EACCES: "no permission: choose a writable output or fix the folder's permissions",
@@ -90,11 +90,15 @@ def error_line(err: BaseException, where: str) -> str | None:
     message = str(err)
     from_polars = type(err).__module__.startswith("polars")
     if from_polars and any(marker in message for marker in _SIZE_LIMIT_MARKERS):
-        return (f"error: {where}: writing parquet failed (polars: {one_line(message, 160)}); "
-                f"{_OS_HINTS[errno.EFBIG]}")
+        return (
+            f"error: {where}: writing parquet failed (polars: {one_line(message, 160)}); "
+            f"{_OS_HINTS[errno.EFBIG]}"
+        )
     if from_polars and any(marker in message for marker in _DISK_FULL_MARKERS):
-        return (f"error: {where}: writing parquet failed, the disk is probably full "
-                f"(polars: {one_line(message, 160)}); free some space and rerun")
+        return (
+            f"error: {where}: writing parquet failed, the disk is probably full "
+            f"(polars: {one_line(message, 160)}); free some space and rerun"
+        )
     if os.environ.get("SRLM_DEBUG"):
         return None
     return f"error: {where}: unexpected {type(err).__name__}: {one_line(message)} {DEBUG_HINT}"

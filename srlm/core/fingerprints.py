@@ -92,8 +92,11 @@ def code_files(script: str | Path) -> list[Path]:
 def code_hash(script: str | Path | None = None) -> str:
     """sha256 over the code `script` runs (`code_files`), or over all of srlm's code and prompt
     files when no script is named: a change to that code is a new build."""
-    files = (code_files(script) if script is not None else
-             sorted(p for p in PACKAGE.rglob("*") if p.suffix in (".py", ".txt")))
+    files = (
+        code_files(script)
+        if script is not None
+        else sorted(p for p in PACKAGE.rglob("*") if p.suffix in (".py", ".txt"))
+    )
     digest = hashlib.sha256()
     for file in files:
         digest.update(file.name.encode())

@@ -34,8 +34,9 @@ class LineageError(SrlmError):
     """Inputs of different builds (iterations, modes, upstream artifacts)."""
 
 
-def lineage_meta(iteration: str | None = None, inputs: Mapping[str, str | Path] | None = None,
-                 **settings: Any) -> dict:
+def lineage_meta(
+    iteration: str | None = None, inputs: Mapping[str, str | Path] | None = None, **settings: Any
+) -> dict:
     """The manifest entry of an artifact built for `iteration` from the artifacts `inputs`
     (flag -> folder; recorded by fingerprint) with `settings`: `{"lineage": {...}}`, for
     `write_artifact`'s (or `run_sharded`'s) `meta`."""
@@ -43,8 +44,9 @@ def lineage_meta(iteration: str | None = None, inputs: Mapping[str, str | Path] 
     if iteration is not None:
         record["iteration"] = iteration
     if inputs:
-        record["inputs"] = {name: read_manifest(path)["fingerprint"]
-                            for name, path in inputs.items()}
+        record["inputs"] = {
+            name: read_manifest(path)["fingerprint"] for name, path in inputs.items()
+        }
     return {LINEAGE: {**record, **settings}}
 
 
@@ -59,8 +61,10 @@ def expect(path: str | Path, field: str, wanted: Any, source: str) -> None:
     `--iteration` or the params file, says), when recorded."""
     found = lineage(read_manifest(path)).get(field)
     if found is not None and found != wanted:
-        raise LineageError(f"{path}: built for {field} {found!r} (manifest lineage "
-                           f"'{field}'), but {source} says {wanted!r}; {REBUILD}")
+        raise LineageError(
+            f"{path}: built for {field} {found!r} (manifest lineage "
+            f"'{field}'), but {source} says {wanted!r}; {REBUILD}"
+        )
 
 
 def same(field: str, first: str | Path, second: str | Path) -> None:
@@ -68,8 +72,10 @@ def same(field: str, first: str | Path, second: str | Path) -> None:
     a = lineage(read_manifest(first)).get(field)
     b = lineage(read_manifest(second)).get(field)
     if a is not None and b is not None and a != b:
-        raise LineageError(f"{first} and {second} are of different builds: manifest lineage "
-                           f"'{field}' is {a!r} and {b!r}; {REBUILD}")
+        raise LineageError(
+            f"{first} and {second} are of different builds: manifest lineage "
+            f"'{field}' is {a!r} and {b!r}; {REBUILD}"
+        )
 
 
 def built_from(child: str | Path, name: str, parent: str | Path) -> None:
@@ -78,23 +84,32 @@ def built_from(child: str | Path, name: str, parent: str | Path) -> None:
     found = recorded.get(name) if isinstance(recorded, dict) else None
     actual = read_manifest(parent)["fingerprint"]
     if found is not None and found != actual:
-        raise LineageError(f"{child} was built from other {name} than {parent}: manifest "
-                           f"lineage 'inputs.{name}' is {found}, {parent} has fingerprint "
-                           f"{actual}; {REBUILD}")
+        raise LineageError(
+            f"{child} was built from other {name} than {parent}: manifest "
+            f"lineage 'inputs.{name}' is {found}, {parent} has fingerprint "
+            f"{actual}; {REBUILD}"
+        )
 
 
-def same_candidates(scores: pl.DataFrame, candidates: pl.DataFrame, scores_path: str | Path,
-                    candidates_path: str | Path) -> None:
+def same_candidates(
+    scores: pl.DataFrame,
+    candidates: pl.DataFrame,
+    scores_path: str | Path,
+    candidates_path: str | Path,
+) -> None:
     """Every candidate has exactly one score row and every score row a candidate (the
     judgments stage scores each candidate once): scores of another build (another
     iteration's candidate ids) would otherwise join to nothing and give 0 pairs."""
     ids = candidates.select("candidate_id")
     foreign = scores.select("candidate_id").join(ids, on="candidate_id", how="anti")
     missing = ids.join(scores.select("candidate_id"), on="candidate_id", how="anti")
-    for rows, what in ((foreign, f"score {{n}} candidate id(s) that {candidates_path} does "
-                        "not have"),
-                       (missing, f"no score for {{n}} of the candidate ids of {candidates_path}")):
+    for rows, what in (
+        (foreign, f"score {{n}} candidate id(s) that {candidates_path} does not have"),
+        (missing, f"no score for {{n}} of the candidate ids of {candidates_path}"),
+    ):
         if rows.height:
             first = rows["candidate_id"][0]
-            raise LineageError(f"{scores_path}: {what.format(n=rows.height)} (e.g. "
-                               f"'{first}', column 'candidate_id'); {REBUILD}")
+            raise LineageError(
+                f"{scores_path}: {what.format(n=rows.height)} (e.g. "
+                f"'{first}', column 'candidate_id'); {REBUILD}"
+            )

@@ -60,8 +60,10 @@ def _check_lock_file(fd: int, path: Path, target: Path) -> None:
     info = os.fstat(fd)
     content = os.pread(fd, 64, 0) if stat.S_ISREG(info.st_mode) else b"?"
     if not stat.S_ISREG(info.st_mode) or info.st_size > 32 or not _LOCK_TEXT.fullmatch(content):
-        raise LockFileError(f"{path}: not a lock file of this tool (it holds other data), "
-                            f"so {target} is not written; move it away")
+        raise LockFileError(
+            f"{path}: not a lock file of this tool (it holds other data), "
+            f"so {target} is not written; move it away"
+        )
 
 
 class OutputLock:
@@ -82,11 +84,13 @@ class OutputLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
             try:  # never through a symlink, never a folder or a device
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW |
-                             os.O_NONBLOCK, 0o644)
+                fd = os.open(
+                    self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644
+                )
             except OSError as err:
-                raise LockFileError(f"{self.path}: cannot open the lock file of "
-                                    f"{self.target} ({err.strerror})") from None
+                raise LockFileError(
+                    f"{self.path}: cannot open the lock file of {self.target} ({err.strerror})"
+                ) from None
             try:
                 _check_lock_file(fd, self.path, self.target)
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -117,8 +121,9 @@ class OutputLock:
             self.path.unlink(missing_ok=True)
             os.close(fd)
             full = err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-            raise LockFileError(f"{self.path}: cannot write the lock file ("
-                                f"{'disk full' if full else err.strerror})") from None
+            raise LockFileError(
+                f"{self.path}: cannot write the lock file ({'disk full' if full else err.strerror})"
+            ) from None
         self._fd = fd
         _held.add(os.path.abspath(self.target))
         return self

@@ -47,8 +47,7 @@ def check_model_dir(path: str | Path) -> dict:
     config = path / "config.json"
     if not config.exists():  # anything else there (a FIFO, a folder) is refused by read_text
         found = "it is empty" if not any(path.iterdir()) else "no config.json"
-        raise ModelLoadError(f"{path}: not a model directory ({found}; build it with "
-                             "`dvc repro`)")
+        raise ModelLoadError(f"{path}: not a model directory ({found}; build it with `dvc repro`)")
     text = read_text(config, "model config", METADATA_LIMIT, ModelLoadError)
     try:
         data = parse_json(text, str(config))  # nesting too deep, lone surrogates: named
@@ -64,8 +63,9 @@ def check_loadable(path: str | Path) -> dict:
     path = Path(path)
     config = check_model_dir(path)
     if not isinstance(config.get("model_type"), str):
-        raise ModelLoadError(f"{path / 'config.json'}: no 'model_type' (not a transformers "
-                             "model config)")
+        raise ModelLoadError(
+            f"{path / 'config.json'}: no 'model_type' (not a transformers model config)"
+        )
     if not any((path / name).is_file() for name in TOKENIZER_FILES):
         raise ModelLoadError(f"{path}: no tokenizer (none of {', '.join(TOKENIZER_FILES)})")
     if not any(next(path.glob(pattern), None) for pattern in WEIGHT_PATTERNS):
@@ -82,16 +82,19 @@ def context_length(config: dict) -> int | None:
     return None
 
 
-def load_model_and_tokenizer(path: str | Path, tokenizer_kwargs: dict | None = None,
-                             model_kwargs: dict | None = None) -> tuple[Any, Any]:
+def load_model_and_tokenizer(
+    path: str | Path, tokenizer_kwargs: dict | None = None, model_kwargs: dict | None = None
+) -> tuple[Any, Any]:
     """(model, tokenizer) of the causal LM in `path`; every failure is a `ModelLoadError`."""
     from transformers import CONFIG_MAPPING, AutoModelForCausalLM, AutoTokenizer, __version__
     from transformers.utils import logging as hf_logging
 
     model_type = check_loadable(path)["model_type"]
     if model_type not in CONFIG_MAPPING:
-        raise ModelLoadError(f"{Path(path) / 'config.json'}: unknown model_type '{model_type}' "
-                             f"(transformers {__version__} does not know it)")
+        raise ModelLoadError(
+            f"{Path(path) / 'config.json'}: unknown model_type '{model_type}' "
+            f"(transformers {__version__} does not know it)"
+        )
     part = "tokenizer"
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # a "Loading weights" bar per stage run says nothing
@@ -105,6 +108,8 @@ def load_model_and_tokenizer(path: str | Path, tokenizer_kwargs: dict | None = N
         if bars:
             hf_logging.enable_progress_bar()
     if getattr(tokenizer, "chat_template", None) is None:
-        raise ModelLoadError(f"{path}: the tokenizer has no chat template (srlm prompts every "
-                             "model as a chat; use a chat model)")
+        raise ModelLoadError(
+            f"{path}: the tokenizer has no chat template (srlm prompts every "
+            "model as a chat; use a chat model)"
+        )
     return model, tokenizer

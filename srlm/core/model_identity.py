@@ -78,8 +78,10 @@ def combined_hash(files: dict[str, dict]) -> str:
 
 def file_entries(folder: str | Path) -> dict[str, dict]:
     """`{relative path: {"bytes", "sha256"}}` of every file but the record: reads every byte."""
-    return {name: {"bytes": path.stat().st_size, "sha256": hash_file(path)}
-            for name, path in folder_files(Path(folder)).items()}
+    return {
+        name: {"bytes": path.stat().st_size, "sha256": hash_file(path)}
+        for name, path in folder_files(Path(folder)).items()
+    }
 
 
 def folder_hash(folder: str | Path) -> str:
@@ -102,8 +104,9 @@ def write_record(folder: str | Path, written_by: str) -> dict:
         "written_by": written_by,
         "versions": library_versions(),
     }
-    handle = tempfile.NamedTemporaryFile("w", dir=folder, prefix=f".{MODEL_MANIFEST}.",
-                                         suffix=".tmp", delete=False)
+    handle = tempfile.NamedTemporaryFile(
+        "w", dir=folder, prefix=f".{MODEL_MANIFEST}.", suffix=".tmp", delete=False
+    )
     try:
         with handle:
             handle.write(json.dumps(record, indent=2, sort_keys=True) + "\n")
@@ -129,9 +132,12 @@ def _record_problem(folder: Path, record: object) -> str | None:
         return f"{MODEL_MANIFEST} has no 'files' object"
     files = record["files"]
     for name, entry in files.items():
-        if not (isinstance(entry, dict) and isinstance(entry.get("bytes"), int)
-                and isinstance(entry.get("sha256"), str)
-                and len(entry["sha256"]) == _SHA256_LENGTH):
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("bytes"), int)
+            and isinstance(entry.get("sha256"), str)
+            and len(entry["sha256"]) == _SHA256_LENGTH
+        ):
             return f"{MODEL_MANIFEST}: entry '{name}' needs 'bytes' and a 'sha256'"
     if record.get("sha256") != combined_hash(files):
         return f"{MODEL_MANIFEST}: 'sha256' does not match its files' hashes"
@@ -169,9 +175,14 @@ def model_hash(folder: str | Path) -> str:
         return recorded
     files = folder_files(Path(folder))
     gib = sum(p.stat().st_size for p in files.values()) / 2**30
-    log.warning("%s: %s; reading all %.2f GiB of it to fingerprint it (record it once with "
-                "`python -m srlm.core.model_identity %s`, or rebuild it)", folder, problem, gib,
-                folder)
+    log.warning(
+        "%s: %s; reading all %.2f GiB of it to fingerprint it (record it once with "
+        "`python -m srlm.core.model_identity %s`, or rebuild it)",
+        folder,
+        problem,
+        gib,
+        folder,
+    )
     return combined_hash({name: {"sha256": hash_file(path)} for name, path in files.items()})
 
 
@@ -185,8 +196,10 @@ def main(argv: list[str] | None = None) -> None:
             raise SrlmError(f"{folder}: not a model directory")
         with OutputLock(folder):  # no stage may be replacing it meanwhile
             record = write_record(folder, "python -m srlm.core.model_identity")
-        print(f"{folder / MODEL_MANIFEST}: {len(record['files'])} files, "
-              f"{record['bytes'] / 2**30:.2f} GiB, sha256 {record['sha256'][:16]}")
+        print(
+            f"{folder / MODEL_MANIFEST}: {len(record['files'])} files, "
+            f"{record['bytes'] / 2**30:.2f} GiB, sha256 {record['sha256'][:16]}"
+        )
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ params_loop, params_eval, params_scale) hold every default and every key's help 
 srlm.core.validation.
 
 A params file holds overrides: a missing key, or a missing group, takes the default, and an
-empty file is all defaults. `params.yaml` is the default profile and spells out every value
-(it equals `Params()`, a test pins the two); `profiles/paper.yaml` is another profile. A
+empty file is all defaults. `params.yaml` spells out every value (it equals `Params()`, a test
+pins the two) and names the profile merged over it (`profile:`, see srlm.core.profiles;
+`profiles/default.yaml` changes nothing, `profiles/paper.yaml` gives the paper's sizes). A
 mapping value (`iterations`) replaces the default mapping as a whole.
 
 Errors are one line naming the key, so a typo never silently falls back to a default: unknown
@@ -49,14 +50,33 @@ from srlm.core.params_models import (
     TrainingParams,
 )
 from srlm.core.params_scale import AccelerateParams, ScaleParams
+from srlm.core.profiles import PROFILE_KEY, merge_overrides, profile_path
 from srlm.core.validation import InvalidValue, ParamsError
 
 __all__ = [
-    "AccelerateParams", "BaseModelParams", "CandidatesParams", "DPOParams", "EngineParams",
-    "EvaluationParams", "EvaluatorParams", "IFEvalParams", "IterationSpec", "JudgeParams",
-    "LoraParams", "MonitorsParams", "PairsParams", "Params", "ParamsError", "PromptsParams",
-    "SFTParams", "ScaleParams", "SeedParams", "TrainingParams",
-    "as_dict", "explain", "from_dict", "load_params",
+    "AccelerateParams",
+    "BaseModelParams",
+    "CandidatesParams",
+    "DPOParams",
+    "EngineParams",
+    "EvaluationParams",
+    "EvaluatorParams",
+    "IFEvalParams",
+    "IterationSpec",
+    "JudgeParams",
+    "LoraParams",
+    "MonitorsParams",
+    "PairsParams",
+    "Params",
+    "ParamsError",
+    "PromptsParams",
+    "SFTParams",
+    "ScaleParams",
+    "SeedParams",
+    "TrainingParams",
+    "as_dict",
+    "from_dict",
+    "load_params",
 ]
 
 # Keys that were renamed: a params file that still uses the old name gets a one-line error.
@@ -89,12 +109,22 @@ class Params:
     monitors: MonitorsParams = _group(MonitorsParams)
     iterations: dict[str, IterationSpec] = field(
         default_factory=lambda: {"m2": IterationSpec("m1"), "m3": IterationSpec("m2")},
-        metadata={"help": "The self-rewarding loop: each iteration (m2, m3, ...) starts from "
-                          "its `base`. Add `m4: {base: m3}` for another round."},
+        metadata={
+            "help": "The self-rewarding loop: each iteration (m2, m3, ...) starts from "
+            "its `base`. Add `m4: {base: m3}` for another round."
+        },
     )
     evaluation: EvaluationParams = _group(EvaluationParams)
     ifeval: IFEvalParams = _group(IFEvalParams)
     evaluator: EvaluatorParams = _group(EvaluatorParams)
+    profile: str | None = field(
+        default=None,
+        metadata={
+            "help": "A profile (profiles/*.yaml, overrides only) merged over this file's "
+            "values, e.g. `dvc exp run -S profile=profiles/paper.yaml`. Its path is "
+            "relative to this file; params.yaml names profiles/default.yaml (no overrides)."
+        },
+    )
 
     def __post_init__(self):
         check_iterations(self.iterations)
@@ -104,7 +134,8 @@ class Params:
                 if model not in self.evaluation.models:
                     raise ParamsError(
                         f"evaluation.models: '{model}' (from iterations.{name}) is missing: "
-                        "every model in the loop is evaluated, add it to the list")
+                        "every model in the loop is evaluated, add it to the list"
+                    )
 
 
 def _convert(value: Any, annotation: Any, key: str) -> Any:
@@ -117,8 +148,9 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
     if origin is typing.Literal:
         choices = typing.get_args(annotation)
         if value not in choices:
-            raise ParamsError(f"{key}: expected one of {', '.join(map(repr, choices))}, "
-                              f"got {value!r}")
+            raise ParamsError(
+                f"{key}: expected one of {', '.join(map(repr, choices))}, got {value!r}"
+            )
         return value
     if origin in (types.UnionType, typing.Union):
         options = typing.get_args(annotation)
@@ -165,8 +197,9 @@ def from_dict(cls: type, data: dict, where: str = "") -> Any:
         if key not in fields:
             if RENAMED.get(key) in fields:
                 raise ParamsError(f"{prefix}{key} was renamed to {prefix}{RENAMED[key]}")
-            raise ParamsError(f"unknown key '{prefix}{key}' "
-                              f"(expected one of: {', '.join(sorted(fields))})")
+            raise ParamsError(
+                f"unknown key '{prefix}{key}' (expected one of: {', '.join(sorted(fields))})"
+            )
     for name, f in fields.items():
         if name not in data and f.default is f.default_factory is dataclasses.MISSING:
             raise ParamsError(f"{prefix}{name}: missing (it has no default)")
@@ -181,8 +214,10 @@ def from_dict(cls: type, data: dict, where: str = "") -> Any:
 
 class _DuplicateKey(yaml.YAMLError):
     def __init__(self, key: Any, line: int, first: int):
-        super().__init__(f"{line}: duplicate key '{key}' (first at line {first}; YAML would "
-                         "silently keep the last)")
+        super().__init__(
+            f"{line}: duplicate key '{key}' (first at line {first}; YAML would "
+            "silently keep the last)"
+        )
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -200,9 +235,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and check a params file; errors are `ParamsError` naming the file and the key."""
-    path = Path(path)
+def _read_file(path: Path) -> dict:
+    """A params file's mapping (the file may hold nothing: all defaults)."""
     # Bounded: a FIFO, a device or a huge file named as params is one error, never a hang.
     text = read_text(path, "params file", PARAMS_LIMIT, error=ParamsError)
     try:
@@ -213,71 +247,32 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise ParamsError(f"{path}: not valid YAML: {err}".splitlines()[0]) from None
     if not isinstance(data, dict):
         raise ParamsError(f"{path}: expected a mapping of params groups at the top level")
+    return data
+
+
+def _checked(path: Path, data: dict) -> Params:
     try:
         return from_dict(Params, data)
     except ParamsError as err:
         raise ParamsError(f"{path}: {err}") from None
 
 
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and check a params file, and the profile it names (`profile:`, merged over it by
+    `srlm.core.profiles.merge_overrides`); errors are `ParamsError` naming the file and key."""
+    path = Path(path)
+    params = _checked(path, _read_file(path))
+    if params.profile is None:
+        return params
+    profile = profile_path(path, params.profile)
+    overrides = _read_file(profile)
+    if PROFILE_KEY in overrides:  # one level: a profile is a set of overrides, not a chain
+        raise ParamsError(f"{profile}: a profile cannot name another profile ('{PROFILE_KEY}')")
+    _checked(profile, overrides)  # its keys and values, with errors naming the profile
+    merged = merge_overrides(as_dict(params), overrides, profile)
+    return _checked(profile, merged)
+
+
 def as_dict(config: Any) -> dict:
     """A plain dict of a config dataclass (for fingerprints and manifests)."""
     return dataclasses.asdict(config)
-
-
-def _type_name(annotation: Any) -> str:
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin is typing.Literal:
-        return "|".join(map(str, args))
-    if origin in (types.UnionType, typing.Union):
-        return " or ".join("null" if a is type(None) else _type_name(a) for a in args)
-    if origin is tuple:
-        return f"list of {_type_name(args[0])}"
-    if dataclasses.is_dataclass(annotation):
-        return "group"
-    if origin is dict:  # iterations: name -> {base: ...}
-        keys = ", ".join(f.name for f in dataclasses.fields(args[1]))
-        return f"mapping of name to {{{keys}}}"
-    return annotation.__name__
-
-
-def _yaml(value: Any) -> str:
-    """`value` as it is written in a params file (flow style)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = dataclasses.asdict(value)
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_yaml(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(map(_yaml, value)) + "]"
-    if value is None or isinstance(value, bool):
-        return {None: "null", True: "true", False: "false"}[value]
-    return str(value) if value != "" else "''"
-
-
-def _explain_fields(cls: type, where: str, instance: Any | None) -> list[str]:
-    hints = typing.get_type_hints(cls)
-    lines = []
-    for f in dataclasses.fields(cls):
-        key, annotation = f"{where}.{f.name}", hints[f.name]
-        shown = "required" if instance is None else f"default {_yaml(getattr(instance, f.name))}"
-        lines.append(f"{key}  ({_type_name(annotation)}, {shown})  {f.metadata['help']}")
-        if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):  # lora
-            lines += _explain_fields(annotation, key, getattr(instance, f.name, None))
-    return lines
-
-
-def explain() -> str:
-    """Every key as `group.key  (type, default X)  help`, grouped per params group."""
-    defaults = Params()
-    hints = typing.get_type_hints(Params)
-    blocks = []
-    for group in dataclasses.fields(Params):
-        annotation, value = hints[group.name], getattr(defaults, group.name)
-        lines = [f"{group.name}: {group.metadata['help']}"]
-        if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
-            lines += _explain_fields(annotation, group.name, value)
-        else:  # iterations: the mapping itself, then the keys of one entry
-            lines.append(f"{group.name}  ({_type_name(annotation)}, default {_yaml(value)})")
-            lines += _explain_fields(typing.get_args(annotation)[1], f"{group.name}.<name>",
-                                     None)
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)

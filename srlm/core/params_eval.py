@@ -22,35 +22,69 @@ class EvaluationParams:
     """
 
     _group: ClassVar[str] = "evaluation"
-    models: tuple[str, ...] = field(default=("m0", "m1", "m2", "m3"), metadata={"help": (
-        "Every model evaluated: m0 (base), m1 (SFT) and each iteration of `iterations` "
-        "(add m4 here when you add it there).")})
-    reference_limit: int = field(default=12, metadata={"help": (
-        "Prompts with a reference answer, a seeded sample: oasst1-validation prompts with "
-        "their best human reply (Apache-2.0, in the repository), or AlpacaEval's when "
-        "`alpaca_eval` is set.")})
-    alpaca_eval: str | None = field(default=None, metadata={"help": (
-        "AlpacaEval outputs (a local .json or hf://...; CC BY-NC, never shipped): when set, "
-        "its instructions with their reference outputs (e.g. GPT-4 Turbo's) replace the "
-        "oasst1 references, and the seed stage decontaminates against it.")})
-    alpaca_eval_datasets: tuple[str, ...] = field(default=("oasst",), metadata={"help": (
-        "AlpacaEval subsets to sample from; [] = all five.")})
+    models: tuple[str, ...] = field(
+        default=("m0", "m1", "m2", "m3"),
+        metadata={
+            "help": (
+                "Every model evaluated: m0 (base), m1 (SFT) and each iteration of `iterations` "
+                "(add m4 here when you add it there)."
+            )
+        },
+    )
+    reference_limit: int = field(
+        default=12,
+        metadata={
+            "help": (
+                "Prompts with a reference answer, a seeded sample: oasst1-validation prompts with "
+                "their best human reply (Apache-2.0, in the repository), or AlpacaEval's when "
+                "`alpaca_eval` is set."
+            )
+        },
+    )
+    alpaca_eval: str | None = field(
+        default=None,
+        metadata={
+            "help": (
+                "AlpacaEval outputs (a local .json or hf://...; CC BY-NC, never shipped): when "
+                "set, "
+                "its instructions with their reference outputs (e.g. GPT-4 Turbo's) replace the "
+                "oasst1 references, and the seed stage decontaminates against it."
+            )
+        },
+    )
+    alpaca_eval_datasets: tuple[str, ...] = field(
+        default=("oasst",), metadata={"help": ("AlpacaEval subsets to sample from; [] = all five.")}
+    )
     mt_bench_limit: int = field(default=6, metadata={"help": "MT-Bench first turns."})
-    prompts_limit: int = field(default=12, metadata={"help": (
-        "Prompts from any other file given to eval_prompts (none by default).")})
-    max_new_tokens: int = field(default=192, metadata={"help": (
-        "Longest answer in tokens (answers are greedy).")})
-    shard_size: int = field(default=256, metadata={"help": (
-        "Prompts (answers@) or replies (evaluate_judge@) per shard: the unit of work of a "
-        "`scale.workers` worker.")})
-    random_seed: int = field(default=0, metadata={"help": (
-        "Random seed of the evaluation prompt samples.")})
+    prompts_limit: int = field(
+        default=12,
+        metadata={"help": ("Prompts from any other file given to eval_prompts (none by default).")},
+    )
+    max_new_tokens: int = field(
+        default=192, metadata={"help": ("Longest answer in tokens (answers are greedy).")}
+    )
+    shard_size: int = field(
+        default=256,
+        metadata={
+            "help": (
+                "Prompts (answers@) or replies (evaluate_judge@) per shard: the unit of work of a "
+                "`scale.workers` worker."
+            )
+        },
+    )
+    random_seed: int = field(
+        default=0, metadata={"help": ("Random seed of the evaluation prompt samples.")}
+    )
 
     def __post_init__(self):
         check(self, len(self.models) > 0, "models", "must name at least one model")
         for model in self.models:
-            check(self, bool(NAME.fullmatch(model)), "models",
-                     f"'{model}' is not a valid model name ({NAME_RULE})")
+            check(
+                self,
+                bool(NAME.fullmatch(model)),
+                "models",
+                f"'{model}' is not a valid model name ({NAME_RULE})",
+            )
         positive(self, "max_new_tokens", "shard_size")
         non_negative(self, "reference_limit", "mt_bench_limit", "prompts_limit")
         valid_seed(self)
@@ -61,28 +95,60 @@ class EvaluatorParams:
     """The fixed evaluator of head-to-head and reference comparisons (one per run)."""
 
     _group: ClassVar[str] = "evaluator"
-    model: str = field(default="data/models/m1", metadata={"help": (
-        "A local model directory (a DVC dependency; m1's judge by default)...")})
-    endpoint: str | None = field(default=None, metadata={"help": (
-        "...or an OpenAI-compatible URL, e.g. http://host:8000/v1 (then endpoint_model "
-        "too). The paper used GPT-4.")})
-    endpoint_model: str | None = field(default=None, metadata={"help": (
-        "The model name the endpoint serves.")})
-    api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": (
-        "Environment variable holding the endpoint's key.")})
-    timeout_s: float = field(default=60.0, metadata={"help": (
-        "Seconds one endpoint request may take in all (connect, headers and reply: a "
-        "deadline, not a limit per read).")})
-    allow_insecure_http: bool = field(default=False, metadata={"help": (
-        "Allow a plain http:// endpoint on another host than this one (the key and the "
-        "comparisons travel unencrypted); http to localhost/127.0.0.0/8/::1 is always allowed.")})
+    model: str = field(
+        default="data/models/m1",
+        metadata={"help": ("A local model directory (a DVC dependency; m1's judge by default)...")},
+    )
+    endpoint: str | None = field(
+        default=None,
+        metadata={
+            "help": (
+                "...or an OpenAI-compatible URL, e.g. http://host:8000/v1 (then endpoint_model "
+                "too). The paper used GPT-4."
+            )
+        },
+    )
+    endpoint_model: str | None = field(
+        default=None, metadata={"help": ("The model name the endpoint serves.")}
+    )
+    api_key_env: str = field(
+        default="OPENAI_API_KEY",
+        metadata={"help": ("Environment variable holding the endpoint's key.")},
+    )
+    timeout_s: float = field(
+        default=60.0,
+        metadata={
+            "help": (
+                "Seconds one endpoint request may take in all (connect, headers and reply: a "
+                "deadline, not a limit per read)."
+            )
+        },
+    )
+    allow_insecure_http: bool = field(
+        default=False,
+        metadata={
+            "help": (
+                "Allow a plain http:// endpoint on another host than this one (the key and the "
+                "comparisons travel unencrypted); http to localhost/127.0.0.0/8/::1 is always "
+                "allowed."
+            )
+        },
+    )
 
     def __post_init__(self):
         if self.endpoint is not None:
-            check(self, self.endpoint.startswith(("http://", "https://")), "endpoint",
-                     f"expected an http(s) URL, got {self.endpoint!r}")
-            check(self, bool(self.endpoint_model), "endpoint_model",
-                     "must name the served model when evaluator.endpoint is set")
+            check(
+                self,
+                self.endpoint.startswith(("http://", "https://")),
+                "endpoint",
+                f"expected an http(s) URL, got {self.endpoint!r}",
+            )
+            check(
+                self,
+                bool(self.endpoint_model),
+                "endpoint_model",
+                "must name the served model when evaluator.endpoint is set",
+            )
         positive(self, "timeout_s")
 
 
@@ -97,12 +163,25 @@ class IFEvalParams:
     """
 
     _group: ClassVar[str] = "ifeval"
-    limit: int = field(default=64, metadata={"help": (
-        "IFEval prompts each model answers, a seeded sample of the 541 (the same prompts for "
-        "every model, so differences are paired); 0 = all 541.")})
-    max_new_tokens: int = field(default=384, metadata={"help": (
-        "Longest answer in tokens (greedy). lm-evaluation-harness uses 1280; a cut answer "
-        "still counts, as it does there.")})
+    limit: int = field(
+        default=64,
+        metadata={
+            "help": (
+                "IFEval prompts each model answers, a seeded sample of the 541 (the same prompts "
+                "for "
+                "every model, so differences are paired); 0 = all 541."
+            )
+        },
+    )
+    max_new_tokens: int = field(
+        default=384,
+        metadata={
+            "help": (
+                "Longest answer in tokens (greedy). lm-evaluation-harness uses 1280; a cut answer "
+                "still counts, as it does there."
+            )
+        },
+    )
     random_seed: int = field(default=0, metadata={"help": "Seed of the prompt sample."})
 
     def __post_init__(self):

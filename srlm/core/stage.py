@@ -144,8 +144,13 @@ class StageSpec:
             if arg.kind == SWITCH:
                 where.add_argument(flag, action="store_true", help=arg.help)
             elif arg.many:
-                where.add_argument(flag, action="append", required=required,
-                                   default=None if arg.required else [], help=arg.help)
+                where.add_argument(
+                    flag,
+                    action="append",
+                    required=required,
+                    default=None if arg.required else [],
+                    help=arg.help,
+                )
             else:
                 where.add_argument(flag, required=required, help=arg.help)
         return parser
@@ -166,9 +171,11 @@ def rule_payload(spec: StageSpec, params: Params, args: argparse.Namespace) -> d
         if key:
             payload[spec.hashed_as.get(entry, key)] = getattr(value, key)
             continue
-        payload[group] = {spec.hashed_as.get(f"{group}.{k}", k): v
-                          for k, v in as_dict(value).items()
-                          if f"{group}.{k}" not in spec.unhashed}
+        payload[group] = {
+            spec.hashed_as.get(f"{group}.{k}", k): v
+            for k, v in as_dict(value).items()
+            if f"{group}.{k}" not in spec.unhashed
+        }
     if "iteration" in spec.options:
         payload["iteration"] = args.iteration
     return payload
@@ -184,14 +191,14 @@ def rule_inputs(spec: StageSpec, args: argparse.Namespace) -> list[str]:
     return paths
 
 
-def fingerprint_parts(spec: StageSpec, params: Params, args: argparse.Namespace,
-                      inputs: list[str] | None = None) -> tuple[Any, list[str], dict]:
+def fingerprint_parts(
+    spec: StageSpec, params: Params, args: argparse.Namespace, inputs: list[str] | None = None
+) -> tuple[Any, list[str], dict]:
     """(params payload, input paths, extra identity) of the stage's fingerprint: `inputs`
     when given, else the declared ones. Tests compare these with the payloads of before."""
     payload = (spec.payload or (lambda p, a: rule_payload(spec, p, a)))(params, args)
     if inputs is None:
-        inputs = (spec.hashed_inputs(params, args) if spec.hashed_inputs
-                  else rule_inputs(spec, args))
+        inputs = spec.hashed_inputs(params, args) if spec.hashed_inputs else rule_inputs(spec, args)
     extra: dict[str, Any] = {}
     if spec.hub:
         extra["remote"] = [p for p in inputs if p.startswith(HUB_PREFIX)]

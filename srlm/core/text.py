@@ -69,12 +69,15 @@ def parse_json(text: str, where: str) -> Any:
     except json.JSONDecodeError:
         raise
     except RecursionError:
-        raise JsonTextError(f"{where}: JSON nested too deeply (more levels than Python's "
-                            "recursion limit allows)") from None
+        raise JsonTextError(
+            f"{where}: JSON nested too deeply (more levels than Python's recursion limit allows)"
+        ) from None
     except ValueError as err:  # an integer of more than 4,300 digits (Python's int limit)
-        raise JsonTextError(f"{where}: a JSON number too long to read ({err})"
-                            .splitlines()[0]) from None
+        raise JsonTextError(
+            f"{where}: a JSON number too long to read ({err})".splitlines()[0]
+        ) from None
     if _SURROGATE_ESCAPE.search(text) and (bad := lone_surrogate(value)):
-        raise JsonTextError(f"{where}: not valid UTF-8 text (a lone surrogate {bad} in a "
-                            "JSON string)")
+        raise JsonTextError(
+            f"{where}: not valid UTF-8 text (a lone surrogate {bad} in a JSON string)"
+        )
     return value

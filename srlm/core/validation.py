@@ -44,8 +44,12 @@ def check(config, ok: bool, name: str, reason: str) -> None:
 def _count_fits(config, name: str, value) -> None:
     """An integer `value` is at most MAX_COUNT (floats are checked finite on load)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        check(config, value <= MAX_COUNT, name, f"must be <= {MAX_COUNT} (the largest count "
-              f"the libraries take), got {value!r}")
+        check(
+            config,
+            value <= MAX_COUNT,
+            name,
+            f"must be <= {MAX_COUNT} (the largest count the libraries take), got {value!r}",
+        )
 
 
 def positive(config, *names: str) -> None:

@@ -18,8 +18,7 @@ from srlm.runtime.requests import Completion, GenerationRequest, Generator
 __all__ = ["Completion", "EngineRecipe", "GenerationRequest", "Generator", "make_generator"]
 
 
-def make_generator(model_dir: str, config, max_new_tokens_key: str = "max_new_tokens"
-                   ) -> Generator:
+def make_generator(model_dir: str, config, max_new_tokens_key: str = "max_new_tokens") -> Generator:
     """The backend named by `config.backend` (an `EngineParams`) for the model in `model_dir`.
 
     A missing or damaged `model_dir` is a `ModelLoadError` naming it and the cause. The fake
@@ -32,9 +31,12 @@ def make_generator(model_dir: str, config, max_new_tokens_key: str = "max_new_to
     if config.backend == "transformers":
         from srlm.engines.transformers_engine import TransformersGenerator
 
-        return TransformersGenerator(model_dir, precision=config.precision,
-                                     batch_size=config.batch_size,
-                                     max_new_tokens_key=max_new_tokens_key)
+        return TransformersGenerator(
+            model_dir,
+            precision=config.precision,
+            batch_size=config.batch_size,
+            max_new_tokens_key=max_new_tokens_key,
+        )
     if config.backend == "fake":
         from srlm.engines.fake import FakeGenerator
 

@@ -22,8 +22,9 @@ def chat_prompt_ids(tokenizer, chat: list[dict]) -> list[int]:
     `return_dict=False` is passed, and wrappers (vLLM's) may not pass the flag on; a mapping
     becomes its `input_ids` here, because iterating it would give its keys.
     """
-    ids = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True,
-                                        return_dict=False)
+    ids = tokenizer.apply_chat_template(
+        chat, add_generation_prompt=True, tokenize=True, return_dict=False
+    )
     return list(ids["input_ids"]) if isinstance(ids, Mapping) else list(ids)
 
 
@@ -38,7 +39,7 @@ def continuation_ids(tokenizer, prefix: str, options: Sequence[str]) -> tuple[li
     stripped = prefix.rstrip()
     splits = [(prefix, list(options))]
     if stripped != prefix:
-        tail = prefix[len(stripped):]
+        tail = prefix[len(stripped) :]
         splits.append((stripped, [tail + option for option in options]))
     for head, tails in splits:
         head_ids = tokenizer.encode(head, add_special_tokens=False) if head else []
@@ -50,8 +51,9 @@ def continuation_ids(tokenizer, prefix: str, options: Sequence[str]) -> tuple[li
             ids.append(full[-1])
         else:
             return head_ids, ids
-    raise OptionTokenError(f"options {list(options)!r} are not single tokens after "
-                           f"{prefix[-20:]!r} for this tokenizer")
+    raise OptionTokenError(
+        f"options {list(options)!r} are not single tokens after {prefix[-20:]!r} for this tokenizer"
+    )
 
 
 def watch_token_ids(tokenizer, options: Sequence[str]) -> list[list[int]]:
@@ -87,6 +89,7 @@ def token_offsets(tokenizer, tokens: Sequence[int]) -> tuple[str, tuple[int, ...
         ends = list(accumulate(len(piece) for piece in pieces))
         lengths = [0, *ends[:-1]]
     else:
-        lengths = [len(tokenizer.decode(tokens[:i], skip_special_tokens=True))
-                   for i in range(len(tokens))]
+        lengths = [
+            len(tokenizer.decode(tokens[:i], skip_special_tokens=True)) for i in range(len(tokens))
+        ]
     return raw.strip(), tuple(max(0, length - lead) for length in lengths)

@@ -75,8 +75,11 @@ class Deadline:
         a socket timed out (each socket's timeout is the time that was left when it opened,
         so a socket operation that times out ends at the deadline, a hair before the timer
         fires; urllib wraps it in a `URLError`)."""
-        return (self.expired or isinstance(err, (DeadlinePassed, TimeoutError))
-                or isinstance(getattr(err, "reason", None), TimeoutError))
+        return (
+            self.expired
+            or isinstance(err, (DeadlinePassed, TimeoutError))
+            or isinstance(getattr(err, "reason", None), TimeoutError)
+        )
 
     def expire(self) -> None:
         """Shut every registered socket down: a blocked `recv` returns, a `send` fails."""
@@ -88,8 +91,9 @@ class Deadline:
                 except OSError:
                     pass  # already closed by the peer or by us
 
-    def connect(self, address: tuple[str, int], timeout: Any = None,
-                source_address: Any = None) -> socket.socket:
+    def connect(
+        self, address: tuple[str, int], timeout: Any = None, source_address: Any = None
+    ) -> socket.socket:
         """`socket.create_connection`, within the time left, and registered: the watch is a
         duplicate descriptor of the socket (shutting it down shuts the connection down), owned
         by the deadline, so it stays valid when TLS takes the original over, and closing the
@@ -139,15 +143,14 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
         return self.do_open(functools.partial(_WatchedHTTPS, deadline=self.deadline), req)
 
 
-def opener(deadline: Deadline, *handlers: urllib.request.BaseHandler
-           ) -> urllib.request.OpenerDirector:
+def opener(
+    deadline: Deadline, *handlers: urllib.request.BaseHandler
+) -> urllib.request.OpenerDirector:
     """A urllib opener whose connections are bounded by `deadline`, with `handlers` added."""
-    return urllib.request.build_opener(_HTTPHandler(deadline), _HTTPSHandler(deadline),
-                                       *handlers)
+    return urllib.request.build_opener(_HTTPHandler(deadline), _HTTPSHandler(deadline), *handlers)
 
 
-def read_capped(response: http.client.HTTPResponse, max_bytes: int,
-                deadline: Deadline) -> bytes:
+def read_capped(response: http.client.HTTPResponse, max_bytes: int, deadline: Deadline) -> bytes:
     """The body of `response`: `ReplyTooLarge` once over `max_bytes`, `DeadlinePassed` once
     the deadline is (a body cut short by the deadline's shutdown is not taken as complete)."""
     declared = response.getheader("Content-Length")

@@ -72,7 +72,7 @@ def _userinfo(url: str) -> re.Match | None:
 def public_url(url: str) -> str:
     """`url` without its userinfo (`user:pass@`), safe to print, fingerprint and record."""
     found = _userinfo(url)
-    return url if found is None else url[: found.start(1)] + url[found.end(1):]
+    return url if found is None else url[: found.start(1)] + url[found.end(1) :]
 
 
 def _is_loopback(host: str) -> bool:
@@ -88,15 +88,18 @@ def check_endpoint(url: str, allow_insecure_http: bool = False) -> str:
     """The endpoint URL without a trailing slash, or a one-line `EndpointError`: not http(s),
     credentials in the URL, or plain http to another machine without `allow_insecure_http`."""
     shown = public_url(url)
-    if any(ord(c) < 0x21 or ord(c) == 0x7f for c in url):
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
         # CR/LF in a URL is header injection (an extra header line in the request)
-        raise EndpointError(f"evaluator endpoint {shown!r}: spaces and control characters "
-                            "(CR, LF, tab) are not allowed in a URL")
+        raise EndpointError(
+            f"evaluator endpoint {shown!r}: spaces and control characters "
+            "(CR, LF, tab) are not allowed in a URL"
+        )
     if _userinfo(url):  # first: a parse error could quote a piece of the password
         raise EndpointError(
             f"evaluator endpoint {shown}: credentials in the URL are refused (params are "
             "recorded in git and DVC); put the key in the variable named by "
-            "evaluator.api_key_env")
+            "evaluator.api_key_env"
+        )
     try:
         parts = urllib.parse.urlsplit(url)
         host, _ = parts.hostname or "", parts.port  # .port raises on a bad port
@@ -107,7 +110,8 @@ def check_endpoint(url: str, allow_insecure_http: bool = False) -> str:
     if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(host):
         raise EndpointError(
             f"evaluator endpoint {shown}: plain http to another machine would send the key "
-            "unencrypted; use https, or set evaluator.allow_insecure_http: true")
+            "unencrypted; use https, or set evaluator.allow_insecure_http: true"
+        )
     return url.rstrip("/")
 
 
@@ -119,9 +123,15 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
 
 
 class EndpointEvaluator:
-    def __init__(self, endpoint: str, model: str, api_key_env: str | None = None,
-                 timeout_s: float = 60.0, max_tokens: int = 4,
-                 allow_insecure_http: bool = False):
+    def __init__(
+        self,
+        endpoint: str,
+        model: str,
+        api_key_env: str | None = None,
+        timeout_s: float = 60.0,
+        max_tokens: int = 4,
+        allow_insecure_http: bool = False,
+    ):
         self.endpoint = check_endpoint(endpoint, allow_insecure_http)
         self.model = model
         self.model_id = f"{self.endpoint}#{model}"
@@ -133,12 +143,14 @@ class EndpointEvaluator:
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(f"{self.endpoint}/chat/completions",
-                                         data=json.dumps(body).encode(), headers=headers)
+        request = urllib.request.Request(
+            f"{self.endpoint}/chat/completions", data=json.dumps(body).encode(), headers=headers
+        )
         with Deadline(self.timeout_s) as deadline:
             try:
                 with opener(deadline, _RefuseRedirects()).open(
-                        request, timeout=self.timeout_s) as response:
+                    request, timeout=self.timeout_s
+                ) as response:
                     data = read_capped(response, MAX_REPLY_BYTES, deadline)
             except urllib.error.HTTPError as err:
                 raise self._http_error(err) from None
@@ -146,14 +158,20 @@ class EndpointEvaluator:
                 raise EndpointError(
                     f"evaluator endpoint {self.endpoint}: reply of {err.size:,}+ bytes is over "
                     f"the {MAX_REPLY_BYTES >> 20} MiB limit on one reply (a verdict is about "
-                    "1 KB): is evaluator.endpoint an OpenAI-compatible API?") from None
-            except (DeadlinePassed, urllib.error.URLError, OSError,
-                    http.client.HTTPException) as err:
+                    "1 KB): is evaluator.endpoint an OpenAI-compatible API?"
+                ) from None
+            except (
+                DeadlinePassed,
+                urllib.error.URLError,
+                OSError,
+                http.client.HTTPException,
+            ) as err:
                 if deadline.explains(err):
                     raise EndpointError(
                         f"evaluator endpoint {self.endpoint}: no complete reply within "
                         f"evaluator.timeout_s = {self.timeout_s:g} s (a deadline for the whole "
-                        "request: connect, headers and body)") from None
+                        "request: connect, headers and body)"
+                    ) from None
                 reason = getattr(err, "reason", None) or str(err) or type(err).__name__
                 raise EndpointError(f"evaluator endpoint {self.endpoint}: {reason}") from None
         try:
@@ -169,15 +187,18 @@ class EndpointEvaluator:
             return EndpointError(
                 f"evaluator endpoint {self.endpoint}: HTTP {err.code} redirect to "
                 f"{self._redact(location[:200]) or '(no Location)'} refused: redirects are "
-                "never followed (set evaluator.endpoint to the final URL)")
+                "never followed (set evaluator.endpoint to the final URL)"
+            )
         try:
             detail = err.read(_ERROR_BODY_BYTES).decode("utf-8", "replace")[:200]
         except (OSError, http.client.HTTPException):  # cut off by the deadline: status only
             detail = ""
         finally:
             err.close()
-        return EndpointError(f"evaluator endpoint {self.endpoint}: HTTP {err.code}: "
-                             f"{self._redact(' '.join(detail.split()))}")
+        return EndpointError(
+            f"evaluator endpoint {self.endpoint}: HTTP {err.code}: "
+            f"{self._redact(' '.join(detail.split()))}"
+        )
 
     def _redact(self, text: str) -> str:
         """`text` (from the server) with the key masked, should the server echo it back."""
@@ -189,8 +210,9 @@ class EndpointEvaluator:
             choice = reply["choices"][0]
             text = choice["message"]["content"] or ""
         except (KeyError, IndexError, TypeError):
-            raise EndpointError(f"evaluator endpoint {self.endpoint}: no choices[0].message "
-                                "in the reply") from None
+            raise EndpointError(
+                f"evaluator endpoint {self.endpoint}: no choices[0].message in the reply"
+            ) from None
         top = ((choice.get("logprobs") or {}).get("content") or [{}])[0].get("top_logprobs")
         if top:
             found = {}
@@ -204,16 +226,24 @@ class EndpointEvaluator:
         return [1.0 if word == letter else 0.0 for letter in letters]
 
     def option_probabilities(
-        self, requests: Sequence[GenerationRequest], prefixes: Sequence[str],
+        self,
+        requests: Sequence[GenerationRequest],
+        prefixes: Sequence[str],
         options: Sequence[str],
     ) -> list[list[float]]:
         """One chat completion per request; the prefixes are not sent (chat APIs cannot
         continue an assistant turn), the comparison prompt itself asks for the letter."""
         out = []
         for request in tqdm(requests, desc="evaluator", unit="request"):
-            reply = self._post({
-                "model": self.model, "messages": request.chat(), "temperature": 0,
-                "max_tokens": self.max_tokens, "logprobs": True, "top_logprobs": 5,
-            })
+            reply = self._post(
+                {
+                    "model": self.model,
+                    "messages": request.chat(),
+                    "temperature": 0,
+                    "max_tokens": self.max_tokens,
+                    "logprobs": True,
+                    "top_logprobs": 5,
+                }
+            )
             out.append(self._probabilities(reply, options))
         return out

@@ -37,8 +37,9 @@ class FakeGenerator:
         return body.capitalize() + "."
 
     def _distribution(self, key: str, options: Sequence[str]) -> tuple[float, ...]:
-        weights = [1 + int(hashlib.sha256(f"{key}|{o}".encode()).hexdigest(), 16) % 97
-                   for o in options]
+        weights = [
+            1 + int(hashlib.sha256(f"{key}|{o}".encode()).hexdigest(), 16) % 97 for o in options
+        ]
         return tuple(0.9 * w / sum(weights) for w in weights)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
@@ -53,16 +54,31 @@ class FakeGenerator:
                 watched = offsets = None
                 if request.watch:
                     offsets = tuple(m.start() for m in re.finditer(r"\S+", text))
-                    watched = tuple(self._distribution(f"{text}|{i}", request.watch)
-                                    for i in range(len(offsets)))
-                out.append(Completion(request.request_id, index, text, len(words), finish,
-                                      watched=watched, offsets=offsets))
+                    watched = tuple(
+                        self._distribution(f"{text}|{i}", request.watch)
+                        for i in range(len(offsets))
+                    )
+                out.append(
+                    Completion(
+                        request.request_id,
+                        index,
+                        text,
+                        len(words),
+                        finish,
+                        watched=watched,
+                        offsets=offsets,
+                    )
+                )
         return out
 
     def option_probabilities(
-        self, requests: Sequence[GenerationRequest], prefixes: Sequence[str],
+        self,
+        requests: Sequence[GenerationRequest],
+        prefixes: Sequence[str],
         options: Sequence[str],
     ) -> list[list[float]]:
         """Hash-derived probabilities (summing to 0.9) that depend only on request and prefix."""
-        return [list(self._distribution(f"{self.model_id}|{r.messages[-1][1]}|{prefix}", options))
-                for r, prefix in zip(requests, prefixes, strict=True)]
+        return [
+            list(self._distribution(f"{self.model_id}|{r.messages[-1][1]}|{prefix}", options))
+            for r, prefix in zip(requests, prefixes, strict=True)
+        ]

@@ -48,8 +48,13 @@ class PerRowSampler(LogitsProcessor):
     (temperature 0) pass through unchanged.
     """
 
-    def __init__(self, temperatures: list[float], top_ps: list[float], seeds: list[int],
-                 watch: list[list[list[int]]] | None = None):
+    def __init__(
+        self,
+        temperatures: list[float],
+        top_ps: list[float],
+        seeds: list[int],
+        watch: list[list[list[int]]] | None = None,
+    ):
         self.temperatures = temperatures
         self.top_ps = top_ps
         # Per row, token-id groups whose raw probabilities are recorded at every step.
@@ -67,8 +72,7 @@ class PerRowSampler(LogitsProcessor):
         for row, (temperature, top_p) in enumerate(settings):
             if self.watch[row]:
                 raw = torch.softmax(scores[row].float(), dim=-1)
-                self.watched[row].append(
-                    tuple(float(raw[ids].sum()) for ids in self.watch[row]))
+                self.watched[row].append(tuple(float(raw[ids].sum()) for ids in self.watch[row]))
             if temperature <= 0:
                 continue
             probs = torch.softmax(scores[row].float() / temperature, dim=-1)
@@ -87,15 +91,21 @@ class PerRowSampler(LogitsProcessor):
 
 
 class TransformersGenerator:
-    def __init__(self, model_dir: str, precision: str = "auto", batch_size: int = 16,
-                 max_new_tokens_key: str = "max_new_tokens"):
+    def __init__(
+        self,
+        model_dir: str,
+        precision: str = "auto",
+        batch_size: int = 16,
+        max_new_tokens_key: str = "max_new_tokens",
+    ):
         self.model_id = str(model_dir)
         self.batch_size = batch_size
         self.precision = resolve_precision(precision)
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
         # A missing or damaged model directory is one ModelLoadError naming the cause.
         model, self.tokenizer = load_model_and_tokenizer(
-            model_dir, {"padding_side": "left"}, {"dtype": dtype})
+            model_dir, {"padding_side": "left"}, {"dtype": dtype}
+        )
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = model.to(device())
@@ -118,7 +128,8 @@ class TransformersGenerator:
             f"{self.max_new_tokens_key}: {request.max_new_tokens} new tokens after a "
             f"{prompt_tokens}-token prompt (request {request.request_id}) exceed the context of "
             f"{self.model_id} ({self.context} tokens, max_position_embeddings); set it to at "
-            f"most {max(room, 0)}" + ("" if room > 0 else " (the prompt alone is too long)"))
+            f"most {max(room, 0)}" + ("" if room > 0 else " (the prompt alone is too long)")
+        )
 
     def _prompt_ids(self, request: GenerationRequest) -> list[int]:
         return chat_prompt_ids(self.tokenizer, request.chat())
@@ -141,10 +152,14 @@ class TransformersGenerator:
         cache = DynamicCache(config=self.model.config)
         prefix, prefix_mask = input_ids[unique, :-1], mask[unique, :-1]
         positions = (prefix_mask.cumsum(-1) - 1).clamp(min=0)
-        self.model(input_ids=prefix.to(self.model.device),
-                   attention_mask=prefix_mask.to(self.model.device),
-                   position_ids=positions.to(self.model.device),
-                   past_key_values=cache, use_cache=True, logits_to_keep=1)
+        self.model(
+            input_ids=prefix.to(self.model.device),
+            attention_mask=prefix_mask.to(self.model.device),
+            position_ids=positions.to(self.model.device),
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
         cache.batch_select_indices(select.to(self.model.device))
         return cache
 
@@ -172,8 +187,9 @@ class TransformersGenerator:
         )
         completions = []
         generated_rows = output[:, width:].tolist()
-        for row, ((request, index, _), generated) in enumerate(zip(rows, generated_rows,
-                                                                   strict=True)):
+        for row, ((request, index, _), generated) in enumerate(
+            zip(rows, generated_rows, strict=True)
+        ):
             tokens, finish = [], "length"
             for token in generated[: request.max_new_tokens]:
                 if token in self.stop_ids:
@@ -188,8 +204,17 @@ class TransformersGenerator:
             else:
                 text = self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
                 offsets = watched = None
-            completions.append(Completion(request.request_id, index, text, len(tokens), finish,
-                                          watched=watched, offsets=offsets))
+            completions.append(
+                Completion(
+                    request.request_id,
+                    index,
+                    text,
+                    len(tokens),
+                    finish,
+                    watched=watched,
+                    offsets=offsets,
+                )
+            )
         return completions
 
     def generate(
@@ -212,8 +237,11 @@ class TransformersGenerator:
 
     @torch.inference_mode()
     def option_probabilities(
-        self, requests: Sequence[GenerationRequest], prefixes: Sequence[str],
-        options: Sequence[str], progress: bool = True,
+        self,
+        requests: Sequence[GenerationRequest],
+        prefixes: Sequence[str],
+        options: Sequence[str],
+        progress: bool = True,
     ) -> list[list[float]]:
         """P(option | chat, assistant prefix) per request, batched by length (see base)."""
         rows = []
@@ -221,9 +249,11 @@ class TransformersGenerator:
             prefix_ids, option_ids = continuation_ids(self.tokenizer, prefix, options)
             ids = self._prompt_ids(request) + prefix_ids
             if self.context is not None and len(ids) >= self.context:
-                raise ContextLengthError(f"{self.model_id}: a {len(ids)}-token prompt (request "
-                                         f"{request.request_id}) exceeds the model's context "
-                                         f"of {self.context} tokens")
+                raise ContextLengthError(
+                    f"{self.model_id}: a {len(ids)}-token prompt (request "
+                    f"{request.request_id}) exceeds the model's context "
+                    f"of {self.context} tokens"
+                )
             rows.append((index, ids, option_ids))
         rows.sort(key=lambda row: len(row[1]))
         pad = self.tokenizer.pad_token_id
@@ -233,15 +263,18 @@ class TransformersGenerator:
                 batch = rows[start : start + self.batch_size]
                 width = max(len(ids) for _, ids, _ in batch)
                 input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for _, ids, _ in batch])
-                mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids)
-                                     for _, ids, _ in batch])
+                mask = torch.tensor(
+                    [[0] * (width - len(ids)) + [1] * len(ids) for _, ids, _ in batch]
+                )
                 # Left padding: positions count real tokens only, as `generate` does. Only the
                 # last position's logits are needed, so the LM head skips the rest.
                 positions = (mask.cumsum(-1) - 1).clamp(min=0)
-                logits = self.model(input_ids=input_ids.to(self.model.device),
-                                    attention_mask=mask.to(self.model.device),
-                                    position_ids=positions.to(self.model.device),
-                                    logits_to_keep=1).logits[:, -1, :]
+                logits = self.model(
+                    input_ids=input_ids.to(self.model.device),
+                    attention_mask=mask.to(self.model.device),
+                    position_ids=positions.to(self.model.device),
+                    logits_to_keep=1,
+                ).logits[:, -1, :]
                 probs = torch.softmax(logits.float(), dim=-1).cpu()
                 for row, (index, _, option_ids) in enumerate(batch):
                     out[index] = probs[row, option_ids].tolist()

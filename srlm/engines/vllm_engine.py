@@ -87,8 +87,11 @@ class VLLMGenerator:
         groups = [watch_token_ids(tokenizer, r.watch) if r.watch else None for r in requests]
         params = [
             SamplingParams(
-                n=r.n, temperature=r.temperature, top_p=r.top_p if r.temperature > 0 else 1.0,
-                max_tokens=r.max_new_tokens, seed=r.seed,
+                n=r.n,
+                temperature=r.temperature,
+                top_p=r.top_p if r.temperature > 0 else 1.0,
+                max_tokens=r.max_new_tokens,
+                seed=r.seed,
                 logprob_token_ids=sorted({i for ids in g for i in ids}) if g else None,
             )
             for r, g in zip(requests, groups, strict=True)
@@ -102,16 +105,27 @@ class VLLMGenerator:
                 text = choice.text.strip()
                 if group is not None:
                     text, offsets = token_offsets(tokenizer, list(choice.token_ids))
-                    watched = tuple(tuple(sum(math.exp(step[i].logprob) for i in ids)
-                                          for ids in group)
-                                    for step in choice.logprobs)
-                completions.append(Completion(request.request_id, index, text,
-                                              len(choice.token_ids), finish,
-                                              watched=watched, offsets=offsets))
+                    watched = tuple(
+                        tuple(sum(math.exp(step[i].logprob) for i in ids) for ids in group)
+                        for step in choice.logprobs
+                    )
+                completions.append(
+                    Completion(
+                        request.request_id,
+                        index,
+                        text,
+                        len(choice.token_ids),
+                        finish,
+                        watched=watched,
+                        offsets=offsets,
+                    )
+                )
         return completions
 
     def option_probabilities(
-        self, requests: Sequence[GenerationRequest], prefixes: Sequence[str],
+        self,
+        requests: Sequence[GenerationRequest],
+        prefixes: Sequence[str],
         options: Sequence[str],
     ) -> list[list[float]]:
         """P(option | chat, assistant prefix), exact (`logprob_token_ids`); prefix caching
@@ -125,8 +139,11 @@ class VLLMGenerator:
             prefix_ids, option_ids = continuation_ids(tokenizer, prefix, options)
             chat_ids = chat_prompt_ids(tokenizer, request.chat())
             prompts.append(TokensPrompt(prompt_token_ids=chat_ids + prefix_ids))
-            params.append(SamplingParams(max_tokens=1, temperature=0.0,
-                                         logprob_token_ids=option_ids))
+            params.append(
+                SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=option_ids)
+            )
         outputs = self.llm.generate(prompts, params, use_tqdm=True)
-        return [[math.exp(output.outputs[0].logprobs[0][i].logprob) for i in p.logprob_token_ids]
-                for output, p in zip(outputs, params, strict=True)]
+        return [
+            [math.exp(output.outputs[0].logprobs[0][i].logprob) for i in p.logprob_token_ids]
+            for output, p in zip(outputs, params, strict=True)
+        ]

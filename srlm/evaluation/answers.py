@@ -17,15 +17,25 @@ class AnswerTask(ShardTask):
         self.max_new_tokens = max_new_tokens
 
     def build(self, rows) -> pl.DataFrame:
-        requests = [user_request(pid, prompt, max_new_tokens=self.max_new_tokens)
-                    for pid, _, prompt in rows]
+        requests = [
+            user_request(pid, prompt, max_new_tokens=self.max_new_tokens) for pid, _, prompt in rows
+        ]
         completions = self.generator.generate(requests)
-        return pl.DataFrame({
-            "prompt_id": [pid for pid, _, _ in rows],
-            "source": [source for _, source, _ in rows],
-            "response": [c.text for c in completions],
-            "model": [self.recipe.model] * len(rows),
-            "n_tokens": [c.n_tokens for c in completions],
-            "finish_reason": [c.finish_reason for c in completions],
-        }, schema={"prompt_id": pl.Utf8, "source": pl.Utf8, "response": pl.Utf8,
-                   "model": pl.Utf8, "n_tokens": pl.Int64, "finish_reason": pl.Utf8})
+        return pl.DataFrame(
+            {
+                "prompt_id": [pid for pid, _, _ in rows],
+                "source": [source for _, source, _ in rows],
+                "response": [c.text for c in completions],
+                "model": [self.recipe.model] * len(rows),
+                "n_tokens": [c.n_tokens for c in completions],
+                "finish_reason": [c.finish_reason for c in completions],
+            },
+            schema={
+                "prompt_id": pl.Utf8,
+                "source": pl.Utf8,
+                "response": pl.Utf8,
+                "model": pl.Utf8,
+                "n_tokens": pl.Int64,
+                "finish_reason": pl.Utf8,
+            },
+        )

@@ -25,9 +25,17 @@ CHARTS = {
 }
 
 
-def _bars(ax, frame: pl.DataFrame, labels: list[str], key: str, offset: float = 0.0,
-          width: float = 0.8, colour: str = "#4c72b0", label: str | None = None,
-          chance: float | None = 0.5) -> None:
+def _bars(
+    ax,
+    frame: pl.DataFrame,
+    labels: list[str],
+    key: str,
+    offset: float = 0.0,
+    width: float = 0.8,
+    colour: str = "#4c72b0",
+    label: str | None = None,
+    chance: float | None = 0.5,
+) -> None:
     """Bars of column `key` with error bars from `<key>_lo` / `<key>_hi` where present;
     `offset`/`width` place several series side by side; a dashed line at `chance`."""
     heights = [v if v is not None else 0.0 for v in frame[key].to_list()]
@@ -35,8 +43,7 @@ def _bars(ax, frame: pl.DataFrame, labels: list[str], key: str, offset: float = 
     low = [v - lo if lo is not None else 0.0 for v, lo in zip(heights, los, strict=True)]
     high = [hi - v if hi is not None else 0.0 for v, hi in zip(heights, his, strict=True)]
     positions = [i + offset for i in range(len(labels))]
-    ax.bar(positions, heights, width=width, yerr=[low, high], capsize=4, color=colour,
-           label=label)
+    ax.bar(positions, heights, width=width, yerr=[low, high], capsize=4, color=colour, label=label)
     ax.set_xticks(range(len(labels)), labels)
     ax.set_ylim(0, 1)
     if chance is not None:
@@ -59,11 +66,22 @@ def render_charts(frames: dict[str, pl.DataFrame], out_dir: str | Path) -> dict[
     if ifeval.height:
         fig, ax = plt.subplots(figsize=(7, 3.5))
         models = ifeval["model"].to_list()
-        for offset, (figure, colour) in zip((-0.2, 0.2), (("prompt_strict", "#4c72b0"),
-                                                          ("instruction_strict", "#dd8452")),
-                                            strict=True):
-            _bars(ax, ifeval, models, figure, offset=offset, width=0.4, colour=colour,
-                  label=figure.replace("_", " "), chance=None)
+        for offset, (figure, colour) in zip(
+            (-0.2, 0.2),
+            (("prompt_strict", "#4c72b0"), ("instruction_strict", "#dd8452")),
+            strict=True,
+        ):
+            _bars(
+                ax,
+                ifeval,
+                models,
+                figure,
+                offset=offset,
+                width=0.4,
+                colour=colour,
+                label=figure.replace("_", " "),
+                chance=None,
+            )
         ax.set_ylim(0, max(0.6, *(v or 0 for v in ifeval["instruction_strict_hi"].to_list())))
         ax.legend(fontsize=8)
         ax.set_title(CHARTS["ifeval.png"])
@@ -91,8 +109,12 @@ def render_charts(frames: dict[str, pl.DataFrame], out_dir: str | Path) -> dict[
         width = 0.8 / series.height
         for i, (model, stage, points, counts) in enumerate(series.iter_rows()):
             total = sum(counts) or 1
-            ax.bar([int(s) + (i - series.height / 2) * width for s in points],
-                   [c / total for c in counts], width=width, label=f"{model} {stage}")
+            ax.bar(
+                [int(s) + (i - series.height / 2) * width for s in points],
+                [c / total for c in counts],
+                width=width,
+                label=f"{model} {stage}",
+            )
         ax.set_xlabel("score")
         ax.set_ylabel("share of samples")
         ax.legend(fontsize=7, ncol=2)

@@ -71,8 +71,9 @@ def comparison_prompts(rows: pl.DataFrame) -> list[str]:
     return prompts
 
 
-def verdict_frame(rows: pl.DataFrame, probabilities: list[list[float]], model: str,
-                  opponent: str) -> pl.DataFrame:
+def verdict_frame(
+    rows: pl.DataFrame, probabilities: list[list[float]], model: str, opponent: str
+) -> pl.DataFrame:
     """A `verdicts` frame from the evaluator's (P(" A"), P(" B")) per comparison prompt, in
     the order of `comparison_prompts(rows)`."""
     if len(probabilities) != 2 * rows.height:
@@ -80,11 +81,11 @@ def verdict_frame(rows: pl.DataFrame, probabilities: list[list[float]], model: s
     as_a = [preference(pa, pb) for pa, pb in probabilities[0::2]]
     as_b = [preference(pb, pa) for pa, pb in probabilities[1::2]]
     return rows.select("prompt_id", "source").with_columns(
-        model=pl.lit(model), opponent=pl.lit(opponent),
+        model=pl.lit(model),
+        opponent=pl.lit(opponent),
         model_as_a=pl.Series(as_a, dtype=pl.Float64),
         model_as_b=pl.Series(as_b, dtype=pl.Float64),
-        outcome=pl.Series([outcome(a, b) for a, b in zip(as_a, as_b, strict=True)],
-                          dtype=pl.Utf8),
+        outcome=pl.Series([outcome(a, b) for a, b in zip(as_a, as_b, strict=True)], dtype=pl.Utf8),
     )
 
 
@@ -103,7 +104,10 @@ def head_to_head_metrics(verdicts: pl.DataFrame) -> dict:
         counts = {k: int((frame["outcome"] == k).sum()) for k in ("win", "tie", "loss")}
         shares = pl.concat([frame["model_as_a"], frame["model_as_b"]]).drop_nulls()
         return {
-            "n": n, "wins": counts["win"], "ties": counts["tie"], "losses": counts["loss"],
+            "n": n,
+            "wins": counts["win"],
+            "ties": counts["tie"],
+            "losses": counts["loss"],
             "win_rate": round(counts["win"] / n, 4) if n else None,
             "tie_rate": round(counts["tie"] / n, 4) if n else None,
             "loss_rate": round(counts["loss"] / n, 4) if n else None,

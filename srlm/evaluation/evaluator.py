@@ -20,9 +20,13 @@ def make_evaluator(config, engine_config):
     if config.endpoint:
         from srlm.engines.endpoint import EndpointEvaluator
 
-        return EndpointEvaluator(config.endpoint, config.endpoint_model, config.api_key_env,
-                                 config.timeout_s,
-                                 allow_insecure_http=config.allow_insecure_http)
+        return EndpointEvaluator(
+            config.endpoint,
+            config.endpoint_model,
+            config.api_key_env,
+            config.timeout_s,
+            allow_insecure_http=config.allow_insecure_http,
+        )
     return make_generator(config.model, engine_config)
 
 

@@ -98,14 +98,20 @@ def _check_kwargs(instruction_id: str, kwargs: dict, key: int, index: int, where
     instruction = _registry()[instruction_id](instruction_id)
     expected = set(instruction.get_instruction_args_keys())
     if set(kwargs) != expected:
-        raise _fail(where, f"field 'kwargs'[{index}] for '{instruction_id}' has arguments "
-                           f"{sorted(kwargs)}, expected {sorted(expected)}")
+        raise _fail(
+            where,
+            f"field 'kwargs'[{index}] for '{instruction_id}' has arguments "
+            f"{sorted(kwargs)}, expected {sorted(expected)}",
+        )
     try:
         _build(instruction, key, index, **kwargs)
     except (TypeError, ValueError, KeyError, AttributeError) as error:
         detail = (str(error).splitlines() or [""])[0]
-        raise _fail(where, f"field 'kwargs'[{index}] for '{instruction_id}' does not build "
-                           f"({type(error).__name__}: {detail})") from None
+        raise _fail(
+            where,
+            f"field 'kwargs'[{index}] for '{instruction_id}' does not build "
+            f"({type(error).__name__}: {detail})",
+        ) from None
 
 
 def _item(row, where: str) -> IFEvalItem:
@@ -118,17 +124,24 @@ def _item(row, where: str) -> IFEvalItem:
     if not ids:
         raise _fail(where, "field 'instruction_id_list' is empty")
     if len(all_kwargs) != len(ids):
-        raise _fail(where, f"field 'kwargs' has {len(all_kwargs)} entries but "
-                           f"'instruction_id_list' has {len(ids)}")
+        raise _fail(
+            where,
+            f"field 'kwargs' has {len(all_kwargs)} entries but "
+            f"'instruction_id_list' has {len(ids)}",
+        )
     known = _registry()
     kept = []
     for index, (instruction_id, kwargs) in enumerate(zip(ids, all_kwargs, strict=True)):
         if not isinstance(instruction_id, str) or instruction_id not in known:
-            raise _fail(where, f"field 'instruction_id_list'[{index}] is {instruction_id!r}, "
-                               "not an IFEval instruction id")
+            raise _fail(
+                where,
+                f"field 'instruction_id_list'[{index}] is {instruction_id!r}, "
+                "not an IFEval instruction id",
+            )
         if not isinstance(kwargs, dict):
-            raise _fail(where, f"field 'kwargs'[{index}] must be an object, "
-                               f"got {type(kwargs).__name__}")
+            raise _fail(
+                where, f"field 'kwargs'[{index}] must be an object, got {type(kwargs).__name__}"
+            )
         # The Hugging Face copy (google/IFEval) pads every kwargs dict with every argument
         # name as null; harnesses drop those before `build_description(**kwargs)`.
         kwargs = {name: value for name, value in kwargs.items() if value is not None}
@@ -196,8 +209,9 @@ def check_response(item: IFEvalItem, response: str) -> tuple[list[bool], list[bo
     "Sure, here it is:" line or markdown emphasis). A blank response fails everything.
     """
     if not isinstance(response, str):
-        raise SrlmError(f"IFEval key {item.key}: the response is "
-                        f"{type(response).__name__}, not text")
+        raise SrlmError(
+            f"IFEval key {item.key}: the response is {type(response).__name__}, not text"
+        )
     # The response itself is variant 0; blank variants never pass (as in Google's harness).
     others = [text for text in loose_variants(response)[1:] if text.strip()]
     strict, loose = [], []

@@ -67,8 +67,9 @@ def ifeval_metrics(results: pl.DataFrame, n_boot: int = N_BOOT, seed: int = SEED
     for figure in FIGURES:
         numerator, denominator = _per_prompt(table, figure)
         metrics[figure] = _round(numerator.sum() / denominator.sum()) if n else None
-        metrics[f"{figure}_ci95"] = bootstrap_ci(n, ratio_statistic(numerator, denominator),
-                                                 n_boot, seed)
+        metrics[f"{figure}_ci95"] = bootstrap_ci(
+            n, ratio_statistic(numerator, denominator), n_boot, seed
+        )
     if n:
         metrics["score"] = _round((metrics["prompt_strict"] + metrics["instruction_strict"]) / 2)
     metrics["hit_max_new_tokens"] = int((results["finish_reason"] == "length").sum())
@@ -80,16 +81,22 @@ def ifeval_metrics(results: pl.DataFrame, n_boot: int = N_BOOT, seed: int = SEED
 def instruction_table(results: pl.DataFrame) -> pl.DataFrame:
     """Per instruction id: how often it occurs and the share followed, strict and loose."""
     flat = results.select("instruction_ids", "strict", "loose").explode(
-        "instruction_ids", "strict", "loose")
-    return flat.group_by(instruction_id="instruction_ids").agg(
-        n=pl.len().cast(pl.Int64),
-        strict=pl.col("strict").mean().round(4),
-        loose=pl.col("loose").mean().round(4),
-    ).sort("instruction_id")
+        "instruction_ids", "strict", "loose"
+    )
+    return (
+        flat.group_by(instruction_id="instruction_ids")
+        .agg(
+            n=pl.len().cast(pl.Int64),
+            strict=pl.col("strict").mean().round(4),
+            loose=pl.col("loose").mean().round(4),
+        )
+        .sort("instruction_id")
+    )
 
 
-def paired_differences(mine: pl.DataFrame, theirs: pl.DataFrame, n_boot: int = N_BOOT,
-                       seed: int = SEED) -> dict:
+def paired_differences(
+    mine: pl.DataFrame, theirs: pl.DataFrame, n_boot: int = N_BOOT, seed: int = SEED
+) -> dict:
     """Each of the four figures of `mine` minus `theirs` (two `prompt_table`s) on the same
     prompts: `<figure>` (the difference), `<figure>_ci95` (the same resampled prompts for
     both) and `<figure>_mde` (`intervals.detectable_difference`), plus how many prompts
@@ -99,8 +106,10 @@ def paired_differences(mine: pl.DataFrame, theirs: pl.DataFrame, n_boot: int = N
     mix the models' difference with the prompts' difference.
     """
     if mine["key"].to_list() != theirs["key"].to_list():
-        raise SrlmError(f"ifeval: the two models answered different prompts ({mine.height} vs "
-                        f"{theirs.height}; same `ifeval` params and data for both?)")
+        raise SrlmError(
+            f"ifeval: the two models answered different prompts ({mine.height} vs "
+            f"{theirs.height}; same `ifeval` params and data for both?)"
+        )
     n = mine.height
     out: dict = {"n_prompts": n}
     for figure in FIGURES:
@@ -135,9 +144,17 @@ def check_answers(items: list, answers: pl.DataFrame, check) -> pl.DataFrame:
     for item in items:
         answer = by_id[str(item.key)]
         strict, loose = check(item, answer["response"])
-        rows.append({"key": item.key, "prompt": item.prompt,
-                     "instruction_ids": list(item.instruction_ids),
-                     "response": answer["response"], "model": answer["model"],
-                     "n_tokens": answer["n_tokens"], "finish_reason": answer["finish_reason"],
-                     "strict": strict, "loose": loose})
+        rows.append(
+            {
+                "key": item.key,
+                "prompt": item.prompt,
+                "instruction_ids": list(item.instruction_ids),
+                "response": answer["response"],
+                "model": answer["model"],
+                "n_tokens": answer["n_tokens"],
+                "finish_reason": answer["finish_reason"],
+                "strict": strict,
+                "loose": loose,
+            }
+        )
     return artifact_frame("ifeval_results", rows)

@@ -18,8 +18,12 @@ from srlm.core.errors import SrlmError
 from srlm.evaluation.ifeval_metrics import FIGURES, paired_differences
 
 BUILT_BASES = {"m1": "m0"}  # SFT trains m1 from m0; the iterations name their own bases
-HEADERS = {"prompt_strict": "prompt strict %", "instruction_strict": "instr. strict %",
-           "prompt_loose": "prompt loose %", "instruction_loose": "instr. loose %"}
+HEADERS = {
+    "prompt_strict": "prompt strict %",
+    "instruction_strict": "instr. strict %",
+    "prompt_loose": "prompt loose %",
+    "instruction_loose": "instr. loose %",
+}
 
 
 def model_bases(iterations: dict) -> dict[str, str]:
@@ -37,11 +41,17 @@ def read_prompt_tables(metrics_dir: str | Path, models: list[str]) -> dict[str, 
             continue
         data = read_bytes(path, "IFEval per-prompt table", METADATA_LIMIT)
         try:
-            tables[model] = pl.read_csv(io.BytesIO(data), schema_overrides={
-                c: pl.Int64 for c in ("key", "instructions", "strict_passed", "loose_passed")})
+            tables[model] = pl.read_csv(
+                io.BytesIO(data),
+                schema_overrides={
+                    c: pl.Int64 for c in ("key", "instructions", "strict_passed", "loose_passed")
+                },
+            )
         except (pl.exceptions.PolarsError, OSError) as err:
-            raise SrlmError(f"{path}: not an IFEval per-prompt table ({err}); rebuild it with "
-                            f"`dvc repro ifeval@{model}`") from None
+            raise SrlmError(
+                f"{path}: not an IFEval per-prompt table ({err}); rebuild it with "
+                f"`dvc repro ifeval@{model}`"
+            ) from None
     return tables
 
 
@@ -54,8 +64,11 @@ def ifeval_comparisons(tables: dict[str, pl.DataFrame], bases: dict[str, str]) -
         opponents = {"vs_base": bases.get(model), "vs_m0": "m0"}
         if opponents["vs_base"] == "m0" or model == "m0":
             opponents.pop("vs_m0")
-        found = {kind: {"against": other, **paired_differences(table, tables[other])}
-                 for kind, other in opponents.items() if other in tables}
+        found = {
+            kind: {"against": other, **paired_differences(table, tables[other])}
+            for kind, other in opponents.items()
+            if other in tables
+        }
         if found:
             out[model] = found
     return out
@@ -93,11 +106,24 @@ def ifeval_markdown(rows: list[dict], comparisons: dict) -> list[str]:
     table = []
     for row in measured:
         data, paired = row["ifeval"], comparisons.get(row["model"], {})
-        table.append([row["model"], *(_with_interval(data, f) for f in HEADERS),
-                      _percent(data.get("score")), str(data.get("n_prompts", "–")),
-                      _difference(paired.get("vs_base")), _difference(paired.get("vs_m0"))])
-    headers = ["model", *HEADERS.values(), "score %", "prompts",
-               "Δ prompt strict vs base", "Δ prompt strict vs m0"]
+        table.append(
+            [
+                row["model"],
+                *(_with_interval(data, f) for f in HEADERS),
+                _percent(data.get("score")),
+                str(data.get("n_prompts", "–")),
+                _difference(paired.get("vs_base")),
+                _difference(paired.get("vs_m0")),
+            ]
+        )
+    headers = [
+        "model",
+        *HEADERS.values(),
+        "score %",
+        "prompts",
+        "Δ prompt strict vs base",
+        "Δ prompt strict vs m0",
+    ]
     first = measured[0]["ifeval"]
     return [
         "### IFEval: instruction following checked by code (`ifeval@<model>`)",
@@ -132,5 +158,10 @@ def ifeval_frame(rows: list[dict]) -> pl.DataFrame:
             low, high = data.get(f"{figure}_ci95") or (None, None)
             record |= {figure: data.get(figure), f"{figure}_lo": low, f"{figure}_hi": high}
         records.append(record)
-    return pl.DataFrame(records, schema={"model": pl.Utf8, **{
-        f"{figure}{end}": pl.Float64 for figure in FIGURES for end in ("", "_lo", "_hi")}})
+    return pl.DataFrame(
+        records,
+        schema={
+            "model": pl.Utf8,
+            **{f"{figure}{end}": pl.Float64 for figure in FIGURES for end in ("", "_lo", "_hi")},
+        },
+    )

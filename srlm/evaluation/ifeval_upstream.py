@@ -71,8 +71,10 @@ def _require(module: types.ModuleType, *names: str) -> None:
     """Fail loudly if the pinned if-verifiable's names moved, instead of using NLTK data."""
     for name in names:
         if not hasattr(module, name):
-            raise RuntimeError(f"{module.__name__} has no {name!r}: srlm's IFEval checks "
-                               "expect if-verifiable==0.1.2")
+            raise RuntimeError(
+                f"{module.__name__} has no {name!r}: srlm's IFEval checks "
+                "expect if-verifiable==0.1.2"
+            )
 
 
 def use_bundled_punkt(instructions_util: types.ModuleType) -> None:

@@ -62,7 +62,8 @@ def pair_outcomes(frame: pl.DataFrame) -> pl.DataFrame:
     both = pl.col("score_a").is_not_null() & pl.col("score_b").is_not_null()
     better_first = pl.col("rank_a") < pl.col("rank_b")
     correct = both & pl.when(better_first).then(pl.col("score_a") > pl.col("score_b")).otherwise(
-        pl.col("score_b") > pl.col("score_a"))
+        pl.col("score_b") > pl.col("score_a")
+    )
     tie = both & (pl.col("score_a") == pl.col("score_b"))
     return pairs.with_columns(correct=correct.fill_null(False), tie=tie.fill_null(False))
 
@@ -78,8 +79,10 @@ def _group_correlations(frame: pl.DataFrame) -> pl.DataFrame:
     )
     eligible = (
         scored.group_by("group_id")
-        .agg(pl.col("score").n_unique().alias("n_scores"),
-             pl.col("preference").n_unique().alias("n_ranks"))
+        .agg(
+            pl.col("score").n_unique().alias("n_scores"),
+            pl.col("preference").n_unique().alias("n_ranks"),
+        )
         .filter((pl.col("n_scores") >= 2) & (pl.col("n_ranks") >= 2))
         .select("group_id")
     )
@@ -96,7 +99,8 @@ def _group_correlations(frame: pl.DataFrame) -> pl.DataFrame:
     # Kendall tau-b from pair counts: (C - D) / sqrt((n0 - ties_x) * (n0 - ties_y)).
     pairs = judged_pairs(scored.select("group_id", "human_rank", "score"))
     sign = (pl.col("score_a") - pl.col("score_b")).sign() * (
-        pl.col("rank_b") - pl.col("rank_a")).sign()
+        pl.col("rank_b") - pl.col("rank_a")
+    ).sign()
     kendall = (
         pairs.group_by("group_id")
         .agg(
@@ -136,7 +140,8 @@ def reward_model_metrics(frame: pl.DataFrame) -> dict:
     per_group = pairs.group_by("group_id").agg(all_correct=pl.col("correct").all())
     best_rank = pl.col("human_rank").min().over("group_id")
     fives = frame.with_columns(best=pl.col("human_rank") == best_rank).filter(
-        pl.col("score") == 5.0)
+        pl.col("score") == 5.0
+    )
     correlations = _group_correlations(frame)
     n_pairs = pairs.height
     return {
@@ -145,8 +150,7 @@ def reward_model_metrics(frame: pl.DataFrame) -> dict:
         "five_best": _rounded(mean(fives["best"])) if fives.height else None,
         "exact_match": _rounded(mean(per_group["all_correct"])) if per_group.height else None,
         "spearman": _rounded(mean(correlations["spearman"])) if correlations.height else None,
-        "kendall_tau": _rounded(mean(correlations["kendall_tau"])) if correlations.height
-        else None,
+        "kendall_tau": _rounded(mean(correlations["kendall_tau"])) if correlations.height else None,
         "parse_rate": _rounded(mean(frame["score"].is_not_null())) if n_replies else None,
         "n_replies": n_replies,
         "n_groups": per_group.height,
@@ -159,8 +163,12 @@ def reward_model_metrics(frame: pl.DataFrame) -> dict:
 def length_metrics(answers: pl.DataFrame) -> dict:
     """Answer lengths (characters and tokens) of an `answers` frame, overall and per source."""
     chars = answers["response"].str.len_chars()
-    by_source = answers.with_columns(chars=chars).group_by("source").agg(
-        pl.col("chars").mean().round(1)).sort("source")
+    by_source = (
+        answers.with_columns(chars=chars)
+        .group_by("source")
+        .agg(pl.col("chars").mean().round(1))
+        .sort("source")
+    )
     return {
         "n": answers.height,
         "mean_chars": _rounded(mean(chars), 1),
@@ -175,13 +183,18 @@ def length_metrics(answers: pl.DataFrame) -> dict:
 def judge_group_table(frame: pl.DataFrame) -> pl.DataFrame:
     """Per prompt (group): human-ordered pairs, correctly ordered pairs, Spearman, Kendall τ
     (null where undefined). `frame` as for `reward_model_metrics`."""
-    pairs = pair_outcomes(frame).group_by("group_id").agg(
-        pairs=pl.len().cast(pl.Int64), correct=pl.col("correct").sum().cast(pl.Int64))
+    pairs = (
+        pair_outcomes(frame)
+        .group_by("group_id")
+        .agg(pairs=pl.len().cast(pl.Int64), correct=pl.col("correct").sum().cast(pl.Int64))
+    )
     groups = frame.select("group_id").unique()
-    return (groups.join(pairs, on="group_id", how="left")
-            .join(_group_correlations(frame), on="group_id", how="left")
-            .with_columns(pl.col("pairs", "correct").fill_null(0))
-            .sort("group_id"))
+    return (
+        groups.join(pairs, on="group_id", how="left")
+        .join(_group_correlations(frame), on="group_id", how="left")
+        .with_columns(pl.col("pairs", "correct").fill_null(0))
+        .sort("group_id")
+    )
 
 
 def judge_intervals(frame: pl.DataFrame, n_boot: int = N_BOOT, seed: int = SEED) -> dict:
@@ -191,14 +204,18 @@ def judge_intervals(frame: pl.DataFrame, n_boot: int = N_BOOT, seed: int = SEED)
     n = table.height
     return {
         "pairwise_accuracy_ci95": bootstrap_ci(n, ratio_statistic(correct, pairs), n_boot, seed),
-        **{f"{name}_ci95": bootstrap_ci(n, mean_statistic(table[name].fill_null(np.nan).to_numpy()),
-                                        n_boot, seed)
-           for name in ("spearman", "kendall_tau")},
+        **{
+            f"{name}_ci95": bootstrap_ci(
+                n, mean_statistic(table[name].fill_null(np.nan).to_numpy()), n_boot, seed
+            )
+            for name in ("spearman", "kendall_tau")
+        },
     }
 
 
-def paired_accuracy_difference(frame: pl.DataFrame, baseline: pl.DataFrame,
-                               n_boot: int = N_BOOT, seed: int = SEED) -> dict:
+def paired_accuracy_difference(
+    frame: pl.DataFrame, baseline: pl.DataFrame, n_boot: int = N_BOOT, seed: int = SEED
+) -> dict:
     """Pairwise accuracy of `frame` minus `baseline` on the prompts both judged, with the
     interval of the difference (the same resampled prompts for both) and the smallest
     difference this sample would detect (`intervals.detectable_difference`)."""
@@ -209,8 +226,9 @@ def paired_accuracy_difference(frame: pl.DataFrame, baseline: pl.DataFrame,
     total = pairs.sum()
     return {
         "pairwise_accuracy_diff": round(float(gain.sum() / total), 4) if total else None,
-        **difference_summary("pairwise_accuracy_diff", both.height,
-                             ratio_statistic(gain, pairs), n_boot, seed),
+        **difference_summary(
+            "pairwise_accuracy_diff", both.height, ratio_statistic(gain, pairs), n_boot, seed
+        ),
         "n_groups": both.height,
         "n_pairs": int(total),
     }
@@ -222,7 +240,8 @@ def reply_scores(outputs: pl.DataFrame, mode: str) -> pl.DataFrame:
     (`sampled`: the numbers the judge wrote; `expected`: their expected scores)."""
     column = {"sampled": "score", "expected": "expected_score"}[mode]
     return outputs.group_by("example_id", "group_id", "human_rank", maintain_order=True).agg(
-        score=pl.col(column).mean())
+        score=pl.col(column).mean()
+    )
 
 
 def judge_evaluation_metrics(outputs: pl.DataFrame, samples: pl.DataFrame, cfg) -> dict:
@@ -232,9 +251,13 @@ def judge_evaluation_metrics(outputs: pl.DataFrame, samples: pl.DataFrame, cfg) 
     return {
         "samples_per_reply": cfg.samples,
         "scoring": cfg.scoring,
-        **{mode: {**reward_model_metrics(reply_scores(outputs, mode)),
-                  **judge_intervals(reply_scores(outputs, mode))}
-           for mode in SCORING_MODES},
+        **{
+            mode: {
+                **reward_model_metrics(reply_scores(outputs, mode)),
+                **judge_intervals(reply_scores(outputs, mode)),
+            }
+            for mode in SCORING_MODES
+        },
         "samples": judge_format_metrics(outputs),
         "hit_max_new_tokens": int((samples["finish_reason"] == "length").sum()),
     }
@@ -243,5 +266,7 @@ def judge_evaluation_metrics(outputs: pl.DataFrame, samples: pl.DataFrame, cfg) 
 def judge_accuracy_differences(mine: pl.DataFrame, theirs: pl.DataFrame) -> dict:
     """Per scoring mode, the paired difference of two models' judge accuracy on the same
     replies (`mine`, `theirs`: their evaluate_judge outputs)."""
-    return {mode: paired_accuracy_difference(reply_scores(mine, mode), reply_scores(theirs, mode))
-            for mode in SCORING_MODES}
+    return {
+        mode: paired_accuracy_difference(reply_scores(mine, mode), reply_scores(theirs, mode))
+        for mode in SCORING_MODES
+    }

@@ -62,47 +62,63 @@ def kendall_tau_b(x: list[float], y: list[float]) -> float | None:
     return (concordant - discordant) / denominator if denominator else None
 
 
-def loop_monitors(judgments: pl.DataFrame, pairs: pl.DataFrame, n_prompts: int,
-                  answers: pl.DataFrame, m1_answers: pl.DataFrame,
-                  judge_scores: pl.DataFrame, rejudged_scores: pl.DataFrame) -> dict:
+def loop_monitors(
+    judgments: pl.DataFrame,
+    pairs: pl.DataFrame,
+    n_prompts: int,
+    answers: pl.DataFrame,
+    m1_answers: pl.DataFrame,
+    judge_scores: pl.DataFrame,
+    rejudged_scores: pl.DataFrame,
+) -> dict:
     """The monitors above. `judge_scores` / `rejudged_scores`: `candidate_id, score` from the
     iteration's judge and from the trained model, on the consistency sample."""
     parsed = judgments["score"].drop_nulls()
     both = answers.select("prompt_id", chars=pl.col("response").str.len_chars()).join(
-        m1_answers.select("prompt_id", m1=pl.col("response").str.len_chars()), on="prompt_id")
+        m1_answers.select("prompt_id", m1=pl.col("response").str.len_chars()), on="prompt_id"
+    )
     matched = judge_scores.join(rejudged_scores, on="candidate_id", suffix="_after")
     chars, m1_chars = mean(both["chars"]), mean(both["m1"])
     return {
         "top_score_share": _round((parsed == TOP_SCORE).mean()) if parsed.len() else None,
         "score_gap": _round(pairs["margin"].mean()) if pairs.height else None,
-        "length_gap_chars": _round((pairs["chosen"].str.len_chars().cast(pl.Int64)
-                                    - pairs["rejected"].str.len_chars().cast(pl.Int64)).mean())
-        if pairs.height else None,
-        "length_ratio_vs_m1": _round(chars / m1_chars) if chars is not None and m1_chars
+        "length_gap_chars": _round(
+            (
+                pairs["chosen"].str.len_chars().cast(pl.Int64)
+                - pairs["rejected"].str.len_chars().cast(pl.Int64)
+            ).mean()
+        )
+        if pairs.height
         else None,
+        "length_ratio_vs_m1": _round(chars / m1_chars) if chars is not None and m1_chars else None,
         "pair_yield": _round(pairs.height / n_prompts) if n_prompts else None,
         "parse_rate": _round(parsed.len() / judgments.height) if judgments.height else None,
-        "judge_consistency_tau": _round(kendall_tau_b(matched["score"].to_list(),
-                                                      matched["score_after"].to_list())),
+        "judge_consistency_tau": _round(
+            kendall_tau_b(matched["score"].to_list(), matched["score_after"].to_list())
+        ),
         "judge_consistency_n": matched.height,
     }
 
 
-def self_judge_agreement(generator, rows: list[tuple[str, str, str, str]],
-                         scores: pl.DataFrame, cfg, scope: str) -> dict:
+def self_judge_agreement(
+    generator, rows: list[tuple[str, str, str, str]], scores: pl.DataFrame, cfg, scope: str
+) -> dict:
     """With an external judge (`judge.model`): the iteration's own model (`generator`) judges
     a seeded sample of the candidate `rows` (`cfg.agreement_sample`, `cfg` the `judge`
     params); how far its mean scores agree with the external judge's `scores` (Kendall tau-b,
     mean absolute difference, pairs compared)."""
-    picked = set(consistency_sample(scores["candidate_id"].to_list(), cfg.agreement_sample,
-                                    cfg.random_seed))
-    own = aggregate_scores(judge_candidates(generator, [r for r in rows if r[0] in picked], cfg,
-                                            scope=scope),
-                           cfg.scoring).select("candidate_id", own="mean_score")
+    picked = set(
+        consistency_sample(scores["candidate_id"].to_list(), cfg.agreement_sample, cfg.random_seed)
+    )
+    own = aggregate_scores(
+        judge_candidates(generator, [r for r in rows if r[0] in picked], cfg, scope=scope),
+        cfg.scoring,
+    ).select("candidate_id", own="mean_score")
     both = scores.select("candidate_id", "mean_score").join(own, on="candidate_id")
     return {
         "kendall_tau": kendall_tau_b(both["mean_score"].to_list(), both["own"].to_list()),
         "mean_abs_diff": rounded(mean((both["mean_score"] - both["own"]).abs()))
-        if both.height else None,
+        if both.height
+        else None,
         "n": both.height,
     }

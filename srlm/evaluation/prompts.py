@@ -25,8 +25,13 @@ from srlm.core.text import is_blank
 from srlm.sources.readers import read_prompts, read_replies
 from srlm.sources.records import SeedFormatError, load_records
 
-EVAL_PROMPT_SCHEMA = {"prompt_id": pl.Utf8, "prompt": pl.Utf8, "source": pl.Utf8,
-                      "reference": pl.Utf8, "reference_model": pl.Utf8}
+EVAL_PROMPT_SCHEMA = {
+    "prompt_id": pl.Utf8,
+    "prompt": pl.Utf8,
+    "source": pl.Utf8,
+    "reference": pl.Utf8,
+    "reference_model": pl.Utf8,
+}
 
 
 def prompt_id(prompt: str) -> str:
@@ -34,18 +39,28 @@ def prompt_id(prompt: str) -> str:
     return content_id(normalize_text(prompt))
 
 
-def _row(prompt: str, source: str, reference: str | None = None,
-         reference_model: str | None = None) -> dict:
-    return {"prompt_id": prompt_id(prompt), "prompt": prompt, "source": source,
-            "reference": reference, "reference_model": reference_model}
+def _row(
+    prompt: str, source: str, reference: str | None = None, reference_model: str | None = None
+) -> dict:
+    return {
+        "prompt_id": prompt_id(prompt),
+        "prompt": prompt,
+        "source": source,
+        "reference": reference,
+        "reference_model": reference_model,
+    }
 
 
 def _alpaca_eval_row(spec: str, number: int, record: dict) -> dict:
     for key in ("instruction", "output"):
         if not isinstance(record.get(key), str):
             raise SeedFormatError(f"{spec}:{number}: AlpacaEval record without a text '{key}'")
-    return _row(record["instruction"], f"alpaca_eval/{record.get('dataset') or 'unknown'}",
-                record["output"], str(record.get("generator") or Path(spec).name))
+    return _row(
+        record["instruction"],
+        f"alpaca_eval/{record.get('dataset') or 'unknown'}",
+        record["output"],
+        str(record.get("generator") or Path(spec).name),
+    )
 
 
 def _first_turn(spec: str, number: int, record: dict, key: str = "turns") -> str:
@@ -63,22 +78,26 @@ def read_mt_bench_references(spec: str) -> dict[int, tuple[str, str]]:
         choices = record.get("choices") if isinstance(record, dict) else None
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise SeedFormatError(f"{spec}:{number}: MT-Bench reference without 'choices'")
-        references[record.get("question_id")] = (_first_turn(spec, number, choices[0]),
-                                                  f"mt_bench:{record.get('model_id') or 'unknown'}")
+        references[record.get("question_id")] = (
+            _first_turn(spec, number, choices[0]),
+            f"mt_bench:{record.get('model_id') or 'unknown'}",
+        )
     return references
 
 
 def read_human_references(spec: str) -> pl.DataFrame:
     """Each root prompt of ranked human data with its best (rank 0) reply as the reference."""
     replies, _ = read_replies(spec)
-    best = replies.filter(pl.col("rank") == 0).unique("group_id", keep="first",
-                                                      maintain_order=True)
+    best = replies.filter(pl.col("rank") == 0).unique("group_id", keep="first", maintain_order=True)
     if best.is_empty():
         raise SeedFormatError(f"{spec}: no prompt has a rank-0 reply to use as reference")
-    rows = [_row(prompt, f"human/{Path(spec).name}", response, "human-rank0")
-            for prompt, response in best.select("prompt", "response").iter_rows()]
-    return pl.DataFrame(rows, schema=EVAL_PROMPT_SCHEMA).unique("prompt_id", keep="first",
-                                                                 maintain_order=True)
+    rows = [
+        _row(prompt, f"human/{Path(spec).name}", response, "human-rank0")
+        for prompt, response in best.select("prompt", "response").iter_rows()
+    ]
+    return pl.DataFrame(rows, schema=EVAL_PROMPT_SCHEMA).unique(
+        "prompt_id", keep="first", maintain_order=True
+    )
 
 
 def read_eval_prompts(spec: str, mt_bench_references: str | None = None) -> pl.DataFrame:
@@ -89,20 +108,29 @@ def read_eval_prompts(spec: str, mt_bench_references: str | None = None) -> pl.D
         rows = [_alpaca_eval_row(spec, n, r) for n, r in records]
     elif isinstance(first, dict) and "turns" in first:
         refs = read_mt_bench_references(mt_bench_references) if mt_bench_references else {}
-        rows = [_row(_first_turn(spec, n, r), f"mt_bench/{r.get('category') or 'unknown'}",
-                     *refs.get(r.get("question_id"), (None, None))) for n, r in records]
+        rows = [
+            _row(
+                _first_turn(spec, n, r),
+                f"mt_bench/{r.get('category') or 'unknown'}",
+                *refs.get(r.get("question_id"), (None, None)),
+            )
+            for n, r in records
+        ]
     else:
         rows = [_row(p, f"prompts/{Path(spec).name}") for p in read_prompts(spec)]
     if not rows:
         raise SeedFormatError(f"{spec}: no prompts found")
     # the seed's rule for empty text: zero-width characters alone are no prompt
-    frame = pl.DataFrame([r for r in rows if not is_blank(r["prompt"])],
-                         schema=EVAL_PROMPT_SCHEMA)
+    frame = pl.DataFrame([r for r in rows if not is_blank(r["prompt"])], schema=EVAL_PROMPT_SCHEMA)
     return frame.unique("prompt_id", keep="first", maintain_order=True)
 
 
-def select_eval_prompts(frames: list[pl.DataFrame], limits: dict[str, int],
-                        alpaca_eval_datasets: tuple[str, ...], seed: int) -> pl.DataFrame:
+def select_eval_prompts(
+    frames: list[pl.DataFrame],
+    limits: dict[str, int],
+    alpaca_eval_datasets: tuple[str, ...],
+    seed: int,
+) -> pl.DataFrame:
     """A seeded sample of at most `limits[kind]` prompts per kind, in a stable order.
 
     Kinds: `reference` (human-reference rows, or AlpacaEval rows when any are given: then they
@@ -117,8 +145,11 @@ def select_eval_prompts(frames: list[pl.DataFrame], limits: dict[str, int],
             wanted = [f"alpaca_eval/{d}" for d in alpaca_eval_datasets]
             frame = frame.filter(~alpaca | pl.col("source").is_in(wanted))
     frame = frame.unique("prompt_id", keep="first", maintain_order=True)
-    prefixes = {"reference": ("human/", "alpaca_eval/"), "mt_bench": ("mt_bench/",),
-                "prompts": ("prompts/",)}
+    prefixes = {
+        "reference": ("human/", "alpaca_eval/"),
+        "mt_bench": ("mt_bench/",),
+        "prompts": ("prompts/",),
+    }
     picked = []
     for name, starts in prefixes.items():
         kind = pl.any_horizontal(pl.col("source").str.starts_with(s) for s in starts)
@@ -126,9 +157,12 @@ def select_eval_prompts(frames: list[pl.DataFrame], limits: dict[str, int],
         random.Random(f"{seed}:{name}").shuffle(ids)
         picked += ids[: limits.get(name, 0)]
     order = {pid: i for i, pid in enumerate(picked)}
-    return (frame.filter(pl.col("prompt_id").is_in(picked))
-            .with_columns(_o=pl.col("prompt_id").replace_strict(order, default=None))
-            .sort("_o").drop("_o"))
+    return (
+        frame.filter(pl.col("prompt_id").is_in(picked))
+        .with_columns(_o=pl.col("prompt_id").replace_strict(order, default=None))
+        .sort("_o")
+        .drop("_o")
+    )
 
 
 def eval_prompt_metrics(prompts: pl.DataFrame, read: list[tuple[str, pl.DataFrame]]) -> dict:

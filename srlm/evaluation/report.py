@@ -30,6 +30,7 @@ from srlm.evaluation.ifeval_report import (
 class ReportError(SrlmError):
     """A metrics file the report cannot read; the message names it."""
 
+
 JUDGE_COLUMNS = [  # (header, key in a scoring mode's reward-model metrics)
     ("parsed %", "parse_rate"),
     ("pairwise acc %", "pairwise_accuracy"),
@@ -56,22 +57,42 @@ FOLLOW_COLUMNS = [
     ("pair yield %", "pairs", ("yield",)),
     ("loop judge parse %", "judgments", ("parse_rate",)),
 ]
-MONITOR_KEYS = ("top_score_share", "score_gap", "length_gap_chars", "length_ratio_vs_m1",
-                "pair_yield", "parse_rate", "judge_consistency_tau")
+MONITOR_KEYS = (
+    "top_score_share",
+    "score_gap",
+    "length_gap_chars",
+    "length_ratio_vs_m1",
+    "pair_yield",
+    "parse_rate",
+    "judge_consistency_tau",
+)
 # Every metrics file the report reads (the judge table reads `judge.json`).
-FILES = ("ifeval", "judge", "monitors",
-         *dict.fromkeys(file for _, file, _ in FOLLOW_COLUMNS))
+FILES = ("ifeval", "judge", "monitors", *dict.fromkeys(file for _, file, _ in FOLLOW_COLUMNS))
 MODES = ("sampled", "expected")
 WIN_KEYS = ("win_rate", "tie_rate", "loss_rate", "soft_win_rate", "flip_rate")
-REWARD_KEYS = ("pairwise_accuracy", "tie_rate", "spearman", "kendall_tau", "five_best",
-               "exact_match", "parse_rate")
+REWARD_KEYS = (
+    "pairwise_accuracy",
+    "tie_rate",
+    "spearman",
+    "kendall_tau",
+    "five_best",
+    "exact_match",
+    "parse_rate",
+)
 
 
 # The keys each metrics file always has (its stage writes them, null when not measurable):
 # a file without one is not that stage's output, and would give a row of empty cells.
-REQUIRED = {"judge": MODES, "ifeval": tuple(HEADERS), "monitors": MONITOR_KEYS,
-            "reference": ("soft_win_rate",), "h2h": ("soft_win_rate",),
-            "answers": ("mean_chars",), "pairs": ("pairs", "yield"), "judgments": ("parse_rate",)}
+REQUIRED = {
+    "judge": MODES,
+    "ifeval": tuple(HEADERS),
+    "monitors": MONITOR_KEYS,
+    "reference": ("soft_win_rate",),
+    "h2h": ("soft_win_rate",),
+    "answers": ("mean_chars",),
+    "pairs": ("pairs", "yield"),
+    "judgments": ("parse_rate",),
+}
 # Keys whose value is a group of metrics rather than a number.
 GROUPS = {"judge": MODES}
 
@@ -82,20 +103,26 @@ def check_shape(path: Path, stem: str, data: object) -> dict:
     `ReportError` naming the file and the key otherwise."""
     rebuild = "rebuild it with `dvc repro`"
     if not isinstance(data, dict):
-        raise ReportError(f"{path}: expected a JSON object of metrics, got "
-                          f"{type(data).__name__}; {rebuild}")
+        raise ReportError(
+            f"{path}: expected a JSON object of metrics, got {type(data).__name__}; {rebuild}"
+        )
     for key in REQUIRED.get(stem, ()):
         if key not in data:
-            raise ReportError(f"{path}: no key '{key}' (an empty or foreign metrics file); "
-                              f"{rebuild}")
+            raise ReportError(
+                f"{path}: no key '{key}' (an empty or foreign metrics file); {rebuild}"
+            )
         value, group = data[key], key in GROUPS.get(stem, ())
         if group and not isinstance(value, dict):
-            raise ReportError(f"{path}: key '{key}' must be an object of metrics, got "
-                              f"{type(value).__name__}; {rebuild}")
-        if not group and (isinstance(value, bool)
-                          or not isinstance(value, int | float | type(None))):
-            raise ReportError(f"{path}: key '{key}' must be a number or null, got "
-                              f"{repr(value)[:80]}; {rebuild}")
+            raise ReportError(
+                f"{path}: key '{key}' must be an object of metrics, got "
+                f"{type(value).__name__}; {rebuild}"
+            )
+        if not group and (
+            isinstance(value, bool) or not isinstance(value, int | float | type(None))
+        ):
+            raise ReportError(
+                f"{path}: key '{key}' must be a number or null, got {repr(value)[:80]}; {rebuild}"
+            )
     return data
 
 
@@ -107,8 +134,9 @@ def _load(path: Path) -> dict | None:
     try:
         data = parse_json(text, str(path))
     except json.JSONDecodeError as err:
-        raise ReportError(f"{path}: not a valid metrics JSON file ({err}); rebuild it with "
-                          "`dvc repro`") from None
+        raise ReportError(
+            f"{path}: not a valid metrics JSON file ({err}); rebuild it with `dvc repro`"
+        ) from None
     return check_shape(path, path.stem, data)
 
 
@@ -153,8 +181,9 @@ def comparisons(metrics_dir: str | Path, models: list[str], iterations: dict) ->
     return ifeval_comparisons(read_prompt_tables(metrics_dir, models), model_bases(iterations))
 
 
-def markdown(rows: list[dict], charts: dict[str, str] | None = None,
-             paired: dict | None = None) -> str:
+def markdown(
+    rows: list[dict], charts: dict[str, str] | None = None, paired: dict | None = None
+) -> str:
     """The report as GitHub markdown: IFEval per model with the `paired` differences
     (`comparisons`), judge quality per model and scoring mode, then model-judged instruction
     following per model; `charts` (title -> image path relative to the report) are embedded
@@ -165,8 +194,9 @@ def markdown(rows: list[dict], charts: dict[str, str] | None = None,
             data = (row.get("judge") or {}).get(mode)
             if data is None:
                 continue
-            judge_rows.append([row["model"], mode] + [_cell(h, data, (k,))
-                                                      for h, k in JUDGE_COLUMNS])
+            judge_rows.append(
+                [row["model"], mode] + [_cell(h, data, (k,)) for h, k in JUDGE_COLUMNS]
+            )
     follow_rows = []
     for row in rows:
         cells = []
@@ -179,8 +209,14 @@ def markdown(rows: list[dict], charts: dict[str, str] | None = None,
             else:
                 cells.append(_cell(header, data, keys))
         follow_rows.append([row["model"]] + cells)
-    evaluators = sorted({r[f]["evaluator"] for r in rows for f in ("reference", "h2h")
-                         if r.get(f) and r[f].get("evaluator")})
+    evaluators = sorted(
+        {
+            r[f]["evaluator"]
+            for r in rows
+            for f in ("reference", "h2h")
+            if r.get(f) and r[f].get("evaluator")
+        }
+    )
     opponents = sorted({r["reference"]["opponent"] for r in rows if r.get("reference")})
     lines = [
         *ifeval_markdown(rows, paired or {}),
@@ -204,14 +240,22 @@ def markdown(rows: list[dict], charts: dict[str, str] | None = None,
         "the iteration data that trained the model (none for m0, m1).",
         f"Evaluator: {', '.join(evaluators) or '–'}. Reference: {', '.join(opponents) or '–'}.",
     ]
-    monitor_rows = [[row["model"]] + [_format("", row["monitors"].get(k)) for k in MONITOR_KEYS]
-                    for row in rows if row.get("monitors")]
+    monitor_rows = [
+        [row["model"]] + [_format("", row["monitors"].get(k)) for k in MONITOR_KEYS]
+        for row in rows
+        if row.get("monitors")
+    ]
     if monitor_rows:
-        lines += ["", "### Loop monitors (`monitors@<iteration>`)", "",
-                  *_table(["iteration", *MONITOR_KEYS], monitor_rows), "",
-                  "Top score share and pair yield near 1, a shrinking score gap, a growing "
-                  "length ratio or a falling judge consistency are the loop's known failure "
-                  "modes (srlm/evaluation/monitors.py)."]
+        lines += [
+            "",
+            "### Loop monitors (`monitors@<iteration>`)",
+            "",
+            *_table(["iteration", *MONITOR_KEYS], monitor_rows),
+            "",
+            "Top score share and pair yield near 1, a shrinking score gap, a growing "
+            "length ratio or a falling judge consistency are the loop's known failure "
+            "modes (srlm/evaluation/monitors.py).",
+        ]
     if charts:
         lines += ["", "### Charts", ""] + [f"![{title}]({path})" for title, path in charts.items()]
     return "\n".join(lines) + "\n"
@@ -226,35 +270,69 @@ def plot_frames(rows: list[dict]) -> dict[str, pl.DataFrame]:
         for mode in MODES:
             if judge.get(mode):
                 low, high = judge[mode].get("pairwise_accuracy_ci95") or (None, None)
-                reward.append({"model": f"{row['model']} {mode}",
-                               **{k: judge[mode].get(k) for k in REWARD_KEYS},
-                               "pairwise_accuracy_lo": low, "pairwise_accuracy_hi": high})
+                reward.append(
+                    {
+                        "model": f"{row['model']} {mode}",
+                        **{k: judge[mode].get(k) for k in REWARD_KEYS},
+                        "pairwise_accuracy_lo": low,
+                        "pairwise_accuracy_hi": high,
+                    }
+                )
             for score, count in judge.get("samples", {}).get("score_histogram", {}).items():
-                scores.append({"model": row["model"], "stage": "evaluate_judge",
-                               "score": score, "count": count})
+                scores.append(
+                    {
+                        "model": row["model"],
+                        "stage": "evaluate_judge",
+                        "score": score,
+                        "count": count,
+                    }
+                )
         for file, kind in (("reference", "reference"), ("h2h", "vs_base")):
             data = row.get(file)
             if data:
                 low, high = data.get("soft_win_rate_ci95") or (None, None)
-                wins.append({"model": row["model"], "comparison": kind,
-                             **{k: data.get(k) for k in WIN_KEYS},
-                             "soft_win_rate_lo": low, "soft_win_rate_hi": high})
+                wins.append(
+                    {
+                        "model": row["model"],
+                        "comparison": kind,
+                        **{k: data.get(k) for k in WIN_KEYS},
+                        "soft_win_rate_lo": low,
+                        "soft_win_rate_hi": high,
+                    }
+                )
         if row.get("monitors"):
-            monitors.append({"model": row["model"],
-                             **{k: row["monitors"].get(k) for k in MONITOR_KEYS}})
+            monitors.append(
+                {"model": row["model"], **{k: row["monitors"].get(k) for k in MONITOR_KEYS}}
+            )
         for score, count in (row.get("judgments") or {}).get("score_histogram", {}).items():
-            scores.append({"model": row["model"], "stage": "judgments",
-                           "score": score, "count": count})
+            scores.append(
+                {"model": row["model"], "stage": "judgments", "score": score, "count": count}
+            )
     return {
         "ifeval": ifeval_frame(rows),
-        "reward_model": pl.DataFrame(reward, schema={
-            "model": pl.Utf8, **{k: pl.Float64 for k in REWARD_KEYS},
-            "pairwise_accuracy_lo": pl.Float64, "pairwise_accuracy_hi": pl.Float64}),
-        "win_rates": pl.DataFrame(wins, schema={
-            "model": pl.Utf8, "comparison": pl.Utf8, **{k: pl.Float64 for k in WIN_KEYS},
-            "soft_win_rate_lo": pl.Float64, "soft_win_rate_hi": pl.Float64}),
-        "monitors": pl.DataFrame(monitors, schema={"model": pl.Utf8,
-                                                   **{k: pl.Float64 for k in MONITOR_KEYS}}),
-        "judge_scores": pl.DataFrame(scores, schema={"model": pl.Utf8, "stage": pl.Utf8,
-                                                     "score": pl.Utf8, "count": pl.Int64}),
+        "reward_model": pl.DataFrame(
+            reward,
+            schema={
+                "model": pl.Utf8,
+                **{k: pl.Float64 for k in REWARD_KEYS},
+                "pairwise_accuracy_lo": pl.Float64,
+                "pairwise_accuracy_hi": pl.Float64,
+            },
+        ),
+        "win_rates": pl.DataFrame(
+            wins,
+            schema={
+                "model": pl.Utf8,
+                "comparison": pl.Utf8,
+                **{k: pl.Float64 for k in WIN_KEYS},
+                "soft_win_rate_lo": pl.Float64,
+                "soft_win_rate_hi": pl.Float64,
+            },
+        ),
+        "monitors": pl.DataFrame(
+            monitors, schema={"model": pl.Utf8, **{k: pl.Float64 for k in MONITOR_KEYS}}
+        ),
+        "judge_scores": pl.DataFrame(
+            scores, schema={"model": pl.Utf8, "stage": pl.Utf8, "score": pl.Utf8, "count": pl.Int64}
+        ),
     }

@@ -40,9 +40,15 @@ def judge_requests(items: Iterable[tuple[str, str]], cfg, scope: str) -> list[Ge
     samples never depend on its shard or batch. `scope` keeps the loop's seeds (the iteration
     name) apart from the judge evaluation's."""
     return [
-        user_request(request_id, text, n=cfg.samples, temperature=cfg.temperature,
-                     top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-                     seed=request_seed(cfg.random_seed, scope, request_id))
+        user_request(
+            request_id,
+            text,
+            n=cfg.samples,
+            temperature=cfg.temperature,
+            top_p=cfg.top_p,
+            max_new_tokens=cfg.max_new_tokens,
+            seed=request_seed(cfg.random_seed, scope, request_id),
+        )
         for request_id, text in items
     ]
 
@@ -84,13 +90,21 @@ def judge_samples(generator, requests) -> list[dict]:
     todo = [i for i, prefix in enumerate(prefixes) if prefix is not None and i not in probs_of]
     if todo:
         asked = generator.option_probabilities(
-            [by_id[completions[i].request_id] for i in todo], [prefixes[i] for i in todo],
-            SCORE_OPTIONS)
+            [by_id[completions[i].request_id] for i in todo],
+            [prefixes[i] for i in todo],
+            SCORE_OPTIONS,
+        )
         probs_of.update(zip(todo, asked, strict=True))
     return [
-        {"request_id": c.request_id, "sample": c.index, "judge_text": c.text,
-         "score": parse_score(c.text), "expected_score": expected_score(probs_of.get(i)),
-         "score_probs": probs_of.get(i), "finish_reason": c.finish_reason}
+        {
+            "request_id": c.request_id,
+            "sample": c.index,
+            "judge_text": c.text,
+            "score": parse_score(c.text),
+            "expected_score": expected_score(probs_of.get(i)),
+            "score_probs": probs_of.get(i),
+            "finish_reason": c.finish_reason,
+        }
         for i, c in enumerate(completions)
     ]
 
@@ -99,33 +113,46 @@ def samples_frame(rows: list[dict], id_column: str) -> pl.DataFrame:
     """`judge_samples` rows as a frame: `request_id` renamed to `id_column`, the sample columns
     typed as in the judgments artifact (a batch with no parsed score stays Float64), plus
     `finish_reason`."""
-    judged = {k: v for k, v in polars_schema("judgments").items()
-              if k not in ("prompt_id", "candidate_id")}
+    judged = {
+        k: v
+        for k, v in polars_schema("judgments").items()
+        if k not in ("prompt_id", "candidate_id")
+    }
     schema: dict[str, pl.DataType | type[pl.DataType]] = {
-        id_column: pl.Utf8, **judged, "finish_reason": pl.Utf8}
-    return pl.DataFrame([{id_column: r["request_id"], **{k: r[k] for k in schema if k in r}}
-                         for r in rows], schema=schema)
+        id_column: pl.Utf8,
+        **judged,
+        "finish_reason": pl.Utf8,
+    }
+    return pl.DataFrame(
+        [{id_column: r["request_id"], **{k: r[k] for k in schema if k in r}} for r in rows],
+        schema=schema,
+    )
 
 
-def judge_candidates(generator, candidates: Iterable[tuple[str, str, str, str]], cfg,
-                     scope: str) -> pl.DataFrame:
+def judge_candidates(
+    generator, candidates: Iterable[tuple[str, str, str, str]], cfg, scope: str
+) -> pl.DataFrame:
     """Judge `(candidate_id, prompt_id, prompt, response)` rows with `generator`: the paper's
     prompt, `cfg.samples` samples each seeded by `scope` (see `judge_requests`), as a
     `judgments` artifact frame."""
     candidates = list(candidates)
     requests = judge_requests(
         [(cid, render_judge_prompt(prompt, response)) for cid, _, prompt, response in candidates],
-        cfg, scope)
-    return judgments_frame(judge_samples(generator, requests),
-                           {cid: pid for cid, pid, _, _ in candidates})
+        cfg,
+        scope,
+    )
+    return judgments_frame(
+        judge_samples(generator, requests), {cid: pid for cid, pid, _, _ in candidates}
+    )
 
 
 def judgments_frame(rows: list[dict], prompt_of: dict[str, str]) -> pl.DataFrame:
     """`judge_samples` rows of candidates as a `judgments` artifact frame; `prompt_of` maps
     each candidate id to its prompt id."""
     samples = samples_frame(rows, "candidate_id")
-    return samples.with_columns(prompt_id=samples["candidate_id"].replace_strict(prompt_of)
-                                ).select(list(polars_schema("judgments")))
+    return samples.with_columns(prompt_id=samples["candidate_id"].replace_strict(prompt_of)).select(
+        list(polars_schema("judgments"))
+    )
 
 
 def aggregate_scores(judgments: pl.DataFrame, scoring: str = "sampled") -> pl.DataFrame:
@@ -141,8 +168,9 @@ def aggregate_scores(judgments: pl.DataFrame, scoring: str = "sampled") -> pl.Da
             n_parsed=pl.col("score").count().cast(pl.Int64),
         )
         .with_columns(mean_score=pl.col(f"{scoring}_score"))
-        .select("prompt_id", "candidate_id", "mean_score", "n_parsed", "sampled_score",
-                "expected_score")
+        .select(
+            "prompt_id", "candidate_id", "mean_score", "n_parsed", "sampled_score", "expected_score"
+        )
         .sort("prompt_id", "candidate_id")
     )
 
@@ -153,7 +181,8 @@ def judgment_metrics(judgments: pl.DataFrame, scores: pl.DataFrame, scoring: str
     parsed = int(judgments["score"].is_not_null().sum())
     return {
         "scoring": scoring,
-        "candidates": scores.height, "samples": judgments.height,
+        "candidates": scores.height,
+        "samples": judgments.height,
         "parse_rate": round(parsed / judgments.height, 4) if judgments.height else None,
         "candidates_unscored": int(scores["mean_score"].is_null().sum()),
         "score_histogram": score_histogram(judgments["score"]),

@@ -28,17 +28,34 @@ import polars as pl
 from srlm.core.summaries import mean, rounded
 
 PAIR_MODES = ("max_min", "anchored", "length_controlled")
-DROP_REASONS = ("single_candidate", "all_unparsed", "one_scored", "tie", "small_margin",
-                "identical")
+DROP_REASONS = (
+    "single_candidate",
+    "all_unparsed",
+    "one_scored",
+    "tie",
+    "small_margin",
+    "identical",
+)
 # Margins whose pair yield the pairs metrics always report, next to the configured one.
 REPORTED_MARGINS = (0.0, 0.25, 0.5, 1.0)
-PAIR_COLUMNS = ["prompt_id", "prompt", "chosen", "rejected", "chosen_score", "rejected_score",
-                "margin"]
+PAIR_COLUMNS = [
+    "prompt_id",
+    "prompt",
+    "chosen",
+    "rejected",
+    "chosen_score",
+    "rejected_score",
+    "margin",
+]
 
 
-def build_pairs(scored: pl.DataFrame, min_margin: float = 0.0, mode: str = "max_min",
-                length_epsilon: float = 0.0, anchors: pl.DataFrame | None = None,
-                ) -> tuple[pl.DataFrame, dict[str, int]]:
+def build_pairs(
+    scored: pl.DataFrame,
+    min_margin: float = 0.0,
+    mode: str = "max_min",
+    length_epsilon: float = 0.0,
+    anchors: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, dict[str, int]]:
     """Pairs artifact rows and drop counts from `prompt_id, candidate_id, prompt, response,
     mean_score` (null = unscored); a best-worst gap below `min_margin` drops the prompt.
     `anchors` (`prompt_id, candidate_id, response, mean_score`) are used in `anchored` mode."""
@@ -51,11 +68,16 @@ def build_pairs(scored: pl.DataFrame, min_margin: float = 0.0, mode: str = "max_
         worst=pl.col("mean_score").min(),
     )
     reason = (
-        pl.when(pl.col("n") < 2).then(pl.lit("single_candidate"))
-        .when(pl.col("n_scored") == 0).then(pl.lit("all_unparsed"))
-        .when(pl.col("n_scored") == 1).then(pl.lit("one_scored"))
-        .when(pl.col("best") == pl.col("worst")).then(pl.lit("tie"))
-        .when(pl.col("best") - pl.col("worst") < min_margin).then(pl.lit("small_margin"))
+        pl.when(pl.col("n") < 2)
+        .then(pl.lit("single_candidate"))
+        .when(pl.col("n_scored") == 0)
+        .then(pl.lit("all_unparsed"))
+        .when(pl.col("n_scored") == 1)
+        .then(pl.lit("one_scored"))
+        .when(pl.col("best") == pl.col("worst"))
+        .then(pl.lit("tie"))
+        .when(pl.col("best") - pl.col("worst") < min_margin)
+        .then(pl.lit("small_margin"))
     )
     groups = groups.with_columns(reason=reason)
     counts = dict(groups.group_by("reason").len().drop_nulls("reason").iter_rows())
@@ -68,20 +90,32 @@ def build_pairs(scored: pl.DataFrame, min_margin: float = 0.0, mode: str = "max_
         chosen = candidates.filter(pl.col("mean_score") >= pl.col("best") - length_epsilon)
         chosen = chosen.with_columns(_length=pl.col("response").str.len_chars()).sort(
             ["prompt_id", "_length", "mean_score", "candidate_id"],
-            descending=[False, False, True, False])
+            descending=[False, False, True, False],
+        )
     else:
-        chosen = candidates.sort(["prompt_id", "mean_score", "candidate_id"],
-                                 descending=[False, True, False])
-    chosen = chosen.group_by("prompt_id", maintain_order=True).first().select(
-        "prompt_id", "prompt", chosen="response", chosen_score="mean_score")
+        chosen = candidates.sort(
+            ["prompt_id", "mean_score", "candidate_id"], descending=[False, True, False]
+        )
+    chosen = (
+        chosen.group_by("prompt_id", maintain_order=True)
+        .first()
+        .select("prompt_id", "prompt", chosen="response", chosen_score="mean_score")
+    )
     pool = candidates.select("prompt_id", "candidate_id", "response", "mean_score")
     if mode == "anchored" and anchors is not None:
         # M1's candidates compete for the rejected side of the prompts that kept a pair.
-        pool = pl.concat([pool, anchors.join(keep, on="prompt_id", how="semi").filter(
-            pl.col("mean_score").is_not_null()).select(pool.columns)])
+        pool = pl.concat(
+            [
+                pool,
+                anchors.join(keep, on="prompt_id", how="semi")
+                .filter(pl.col("mean_score").is_not_null())
+                .select(pool.columns),
+            ]
+        )
     rejected = (
         pool.sort(["prompt_id", "mean_score", "candidate_id"])
-        .group_by("prompt_id", maintain_order=True).first()
+        .group_by("prompt_id", maintain_order=True)
+        .first()
         .select("prompt_id", rejected="response", rejected_score="mean_score")
     )
     pairs = (
@@ -128,8 +162,9 @@ def yield_by_setting(scored: pl.DataFrame, modes: dict[str, str], min_margin: fl
     return table
 
 
-def pairs_metrics(pairs: pl.DataFrame, drops: dict[str, int], scored: pl.DataFrame,
-                  candidates: pl.DataFrame, cfg) -> dict:
+def pairs_metrics(
+    pairs: pl.DataFrame, drops: dict[str, int], scored: pl.DataFrame, candidates: pl.DataFrame, cfg
+) -> dict:
     """The pairs stage's metrics: `pair_statistics`, the settings (`cfg`: the `pairs`
     params), the rejected answers that came from the anchors (mode `anchored`), and the yield
     of every scoring mode and margin (`yield_by_setting` of the `scored` candidates)."""
@@ -139,8 +174,11 @@ def pairs_metrics(pairs: pl.DataFrame, drops: dict[str, int], scored: pl.DataFra
         stats["length_epsilon"] = cfg.length_epsilon
     if cfg.mode == "anchored":  # rejected answers that are not among the iteration's own
         stats["anchored_rejections"] = pairs.join(
-            candidates.select("prompt_id", rejected="response"), on=["prompt_id", "rejected"],
-            how="anti").height
+            candidates.select("prompt_id", rejected="response"),
+            on=["prompt_id", "rejected"],
+            how="anti",
+        ).height
     stats["yield_by_setting"] = yield_by_setting(
-        scored, {"sampled": "sampled_score", "expected": "expected_score"}, cfg.min_margin)
+        scored, {"sampled": "sampled_score", "expected": "expected_score"}, cfg.min_margin
+    )
     return stats

@@ -21,25 +21,42 @@ from srlm.runtime.shards import request_seed
 from srlm.runtime.workers import ShardTask
 
 
-def candidate_requests(prompts: Sequence[tuple[str, str]], cfg, scope: str
-                       ) -> list[GenerationRequest]:
+def candidate_requests(
+    prompts: Sequence[tuple[str, str]], cfg, scope: str
+) -> list[GenerationRequest]:
     """One request per `(prompt_id, prompt)` with the candidates' sampling params."""
-    return [user_request(pid, prompt, n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p,
-                         max_new_tokens=cfg.max_new_tokens,
-                         seed=request_seed(cfg.random_seed, scope, pid))
-            for pid, prompt in prompts]
+    return [
+        user_request(
+            pid,
+            prompt,
+            n=cfg.n,
+            temperature=cfg.temperature,
+            top_p=cfg.top_p,
+            max_new_tokens=cfg.max_new_tokens,
+            seed=request_seed(cfg.random_seed, scope, pid),
+        )
+        for pid, prompt in prompts
+    ]
 
 
-def candidate_rows(completions: Sequence[Completion], requests: Sequence[GenerationRequest],
-                   scope: str, model: str) -> list[dict]:
+def candidate_rows(
+    completions: Sequence[Completion], requests: Sequence[GenerationRequest], scope: str, model: str
+) -> list[dict]:
     """`candidates` artifact rows of `completions` to `requests`, made by `model`."""
     by_id = {r.request_id: r for r in requests}
-    return [{"prompt_id": c.request_id,
-             "candidate_id": content_id(c.request_id, scope, str(c.index)),
-             "prompt": by_id[c.request_id].messages[-1][1], "response": c.text, "model": model,
-             "seed": by_id[c.request_id].seed, "n_tokens": c.n_tokens,
-             "finish_reason": c.finish_reason}
-            for c in completions]
+    return [
+        {
+            "prompt_id": c.request_id,
+            "candidate_id": content_id(c.request_id, scope, str(c.index)),
+            "prompt": by_id[c.request_id].messages[-1][1],
+            "response": c.text,
+            "model": model,
+            "seed": by_id[c.request_id].seed,
+            "n_tokens": c.n_tokens,
+            "finish_reason": c.finish_reason,
+        }
+        for c in completions
+    ]
 
 
 class CandidateTask(ShardTask):
@@ -52,8 +69,12 @@ class CandidateTask(ShardTask):
 
     def build(self, rows):
         requests = candidate_requests(rows, self.cfg, scope=self.scope)
-        return artifact_frame("candidates", candidate_rows(
-            self.generator.generate(requests), requests, self.scope, self.recipe.model))
+        return artifact_frame(
+            "candidates",
+            candidate_rows(
+                self.generator.generate(requests), requests, self.scope, self.recipe.model
+            ),
+        )
 
 
 def candidate_metrics(candidates: pl.DataFrame, n_prompts: int, per_prompt: int) -> dict:
@@ -61,7 +82,9 @@ def candidate_metrics(candidates: pl.DataFrame, n_prompts: int, per_prompt: int)
     `max_new_tokens`, mean length in tokens and characters (None without candidates)."""
     chars = candidates["response"].str.len_chars()
     return {
-        "prompts": n_prompts, "candidates": candidates.height, "per_prompt": per_prompt,
+        "prompts": n_prompts,
+        "candidates": candidates.height,
+        "per_prompt": per_prompt,
         "empty_responses": int((chars == 0).sum()),
         "hit_max_new_tokens": int((candidates["finish_reason"] == "length").sum()),
         "mean_tokens": rounded(mean(candidates["n_tokens"]), 2) if candidates.height else None,

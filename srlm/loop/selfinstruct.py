@@ -53,8 +53,13 @@ def render_fewshot(examples: Sequence[str]) -> str:
     return self_instruct_template().replace("{examples}", "\n".join(lines))
 
 
-def pick_fewshot(seed_ids: Sequence[str], generated_ids: Sequence[str], n_seed: int,
-                 n_generated: int, rng: random.Random) -> list[str]:
+def pick_fewshot(
+    seed_ids: Sequence[str],
+    generated_ids: Sequence[str],
+    n_seed: int,
+    n_generated: int,
+    rng: random.Random,
+) -> list[str]:
     """Ids of the few-shot examples: `n_seed` seed ids and up to `n_generated` generated ones."""
     chosen = rng.sample(seed_ids, min(n_seed, len(seed_ids)))
     chosen += rng.sample(generated_ids, min(n_generated, len(generated_ids)))
@@ -115,13 +120,19 @@ class KnownPrompts:
         candidates = np.nonzero((bound >= threshold - 1e-9) & (lengths > 0))[0]
         if candidates.size == 0:
             return False
-        lcs = process.cdist([words], [self.tokens[i] for i in candidates],
-                            scorer=LCSseq.similarity, dtype=np.int64, workers=-1)[0]
+        lcs = process.cdist(
+            [words],
+            [self.tokens[i] for i in candidates],
+            scorer=LCSseq.similarity,
+            dtype=np.int64,
+            workers=-1,
+        )[0]
         return bool((_f1(lcs, len(words), lengths[candidates]) >= threshold).any())
 
 
-def filter_prompt(text: str, known: KnownPrompts, banned_phrases: Sequence[str],
-                  forbidden: set[str], cfg) -> tuple[bool, str]:
+def filter_prompt(
+    text: str, known: KnownPrompts, banned_phrases: Sequence[str], forbidden: set[str], cfg
+) -> tuple[bool, str]:
     """(keep, reason) for a cleaned instruction; `cfg` is a `PromptsParams`.
 
     `known` holds every prompt so far (seed and accepted), `forbidden` the normalised texts of
@@ -180,8 +191,9 @@ def generate_prompts(
         generated_ids = sorted(generated)
         batch = []
         for _ in range(min(cfg.round_size, cfg.n_generate - tried)):
-            ids = pick_fewshot(seed_ids, generated_ids, cfg.fewshot_from_seed,
-                               cfg.fewshot_generated, rng)
+            ids = pick_fewshot(
+                seed_ids, generated_ids, cfg.fewshot_from_seed, cfg.fewshot_generated, rng
+            )
             texts = [seed_prompts.get(i) or generated[i] for i in ids]
             batch.append((f"{iteration}-{tried}", render_fewshot(texts), rng.randrange(2**31), ids))
             tried += 1
@@ -194,8 +206,13 @@ def generate_prompts(
             reasons[reason] += 1
             if keep:
                 known.append(tokens(text))
-                accepted.append({"prompt_id": content_id(normalize_text(text)), "prompt": text,
-                                 "fewshot_ids": ids})
+                accepted.append(
+                    {
+                        "prompt_id": content_id(normalize_text(text)),
+                        "prompt": text,
+                        "fewshot_ids": ids,
+                    }
+                )
     return accepted, reasons
 
 
@@ -204,9 +221,11 @@ def prompt_metrics(prompts: pl.DataFrame, reasons: Counter) -> dict:
     drops by reason and the kept prompts' mean length in words."""
     tried = sum(reasons.values())
     return {
-        "generated": tried, "kept": prompts.height,
+        "generated": tried,
+        "kept": prompts.height,
         "keep_rate": round(prompts.height / tried, 4) if tried else None,
         "dropped": {k: v for k, v in sorted(reasons.items()) if k != "kept"},
         "mean_words": rounded(mean(prompts["prompt"].str.split(" ").list.len()), 2)
-        if prompts.height else None,
+        if prompts.height
+        else None,
     }

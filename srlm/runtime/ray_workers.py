@@ -37,18 +37,25 @@ def connect(address: str | None):
     try:
         import ray
     except ImportError:
-        raise SrlmError("scale.cluster is 'ray' but ray is not installed: "
-                        "pip install 'srlm[ray]'") from None
+        raise SrlmError(
+            "scale.cluster is 'ray' but ray is not installed: pip install 'srlm[ray]'"
+        ) from None
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS")
         # a local instance gets only what this stage needs: no dashboard, quiet logs
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False, **({} if address else {"num_cpus": os.cpu_count()}))
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            **({} if address else {"num_cpus": os.cpu_count()}),
+        )
     return ray
 
 
-def run_on_ray(task: Task, shards: dict[int, Sequence[Any]], scale, tensor_parallel: int
-               ) -> Iterator[tuple[int, pl.DataFrame]]:
+def run_on_ray(
+    task: Task, shards: dict[int, Sequence[Any]], scale, tensor_parallel: int
+) -> Iterator[tuple[int, pl.DataFrame]]:
     """Build `shards` on `scale.workers` Ray actors; yields (index, frame) as they finish."""
     import torch
 
@@ -57,12 +64,15 @@ def run_on_ray(task: Task, shards: dict[int, Sequence[Any]], scale, tensor_paral
     # Ray gives a CPU actor one thread; CPU kernels round by thread count, so it gets this
     # process's count (the same artifact as one process on a node like this one)
     threads = {} if gpus else {"env_vars": {"OMP_NUM_THREADS": str(torch.get_num_threads())}}
-    actor_class = ray.remote(num_gpus=gpus, num_cpus=0 if gpus else 1,
-                             runtime_env=threads or None)(ShardActor)
+    actor_class = ray.remote(num_gpus=gpus, num_cpus=0 if gpus else 1, runtime_env=threads or None)(
+        ShardActor
+    )
     blob = pickle.dumps(task)
     actors = [actor_class.remote(blob) for _ in range(scale.workers)]
-    pending = [actors[shard_owner(index, scale.workers)].build.remote(index, items)
-               for index, items in sorted(shards.items())]
+    pending = [
+        actors[shard_owner(index, scale.workers)].build.remote(index, items)
+        for index, items in sorted(shards.items())
+    ]
     try:
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
@@ -70,8 +80,9 @@ def run_on_ray(task: Task, shards: dict[int, Sequence[Any]], scale, tensor_paral
                 yield ray.get(done[0])
             except ray.exceptions.RayError as err:
                 cause = getattr(err, "cause", None) or err
-                raise SrlmError(f"ray worker: {type(cause).__name__}: "
-                                f"{str(cause).strip().splitlines()[-1]}") from None
+                raise SrlmError(
+                    f"ray worker: {type(cause).__name__}: {str(cause).strip().splitlines()[-1]}"
+                ) from None
     finally:
         for actor in actors:
             ray.kill(actor)

@@ -70,7 +70,9 @@ class Generator(Protocol):
         ...
 
     def option_probabilities(
-        self, requests: Sequence[GenerationRequest], prefixes: Sequence[str],
+        self,
+        requests: Sequence[GenerationRequest],
+        prefixes: Sequence[str],
         options: Sequence[str],
     ) -> list[list[float]]:
         """For each request, the probability that the assistant's reply, once it has written

@@ -42,8 +42,10 @@ from srlm.runtime.workers import run_shards
 SHARD_FINGERPRINT = "_fingerprint"
 PARTIAL_SUFFIX = ".partial"
 # Everything a work folder may hold: what `ShardWriter` writes there, nothing a user would.
-WORK_FILE = re.compile(rf"{SHARD_FINGERPRINT}|part-\d{{5}}\.(parquet|tmp)|"
-                       rf"{re.escape(MANIFEST)}(\.tmp)?")
+WORK_FILE = re.compile(
+    rf"{SHARD_FINGERPRINT}|part-\d{{5}}\.(parquet|tmp)|"
+    rf"{re.escape(MANIFEST)}(\.tmp)?"
+)
 Item = TypeVar("Item")
 log = logging.getLogger(__name__)
 
@@ -85,8 +87,9 @@ def run_sharded(
         todo = {i: shard for i, shard in enumerate(shards) if not writer.done(i)}
         resumed = len(shards) - len(todo)
         if resumed:
-            log.info("%s: resuming, %d of %d shards already written", writer.work, resumed,
-                     len(shards))
+            log.info(
+                "%s: resuming, %d of %d shards already written", writer.work, resumed, len(shards)
+            )
         built = run_shards(make_frame, todo, *_scale(params))  # (a model loads here)
         with tqdm(total=len(shards), initial=resumed, desc=desc, unit="shard") as bar:
             for index, frame in built:
@@ -96,8 +99,13 @@ def run_sharded(
         return writer.finish(len(shards), meta=meta)
 
 
-def map_shards(task: Callable[[Sequence[Item]], pl.DataFrame], items: Sequence[Item],
-               shard_size: int, params, desc: str) -> pl.DataFrame:
+def map_shards(
+    task: Callable[[Sequence[Item]], pl.DataFrame],
+    items: Sequence[Item],
+    shard_size: int,
+    params,
+    desc: str,
+) -> pl.DataFrame:
     """`task` over `items` in shards of `shard_size` on `params.scale.workers` workers, the
     frames concatenated in shard order: the same frame for any number of workers. In memory
     (for the evaluation stages; the loop's long stages use `run_sharded`, which resumes)."""
@@ -125,8 +133,9 @@ class ShardWriter:
     Holds the output's lock from construction until `finish` or `close` (or a `with` block
     ends); constructing it before loading a model makes a second writer fail fast."""
 
-    def __init__(self, directory: str | Path, schema: str, fingerprint: str,
-                 code: str | Path | None = None):
+    def __init__(
+        self, directory: str | Path, schema: str, fingerprint: str, code: str | Path | None = None
+    ):
         self.directory = Path(directory)
         self.work = partial_dir(self.directory)
         self.schema = schema
@@ -151,18 +160,24 @@ class ShardWriter:
         if self.work.is_dir() and not self.work.is_symlink():
             strangers = [p.name for p in self.work.iterdir() if not WORK_FILE.fullmatch(p.name)]
             if strangers:
-                raise ArtifactError(f"{self.work}: not a work folder of this tool (it holds "
-                                    f"{strangers[0]}), in the way of {self.directory}'s "
-                                    "shards; move it away")
+                raise ArtifactError(
+                    f"{self.work}: not a work folder of this tool (it holds "
+                    f"{strangers[0]}), in the way of {self.directory}'s "
+                    "shards; move it away"
+                )
             # the stamp is one line of ours; a bounded read all the same (it may be anything)
-            previous = read_text(stamp, "shard stamp", 4096, ArtifactError).strip() \
-                if stamp.is_file() else None
+            previous = (
+                read_text(stamp, "shard stamp", 4096, ArtifactError).strip()
+                if stamp.is_file()
+                else None
+            )
             if previous != self.stamp:
                 log.info("%s: discarding unfinished shards from another build", self.work)
                 shutil.rmtree(self.work)
         elif self.work.exists() or self.work.is_symlink():
-            raise ArtifactError(f"{self.work}: in the way of {self.directory}'s shards "
-                                "(not a folder); move it away")
+            raise ArtifactError(
+                f"{self.work}: in the way of {self.directory}'s shards (not a folder); move it away"
+            )
         self.work.mkdir(parents=True, exist_ok=True)
         (self.work / MANIFEST).unlink(missing_ok=True)  # unfinished from here on
         for leftover in self.work.glob("*.tmp"):

@@ -77,9 +77,11 @@ def shard_owner(index: int, workers: int) -> int:
 def device_groups(workers: int, per_worker: int, visible: Sequence[str]) -> list[str]:
     """CUDA_VISIBLE_DEVICES of each worker: consecutive groups of `per_worker` devices."""
     if workers * per_worker > len(visible):
-        raise SrlmError(f"scale.workers: {workers} workers x engine.tensor_parallel_size "
-                        f"{per_worker} need {workers * per_worker} GPUs, {len(visible)} visible")
-    return [",".join(visible[k * per_worker:(k + 1) * per_worker]) for k in range(workers)]
+        raise SrlmError(
+            f"scale.workers: {workers} workers x engine.tensor_parallel_size "
+            f"{per_worker} need {workers * per_worker} GPUs, {len(visible)} visible"
+        )
+    return [",".join(visible[k * per_worker : (k + 1) * per_worker]) for k in range(workers)]
 
 
 def worker_environments(workers: int, tensor_parallel: int) -> list[dict[str, str]]:
@@ -91,15 +93,19 @@ def worker_environments(workers: int, tensor_parallel: int) -> list[dict[str, st
 
     if torch.cuda.is_available():
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-        devices = visible.split(",") if visible else [str(i) for i in
-                                                       range(torch.cuda.device_count())]
-        return [{"CUDA_VISIBLE_DEVICES": group}
-                for group in device_groups(workers, tensor_parallel, devices)]
+        devices = (
+            visible.split(",") if visible else [str(i) for i in range(torch.cuda.device_count())]
+        )
+        return [
+            {"CUDA_VISIBLE_DEVICES": group}
+            for group in device_groups(workers, tensor_parallel, devices)
+        ]
     return [{"OMP_NUM_THREADS": str(torch.get_num_threads())} for _ in range(workers)]
 
 
-def run_shards(task: Task, shards: dict[int, Sequence[Any]], scale, tensor_parallel: int = 1
-               ) -> Iterator[tuple[int, pl.DataFrame]]:
+def run_shards(
+    task: Task, shards: dict[int, Sequence[Any]], scale, tensor_parallel: int = 1
+) -> Iterator[tuple[int, pl.DataFrame]]:
     """Build `shards` (index -> items) with `task` as `scale` (a `ScaleParams`) says: an
     iterator of (index, frame) as shards finish, in an order that depends on timing only.
 
@@ -113,12 +119,14 @@ def run_shards(task: Task, shards: dict[int, Sequence[Any]], scale, tensor_paral
         from srlm.runtime.ray_workers import run_on_ray
 
         return run_on_ray(task, shards, scale, tensor_parallel)
-    return _run_local(task, shards, scale.workers,
-                      worker_environments(scale.workers, tensor_parallel))
+    return _run_local(
+        task, shards, scale.workers, worker_environments(scale.workers, tensor_parallel)
+    )
 
 
-def _run_local(task: Task, shards: dict[int, Sequence[Any]], workers: int,
-               environments: list[dict[str, str]]) -> Iterator[tuple[int, pl.DataFrame]]:
+def _run_local(
+    task: Task, shards: dict[int, Sequence[Any]], workers: int, environments: list[dict[str, str]]
+) -> Iterator[tuple[int, pl.DataFrame]]:
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing CUDA forked
     results = context.Queue()
     blob = pickle.dumps(task)
@@ -126,16 +134,18 @@ def _run_local(task: Task, shards: dict[int, Sequence[Any]], workers: int,
     for k in range(workers):
         mine = {i: items for i, items in sorted(shards.items()) if shard_owner(i, workers) == k}
         if mine:
-            process = context.Process(target=_worker_main, name=f"srlm-worker-{k}",
-                                      args=(k, blob, mine, environments[k], results))
+            process = context.Process(
+                target=_worker_main,
+                name=f"srlm-worker-{k}",
+                args=(k, blob, mine, environments[k], results),
+            )
             process.start()
             processes.append(process)
     try:
         for _ in range(len(shards)):
             kind, index, payload = _next_result(results, processes)
             if kind == "error":
-                raise SrlmError(f"worker {shard_owner(index, workers)} (shard {index}): "
-                                f"{payload}")
+                raise SrlmError(f"worker {shard_owner(index, workers)} (shard {index}): {payload}")
             yield index, payload
     finally:
         for process in processes:
@@ -152,8 +162,10 @@ def _next_result(results, processes):
         except queue.Empty:
             for process in processes:
                 if process.exitcode not in (None, 0):
-                    raise SrlmError(f"{process.name} died (exit code {process.exitcode}) "
-                                    "before its shards were done") from None
+                    raise SrlmError(
+                        f"{process.name} died (exit code {process.exitcode}) "
+                        "before its shards were done"
+                    ) from None
 
 
 def _worker_main(k: int, blob: bytes, shards: dict, environment: dict, results) -> None:

@@ -66,8 +66,10 @@ def _number(value: Any, where: str, what: str) -> float:
     try:
         number = float(value)
     except OverflowError:  # an int beyond 1.8e308: name it by its size, not its 400 digits
-        raise SeedFormatError(f"{where}: {what} must be a finite number, got an integer of "
-                              f"{int(value).bit_length()} bits") from None
+        raise SeedFormatError(
+            f"{where}: {what} must be a finite number, got an integer of "
+            f"{int(value).bit_length()} bits"
+        ) from None
     if not math.isfinite(number):
         raise SeedFormatError(f"{where}: {what} must be a finite number, got {value!r}")
     return number
@@ -81,8 +83,7 @@ def _rank(value: Any, where: str) -> int | None:
     exact = value if isinstance(value, int) else number  # 2**63 - 1 is no float
     if not 0 <= exact <= MAX_RANK:
         shown = f"{number:g}" if abs(exact) > 10**20 else repr(value)
-        raise SeedFormatError(f"{where}: rank must be within 0..{MAX_RANK} (an Int64), "
-                              f"got {shown}")
+        raise SeedFormatError(f"{where}: rank must be within 0..{MAX_RANK} (an Int64), got {shown}")
     return int(value)
 
 
@@ -132,8 +133,9 @@ def _reply_row(group: str, prompt: str, reply: dict, where: str, source: str) ->
     }
 
 
-def _from_thread(prompt: dict, replies: list[tuple[str, Any]], source: str,
-                 drops: Counter) -> list[dict]:
+def _from_thread(
+    prompt: dict, replies: list[tuple[str, Any]], source: str, drops: Counter
+) -> list[dict]:
     """Rows of a prompt's usable replies; `replies` are (file:line, reply) pairs."""
     problem = message_problem(prompt)
     if problem:
@@ -142,8 +144,10 @@ def _from_thread(prompt: dict, replies: list[tuple[str, Any]], source: str,
     usable = []
     for where, reply in replies:
         if not isinstance(reply, dict):
-            raise SeedFormatError(f"{where}: message {prompt.get('message_id')}: a reply is "
-                                  f"not an object ({type(reply).__name__})")
+            raise SeedFormatError(
+                f"{where}: message {prompt.get('message_id')}: a reply is "
+                f"not an object ({type(reply).__name__})"
+            )
         if reply.get("role", "assistant") != "assistant":
             continue
         problem = message_problem(reply)
@@ -195,8 +199,9 @@ def _plain(records: list[tuple[int, Any]], source: str, drops: Counter) -> list[
     rows = []
     for number, record in records:
         if not isinstance(record, dict):
-            raise SeedFormatError(f"{source}:{number}: expected a JSON object, got "
-                                  f"{type(record).__name__}")
+            raise SeedFormatError(
+                f"{source}:{number}: expected a JSON object, got {type(record).__name__}"
+            )
         prompt, response = _first(record, _PROMPT_KEYS), _first(record, _RESPONSE_KEYS)
         if not isinstance(prompt, str) or not isinstance(response, str):
             raise SeedFormatError(f"{source}:{number}: 'prompt' and 'response' must be strings")
@@ -212,8 +217,10 @@ def _plain(records: list[tuple[int, Any]], source: str, drops: Counter) -> list[
         if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 0):
             raise SeedFormatError(f"{source}:{number}: rank must be an integer >= 0")
         if rank is not None and rank > MAX_RANK:
-            raise SeedFormatError(f"{source}:{number}: rank must be at most {MAX_RANK} (an "
-                                  f"Int64), got an integer of {rank.bit_length()} bits")
+            raise SeedFormatError(
+                f"{source}:{number}: rank must be at most {MAX_RANK} (an "
+                f"Int64), got an integer of {rank.bit_length()} bits"
+            )
         rows.append(
             {
                 "group_id": content_id(normalize_text(prompt)),

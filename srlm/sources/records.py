@@ -54,8 +54,9 @@ def load_records(spec: str) -> list[tuple[int, Any]]:
         try:
             rows = datasets.load_dataset(name, split=split or "train").to_list()
         except Exception as err:  # offline, unknown dataset or split: many exception types
-            raise SeedFormatError(f"{spec}: cannot load ({type(err).__name__}: {err})"
-                                  .splitlines()[0]) from None
+            raise SeedFormatError(
+                f"{spec}: cannot load ({type(err).__name__}: {err})".splitlines()[0]
+            ) from None
         return list(enumerate(rows, start=1))
     path = Path(spec)
     if not path.exists():

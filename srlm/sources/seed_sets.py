@@ -120,16 +120,20 @@ def sample_groups(frame: pl.DataFrame, max_rows: int, seed: int) -> pl.DataFrame
         total += sizes[group]
     rank = {g: i for i, g in enumerate(chosen)}
     picked = frame.filter(pl.col("group_id").is_in(chosen))
-    return picked.with_columns(_o=pl.col("group_id").replace_strict(rank, default=None)).sort(
-        "_o", "human_rank" if "human_rank" in frame.columns else "group_id"
-    ).drop("_o")
+    return (
+        picked.with_columns(_o=pl.col("group_id").replace_strict(rank, default=None))
+        .sort("_o", "human_rank" if "human_rank" in frame.columns else "group_id")
+        .drop("_o")
+    )
 
 
 def build_ift(replies: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:
     """One (prompt, best human reply) example per group, `size` groups at most."""
     best = (
         replies.sort(
-            "group_id", pl.col("rank").fill_null(1 << 30), pl.col("quality").fill_null(-1.0),
+            "group_id",
+            pl.col("rank").fill_null(1 << 30),
+            pl.col("quality").fill_null(-1.0),
             descending=[False, False, True],
         )
         .group_by("group_id", maintain_order=True)
@@ -138,7 +142,9 @@ def build_ift(replies: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:
     sampled = sample_groups(best, size, seed)
     ids = [content_id(p, r) for p, r in zip(sampled["prompt"], sampled["response"], strict=True)]
     return sampled.select(
-        example_id=pl.Series(ids, dtype=pl.Utf8), prompt="prompt", response="response",
+        example_id=pl.Series(ids, dtype=pl.Utf8),
+        prompt="prompt",
+        response="response",
         source="source",
     )
 
@@ -153,8 +159,13 @@ def ranked_groups(replies: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def build_eft(replies: pl.DataFrame, size: int, seed: int,
-              min_target_spread: int = 0, target_style: str = "justified") -> pl.DataFrame:
+def build_eft(
+    replies: pl.DataFrame,
+    size: int,
+    seed: int,
+    min_target_spread: int = 0,
+    target_style: str = "justified",
+) -> pl.DataFrame:
     """Judge examples from ranked groups (module docstring), at most `size` rows.
 
     `min_target_spread` keeps only groups whose best and worst targets differ by at least
@@ -165,13 +176,15 @@ def build_eft(replies: pl.DataFrame, size: int, seed: int,
     ranked = ranked_groups(replies)
     ranked = ranked.with_columns(target_score=target_scores(ranked)).rename({"rank": "human_rank"})
     if min_target_spread > 0:
-        spread = pl.col("target_score").max().over("group_id") - pl.col(
-            "target_score").min().over("group_id")
+        spread = pl.col("target_score").max().over("group_id") - pl.col("target_score").min().over(
+            "group_id"
+        )
         ranked = ranked.filter(spread >= min_target_spread)
     # The same text twice in one group (oasst1 validation has one, ranked 0 and 2) cannot be
     # ranked two ways and would share an example id: its best-ranked copy is kept.
     sampled = sample_groups(ranked, size, seed).unique(
-        subset=["group_id", "response"], keep="first", maintain_order=True)
+        subset=["group_id", "response"], keep="first", maintain_order=True
+    )
     rows = [
         {
             "example_id": content_id(r["prompt"], r["response"]),
@@ -187,9 +200,15 @@ def build_eft(replies: pl.DataFrame, size: int, seed: int,
         for r in sampled.iter_rows(named=True)
     ]
     schema = {
-        "example_id": pl.Utf8, "group_id": pl.Utf8, "prompt": pl.Utf8, "response": pl.Utf8,
-        "human_rank": pl.Int64, "target_score": pl.Int64, "judge_input": pl.Utf8,
-        "judge_target": pl.Utf8, "source": pl.Utf8,
+        "example_id": pl.Utf8,
+        "group_id": pl.Utf8,
+        "prompt": pl.Utf8,
+        "response": pl.Utf8,
+        "human_rank": pl.Int64,
+        "target_score": pl.Int64,
+        "judge_input": pl.Utf8,
+        "judge_target": pl.Utf8,
+        "source": pl.Utf8,
     }
     return pl.DataFrame(rows, schema=schema)
 
@@ -202,8 +221,11 @@ def _why_no_eft(replies: pl.DataFrame, size: int, min_spread: int) -> str:
     ranked = ranked_groups(replies)
     if ranked.is_empty():
         return "no prompt has 2+ usable replies with different ranks, quality labels or scores"
-    targets = ranked.with_columns(target=target_scores(ranked)).group_by("group_id").agg(
-        spread=pl.col("target").max() - pl.col("target").min())
+    targets = (
+        ranked.with_columns(target=target_scores(ranked))
+        .group_by("group_id")
+        .agg(spread=pl.col("target").max() - pl.col("target").min())
+    )
     if min_spread > 0 and targets.filter(pl.col("spread") >= min_spread).is_empty():
         return f"no prompt's targets are seed.eft_min_target_spread={min_spread} apart"
     # (polars types a Series' min as any literal; a count column's is an int)
@@ -219,7 +241,11 @@ def _dropped(*counters: Counter | dict) -> str:
 
 
 def build_seed_sets(
-    train: pl.DataFrame, held_out: pl.DataFrame, eval_prompts: Iterable[str], cfg, *,
+    train: pl.DataFrame,
+    held_out: pl.DataFrame,
+    eval_prompts: Iterable[str],
+    cfg,
+    *,
     files: tuple[str, str] = ("the training sources", "the held-out sources"),
     read_drops: tuple[Counter, Counter] = (Counter(), Counter()),
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict]:
@@ -242,23 +268,28 @@ def build_seed_sets(
         held_out, cfg.min_prompt_chars, cfg.max_prompt_chars, cfg.eval_max_response_chars
     )
     if train.is_empty() and max(cfg.ift_size, cfg.eft_size) > 0:
-        dropped = _dropped(read_drops[0], length_drops, {
-            "decontaminated_prompts": stats["decontaminated_prompts"]})
-        raise EmptySeedSetError(f"seed: no usable training replies in {files[0]} "
-                                f"(dropped: {dropped})")
+        dropped = _dropped(
+            read_drops[0], length_drops, {"decontaminated_prompts": stats["decontaminated_prompts"]}
+        )
+        raise EmptySeedSetError(
+            f"seed: no usable training replies in {files[0]} (dropped: {dropped})"
+        )
     if held_out.is_empty() and cfg.eft_eval_size > 0:
         dropped = _dropped(read_drops[1], eval_length_drops)
-        raise EmptySeedSetError(f"seed: no usable held-out replies in {files[1]} "
-                                f"(dropped: {dropped})")
+        raise EmptySeedSetError(
+            f"seed: no usable held-out replies in {files[1]} (dropped: {dropped})"
+        )
     ift = build_ift(train, cfg.ift_size, cfg.random_seed)
     eft = build_eft(train, cfg.eft_size, cfg.random_seed, cfg.eft_min_target_spread, cfg.eft_target)
     eft_eval = build_eft(held_out, cfg.eft_eval_size, cfg.random_seed, target_style=cfg.eft_target)
     for name, frame, size, replies, spread, where in (
-            ("EFT", eft, cfg.eft_size, train, cfg.eft_min_target_spread, files[0]),
-            ("EFT-eval", eft_eval, cfg.eft_eval_size, held_out, 0, files[1])):
+        ("EFT", eft, cfg.eft_size, train, cfg.eft_min_target_spread, files[0]),
+        ("EFT-eval", eft_eval, cfg.eft_eval_size, held_out, 0, files[1]),
+    ):
         if frame.is_empty() and size > 0:
-            raise EmptySeedSetError(f"seed: {name} is empty: "
-                                    f"{_why_no_eft(replies, size, spread)} (in {where})")
+            raise EmptySeedSetError(
+                f"seed: {name} is empty: {_why_no_eft(replies, size, spread)} (in {where})"
+            )
     stats.update(
         dropped_by_length=dict(length_drops),
         eval_dropped_by_length=dict(eval_length_drops),

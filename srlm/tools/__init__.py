@@ -1,2 +1,1 @@
-"""What the `srlm` command offers besides stages: dataset diff, git/DVC revisions, export.
-"""
+"""What the `srlm` command offers besides stages: dataset diff, git/DVC revisions, export."""

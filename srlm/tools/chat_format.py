@@ -8,6 +8,7 @@ import polars as pl
 def preference_frame(pairs: pl.DataFrame) -> pl.DataFrame:
     """Pairs in TRL's conversational preference format (prompt / chosen / rejected as message
     lists), other columns kept alongside."""
+
     def messages(role: str, column: str) -> pl.Expr:
         return pl.concat_list(pl.struct(role=pl.lit(role), content=pl.col(column)))
 
@@ -16,4 +17,3 @@ def preference_frame(pairs: pl.DataFrame) -> pl.DataFrame:
         chosen=messages("assistant", "chosen"),
         rejected=messages("assistant", "rejected"),
     )
-

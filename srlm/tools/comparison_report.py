@@ -19,8 +19,11 @@ def shown(rows: list[dict], show_all: bool) -> list[dict]:
     """The rows to print: all, or those that are not the same, agreeing or not compared."""
     if show_all:
         return rows
-    return [r for r in rows
-            if r["status"] not in QUIET_STATUSES and not r["status"].startswith(NOT_COMPARED)]
+    return [
+        r
+        for r in rows
+        if r["status"] not in QUIET_STATUSES and not r["status"].startswith(NOT_COMPARED)
+    ]
 
 
 def _value(value, ci) -> str:
@@ -37,8 +40,13 @@ def _value(value, ci) -> str:
 
 def _cells(row: dict, allow_count_changes: bool) -> list[str]:
     status = row["status"].upper() if failing(row, allow_count_changes) else row["status"]
-    return [row["figure"], _value(row["a"], row["a_ci95"]), _value(row["b"], row["b_ci95"]),
-            status, row["note"]]
+    return [
+        row["figure"],
+        _value(row["a"], row["a_ci95"]),
+        _value(row["b"], row["b_ci95"]),
+        status,
+        row["note"],
+    ]
 
 
 def _by_file(rows: list[dict]) -> dict[str, list[dict]]:
@@ -48,8 +56,13 @@ def _by_file(rows: list[dict]) -> dict[str, list[dict]]:
     return groups
 
 
-def text_report(rows: list[dict], a_label: str, b_label: str, show_all: bool = False,
-                allow_count_changes: bool = False) -> str:
+def text_report(
+    rows: list[dict],
+    a_label: str,
+    b_label: str,
+    show_all: bool = False,
+    allow_count_changes: bool = False,
+) -> str:
     """An aligned plain-text table per file, then the verdict."""
     lines = [f"A = {a_label}", f"B = {b_label}"]
     picked = shown(rows, show_all)
@@ -57,8 +70,9 @@ def text_report(rows: list[dict], a_label: str, b_label: str, show_all: bool = F
     # One set of column widths for all files, so the tables line up down the page.
     widths = [len(h) for h in header]
     for row in picked:
-        widths = [max(w, len(c)) for w, c in zip(widths, _cells(row, allow_count_changes),
-                                                 strict=True)]
+        widths = [
+            max(w, len(c)) for w, c in zip(widths, _cells(row, allow_count_changes), strict=True)
+        ]
 
     def line(cells: list[str]) -> str:
         return "  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
@@ -72,13 +86,23 @@ def text_report(rows: list[dict], a_label: str, b_label: str, show_all: bool = F
     return "\n".join(lines) + "\n"
 
 
-def markdown_report(rows: list[dict], a_label: str, b_label: str, show_all: bool = False,
-                    allow_count_changes: bool = False) -> str:
+def markdown_report(
+    rows: list[dict],
+    a_label: str,
+    b_label: str,
+    show_all: bool = False,
+    allow_count_changes: bool = False,
+) -> str:
     """A markdown table per file (for a pull request or an issue), then the verdict."""
     lines = [f"A = `{a_label}`, B = `{b_label}`"]
     for file, group in _by_file(shown(rows, show_all)).items():
-        lines += ["", f"#### {file}", "", "| figure | A | B | status | note |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"#### {file}",
+            "",
+            "| figure | A | B | status | note |",
+            "|---|---|---|---|---|",
+        ]
         for row in group:
             cells = [c.replace("|", "\\|") for c in _cells(row, allow_count_changes)]
             lines.append("| " + " | ".join(cells) + " |")
@@ -86,9 +110,22 @@ def markdown_report(rows: list[dict], a_label: str, b_label: str, show_all: bool
     return "\n".join(lines) + "\n"
 
 
-def json_report(rows: list[dict], a_label: str, b_label: str,
-                allow_count_changes: bool = False) -> str:
+def json_report(
+    rows: list[dict], a_label: str, b_label: str, allow_count_changes: bool = False
+) -> str:
     """Every row, the counts by status, the verdict and the exit code, as JSON."""
     counts, verdict, code = summarize(rows, allow_count_changes)
-    return json.dumps({"a": a_label, "b": b_label, "verdict": verdict, "exit_code": code,
-                       "counts": counts, "rows": rows}, indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "a": a_label,
+                "b": b_label,
+                "verdict": verdict,
+                "exit_code": code,
+                "counts": counts,
+                "rows": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )

@@ -29,8 +29,7 @@ def parse_metrics(text: str, name: str) -> dict:
     except json.JSONDecodeError as err:
         raise SrlmError(f"{name}: not valid JSON (line {err.lineno}: {err.msg})") from None
     if not isinstance(tree, dict):
-        raise SrlmError(f"{name}: expected a JSON object of metrics, got a "
-                        f"{type(tree).__name__}")
+        raise SrlmError(f"{name}: expected a JSON object of metrics, got a {type(tree).__name__}")
     return tree
 
 
@@ -49,8 +48,7 @@ def read_folder(root: str | Path) -> dict[str, dict]:
 
 def _git(args: list[str], cwd: str | Path) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                              check=False)
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
     except FileNotFoundError:
         raise SrlmError("git is not installed: compare two metrics folders instead") from None
     except NotADirectoryError:
@@ -66,8 +64,10 @@ def read_revision(rev: str, metrics_dir: str = "metrics", repo: str | Path = "."
     """The metrics folder `metrics_dir` (relative to `repo`) as committed at git revision `rev`."""
     top = _git(["rev-parse", "--show-toplevel"], repo)
     if top.returncode != 0:
-        raise SrlmError(f"'{rev}' is not a folder, and {Path(repo).resolve()} is not in a git "
-                        f"repository ({_stderr(top)}): give metrics folders instead")
+        raise SrlmError(
+            f"'{rev}' is not a folder, and {Path(repo).resolve()} is not in a git "
+            f"repository ({_stderr(top)}): give metrics folders instead"
+        )
     toplevel = Path(top.stdout.strip())
     resolved = _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], toplevel)
     if resolved.returncode != 0:
@@ -79,8 +79,7 @@ def read_revision(rev: str, metrics_dir: str = "metrics", repo: str | Path = "."
         raise SrlmError(f"{metrics_dir}: outside the git repository {toplevel}") from None
     # `-l`: each blob's size, so that a huge committed file is refused before `git show`
     # reads it into memory (the same limit as a metrics file in a folder).
-    listed = _git(["ls-tree", "-r", "-l", "--full-name", sha, "--", prefix.as_posix()],
-                  toplevel)
+    listed = _git(["ls-tree", "-r", "-l", "--full-name", sha, "--", prefix.as_posix()], toplevel)
     if listed.returncode != 0:
         raise SrlmError(f"git ls-tree {rev}: {_stderr(listed)}")
     sizes = {}
@@ -93,8 +92,10 @@ def read_revision(rev: str, metrics_dir: str = "metrics", repo: str | Path = "."
     files = {}
     for name in sorted(sizes):
         if sizes[name] > METADATA_LIMIT:
-            raise SrlmError(f"{name}@{rev}: {sizes[name]:,} bytes, over the "
-                            f"{format_limit(METADATA_LIMIT)} limit on a metrics file")
+            raise SrlmError(
+                f"{name}@{rev}: {sizes[name]:,} bytes, over the "
+                f"{format_limit(METADATA_LIMIT)} limit on a metrics file"
+            )
         shown = _git(["show", f"{sha}:{name}"], toplevel)
         if shown.returncode != 0:
             raise SrlmError(f"{name}@{rev}: {_stderr(shown)}")
@@ -103,14 +104,17 @@ def read_revision(rev: str, metrics_dir: str = "metrics", repo: str | Path = "."
     return files
 
 
-def read_side(spec: str | None, metrics_dir: str = "metrics",
-              repo: str | Path = ".") -> tuple[str, dict[str, dict]]:
+def read_side(
+    spec: str | None, metrics_dir: str = "metrics", repo: str | Path = "."
+) -> tuple[str, dict[str, dict]]:
     """`(label, files)` for a revision, a folder, or (`None`) the workspace's metrics folder."""
     if spec is None:
         folder = Path(repo) / metrics_dir
         if not folder.is_dir():
-            raise SrlmError(f"{metrics_dir}: no metrics folder in the workspace (run dvc repro, "
-                            "or pass --metrics-dir or two revisions)")
+            raise SrlmError(
+                f"{metrics_dir}: no metrics folder in the workspace (run dvc repro, "
+                "or pass --metrics-dir or two revisions)"
+            )
         return f"{metrics_dir} (workspace)", read_folder(folder)
     path = Path(spec)
     if path.is_dir():

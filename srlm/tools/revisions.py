@@ -32,8 +32,6 @@ def fetch_revision(path: str, rev: str, into: str | Path, repo: str = ".") -> Pa
     try:
         fs.get(path, str(target), recursive=True)
     except Exception as err:
-        raise RevisionError(
-            f"{path}@{rev}: cannot read it ({err}); is it in the DVC cache or a remote?"
-            .splitlines()[0]
-        ) from None
+        message = f"{path}@{rev}: cannot read it ({err}); is it in the DVC cache or a remote?"
+        raise RevisionError(message.splitlines()[0]) from None
     return target

@@ -39,13 +39,47 @@ ONLY_A, ONLY_B = "only in A", "only in B"
 NOT_COMPARED = "not compared"  # the status is "not compared (<why>)"
 # Word parts (of any key on a figure's path) that make it a timing. Timings change with the
 # machine's load and speed, never with the results.
-TIMING_WORDS = {"seconds", "second", "secs", "sec", "s", "ms", "minutes", "hours", "time",
-                "timing", "timings", "elapsed", "wall", "duration", "rss", "started",
-                "finished", "timestamp", "date", "throughput"}
+TIMING_WORDS = {
+    "seconds",
+    "second",
+    "secs",
+    "sec",
+    "s",
+    "ms",
+    "minutes",
+    "hours",
+    "time",
+    "timing",
+    "timings",
+    "elapsed",
+    "wall",
+    "duration",
+    "rss",
+    "started",
+    "finished",
+    "timestamp",
+    "date",
+    "throughput",
+}
 # Strings under these words describe the machine or its software, or are content hashes (a
 # model's hash differs after bf16 rounding by design): they say nothing about agreement.
-MACHINE_WORDS = {"host", "hostname", "machine", "cpu", "gpu", "platform", "processor", "node",
-                 "device", "uname", "version", "versions", "python", "torch", "cuda"}
+MACHINE_WORDS = {
+    "host",
+    "hostname",
+    "machine",
+    "cpu",
+    "gpu",
+    "platform",
+    "processor",
+    "node",
+    "device",
+    "uname",
+    "version",
+    "versions",
+    "python",
+    "torch",
+    "cuda",
+}
 HASH_WORDS = {"sha256", "sha1", "sha", "md5", "hash", "checksum", "fingerprint"}
 PATH_WORDS = {"path", "dir", "folder", "cwd", "home"}
 CI_SUFFIX = "_ci95"
@@ -63,8 +97,12 @@ def _interval(value, where: str) -> tuple[float, float] | None:
     """`[lo, hi]` as a tuple, `None` for null; anything else is an error naming `where`."""
     if value is None:
         return None
-    if (isinstance(value, list) and len(value) == 2 and all(map(_is_number, value))
-            and value[0] <= value[1]):
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(map(_is_number, value))
+        and value[0] <= value[1]
+    ):
         return float(value[0]), float(value[1])
     raise SrlmError(f"{where}: expected a 95% interval [low, high] or null, got {value!r}")
 
@@ -137,8 +175,15 @@ def classify(figure: str, a: tuple, b: tuple) -> tuple[str, str]:
     if numbers and (isinstance(va, float) or isinstance(vb, float) or ca or cb):
         if _rounded(float(va)) == _rounded(float(vb)):
             return SAME, ""
-        why = (" (both intervals have zero width)" if ca and cb else
-               " (interval only in A)" if ca else " (interval only in B)" if cb else "")
+        why = (
+            " (both intervals have zero width)"
+            if ca and cb
+            else " (interval only in A)"
+            if ca
+            else " (interval only in B)"
+            if cb
+            else ""
+        )
         return MOVED, f"B-A {_signed(vb - va)}{why}"
     if _rounded(va) == _rounded(vb):
         return SAME, ""
@@ -151,8 +196,16 @@ def classify(figure: str, a: tuple, b: tuple) -> tuple[str, str]:
 
 def _row(file: str, figure: str, status: str, a, b, note: str = "") -> dict:
     (va, ca), (vb, cb) = a or (None, None), b or (None, None)
-    return {"file": file, "figure": figure, "status": status, "a": va, "a_ci95": ca,
-            "b": vb, "b_ci95": cb, "note": note}
+    return {
+        "file": file,
+        "figure": figure,
+        "status": status,
+        "a": va,
+        "a_ci95": ca,
+        "b": vb,
+        "b_ci95": cb,
+        "note": note,
+    }
 
 
 def compare(a_files: dict[str, dict], b_files: dict[str, dict]) -> list[dict]:
@@ -185,12 +238,16 @@ def failing(row: dict, allow_count_changes: bool = False) -> bool:
 def summarize(rows: list[dict], allow_count_changes: bool = False) -> tuple[dict, str, int]:
     """(counts by status, one-line verdict, exit code): 1 when a figure differs or a count
     changed (only the former with `allow_count_changes`), else 0."""
-    counts = Counter(NOT_COMPARED if r["status"].startswith(NOT_COMPARED) else r["status"]
-                     for r in rows)
+    counts = Counter(
+        NOT_COMPARED if r["status"].startswith(NOT_COMPARED) else r["status"] for r in rows
+    )
     code = int(any(failing(r, allow_count_changes) for r in rows))
     changed = [r for r in rows if r["status"] == CHANGED]
-    what = "counts" if all(_is_number(r["a"]) and _is_number(r["b"]) for r in changed) \
+    what = (
+        "counts"
+        if all(_is_number(r["a"]) and _is_number(r["b"]) for r in changed)
         else "counts or labels"
+    )
     verdict = (
         f"{'agree' if code == 0 else 'DIFFER'}: {counts[AGREE]} figures agree within intervals, "
         f"{counts[DIFFER]} differ, {counts[CHANGED]} {what} changed"

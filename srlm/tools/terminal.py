@@ -29,6 +29,9 @@ def printable_frame(frame: pl.DataFrame) -> pl.DataFrame:
         if dtype == pl.Utf8:
             escaped.append(pl.col(name).map_elements(escape_controls, return_dtype=pl.Utf8))
         elif dtype == pl.List(pl.Utf8):
-            escaped.append(pl.col(name).list.eval(
-                pl.element().map_elements(escape_controls, return_dtype=pl.Utf8)))
+            escaped.append(
+                pl.col(name).list.eval(
+                    pl.element().map_elements(escape_controls, return_dtype=pl.Utf8)
+                )
+            )
     return frame.with_columns(escaped) if escaped else frame

@@ -1,2 +1,1 @@
-"""Models: importing the base model (M0) and training with TRL (SFT for M1, DPO for M2, M3...).
-"""
+"""Models: importing the base model (M0) and training with TRL (SFT for M1, DPO for M2, M3...)."""

@@ -66,8 +66,9 @@ def resolve_source(model: str, gguf_file: str | None) -> tuple[str, str | None]:
     raise BaseModelError(f"{model}: no such model directory (and not a hub id OWNER/NAME)")
 
 
-def import_base_model(model: str, out: str | Path, gguf_file: str | None = None,
-                      revision: str | None = None) -> dict:
+def import_base_model(
+    model: str, out: str | Path, gguf_file: str | None = None, revision: str | None = None
+) -> dict:
     """Load the base model, save it to `out` as safetensors + tokenizer; return a summary."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
@@ -101,5 +102,9 @@ def import_base_model(model: str, out: str | Path, gguf_file: str | None = None,
     tokenizer.save_pretrained(out)
     n_params = sum(p.numel() for p in model_out.parameters())
     log.info("saved %s (%d parameters) to %s", source, n_params, out)
-    return {"source": model, "gguf_file": gguf, "parameters": n_params,
-            "architecture": type(model_out).__name__}
+    return {
+        "source": model,
+        "gguf_file": gguf,
+        "parameters": n_params,
+        "architecture": type(model_out).__name__,
+    }

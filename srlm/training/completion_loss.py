@@ -33,8 +33,12 @@ def completion_loss(model, inputs: dict, num_items_in_batch=None):
 
     labels = inputs["labels"][:, 1:]
     keep, mask = kept_positions(inputs["labels"])
-    logits = model(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
-                   use_cache=False, logits_to_keep=keep).logits
+    logits = model(
+        input_ids=inputs["input_ids"],
+        attention_mask=inputs.get("attention_mask"),
+        use_cache=False,
+        logits_to_keep=keep,
+    ).logits
     kept = mask[:, keep]
     total = F.cross_entropy(logits[kept].float(), labels[:, keep][kept], reduction="sum")
     count = num_items_in_batch if num_items_in_batch is not None else mask.sum()
@@ -65,10 +69,14 @@ def completion_log_probs(forward, labels: torch.Tensor, log_sum_sq: bool = False
         sum_sq = spread(torch.logsumexp(2 * log_softmax, dim=-1)) if log_sum_sq else None
     log_probs = spread(picked)
     return FusedCausalLMOutput(
-        loss=-log_probs.sum() / mask.sum().clamp(min=1), log_probs=log_probs,
-        entropy=spread(entropy), mean_logits=spread(mean_logits),
+        loss=-log_probs.sum() / mask.sum().clamp(min=1),
+        log_probs=log_probs,
+        entropy=spread(entropy),
+        mean_logits=spread(mean_logits),
         is_top1=mask.new_zeros(mask.shape).masked_scatter(mask, is_top1),
-        log_sum_sq_probs=sum_sq, label_mask=mask)
+        log_sum_sq_probs=sum_sq,
+        label_mask=mask,
+    )
 
 
 def use_completion_head(model, log_sum_sq: bool = False) -> None:

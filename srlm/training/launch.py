@@ -49,8 +49,9 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def per_process_batch(batch_size: int, grad_accum: int, processes: int, group: str
-                      ) -> tuple[int, int]:
+def per_process_batch(
+    batch_size: int, grad_accum: int, processes: int, group: str
+) -> tuple[int, int]:
     """(per-process batch, accumulation steps) that keep the global batch of one process.
 
     The accumulation steps are divided first (the micro-batches stay as in params), else the
@@ -63,7 +64,8 @@ def per_process_batch(batch_size: int, grad_accum: int, processes: int, group: s
     raise SrlmError(
         f"{group}.batch_size x {group}.grad_accum = {batch_size} x {grad_accum} cannot be "
         f"shared evenly by accelerate.processes={processes}: make grad_accum or batch_size a "
-        "multiple of it")
+        "multiple of it"
+    )
 
 
 def launch_command(config, script: str | Path, arguments: list[str]) -> list[str]:
@@ -72,8 +74,15 @@ def launch_command(config, script: str | Path, arguments: list[str]) -> list[str
     Without a config file it is plain data parallel through torchrun (accelerate's
     `--multi_gpu` launcher, which on CPUs starts gloo processes).
     """
-    command = [sys.executable, "-m", "accelerate.commands.launch",
-               "--num_processes", str(config.processes), "--num_machines", str(config.machines)]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        str(config.processes),
+        "--num_machines",
+        str(config.machines),
+    ]
     if config.config_file:
         if not Path(config.config_file).is_file():
             raise SrlmError(f"accelerate.config_file: {config.config_file} does not exist")
@@ -83,8 +92,9 @@ def launch_command(config, script: str | Path, arguments: list[str]) -> list[str
     return command + [str(script), *arguments]
 
 
-def relaunch(config, script: str | Path, arguments: list[str], training=None,
-             group: str = "training") -> bool:
+def relaunch(
+    config, script: str | Path, arguments: list[str], training=None, group: str = "training"
+) -> bool:
     """Run `script` under `accelerate launch` when `config.processes` > 1 and this process
     is not already a launched one; True when it ran (the caller then stops).
 
@@ -97,18 +107,25 @@ def relaunch(config, script: str | Path, arguments: list[str], training=None,
         return False
     if training is not None:
         per_process_batch(training.batch_size, training.grad_accum, config.processes, group)
-    print(f"running {Path(script).name} in {config.processes} processes: "
-          f"{' '.join(launch_command(config, script, arguments)[1:6])} ...", file=sys.stderr)
+    print(
+        f"running {Path(script).name} in {config.processes} processes: "
+        f"{' '.join(launch_command(config, script, arguments)[1:6])} ...",
+        file=sys.stderr,
+    )
     shared = tempfile.mkdtemp(prefix="srlm-launch-")
     try:
-        done = subprocess.run(launch_command(config, script, arguments),
-                              env={**os.environ, SHARED_DIR_VARIABLE: shared},
-                              preexec_fn=_launcher_dies_with_stage)
+        done = subprocess.run(
+            launch_command(config, script, arguments),
+            env={**os.environ, SHARED_DIR_VARIABLE: shared},
+            preexec_fn=_launcher_dies_with_stage,
+        )
     finally:
         shutil.rmtree(shared, ignore_errors=True)
     if done.returncode != 0:
-        raise SrlmError(f"{Path(script).stem}: accelerate launch with {config.processes} "
-                        f"processes failed (exit {done.returncode}; see the lines above)")
+        raise SrlmError(
+            f"{Path(script).stem}: accelerate launch with {config.processes} "
+            f"processes failed (exit {done.returncode}; see the lines above)"
+        )
     return True
 
 

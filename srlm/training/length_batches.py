@@ -11,8 +11,9 @@ def grouped_by_length(args, lengths: list[int]) -> LengthBuckets:
     """The sampler of a `group_by_length` run: `LengthBuckets` of one optimizer step's
     examples over all processes, so that N launched processes take the steps one takes
     (accelerate hands process i the loader's batches i, i + N, ...)."""
-    return LengthBuckets(lengths, args.train_batch_size * args.gradient_accumulation_steps
-                         * args.world_size)
+    return LengthBuckets(
+        lengths, args.train_batch_size * args.gradient_accumulation_steps * args.world_size
+    )
 
 
 class LengthBuckets(torch.utils.data.Sampler):
@@ -48,12 +49,16 @@ class LengthBuckets(torch.utils.data.Sampler):
 
 def pair_token_counts(dataset) -> list[tuple[int, int, int]]:
     """(prompt, chosen, rejected) token counts of each tokenized DPO pair."""
-    return [(len(prompt), len(chosen), len(rejected)) for prompt, chosen, rejected
-            in zip(dataset["prompt_ids"], dataset["chosen_ids"], dataset["rejected_ids"],
-                   strict=True)]
+    return [
+        (len(prompt), len(chosen), len(rejected))
+        for prompt, chosen, rejected in zip(
+            dataset["prompt_ids"], dataset["chosen_ids"], dataset["rejected_ids"], strict=True
+        )
+    ]
 
 
 def pair_lengths(dataset) -> list[int]:
     """Each tokenized pair's padded length: prompt + the longer of its two answers."""
-    return [prompt + max(chosen, rejected)
-            for prompt, chosen, rejected in pair_token_counts(dataset)]
+    return [
+        prompt + max(chosen, rejected) for prompt, chosen, rejected in pair_token_counts(dataset)
+    ]

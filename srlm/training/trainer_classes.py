@@ -50,9 +50,12 @@ def dpo_trainer_class():
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             # where TRL put its fused head: the base model under a peft wrapper
-            use_completion_head(cast("PeftModel", self.model).get_base_model()
-                                if is_peft_model(self.model) else self.model,
-                                log_sum_sq=self.use_weighting)
+            use_completion_head(
+                cast("PeftModel", self.model).get_base_model()
+                if is_peft_model(self.model)
+                else self.model,
+                log_sum_sq=self.use_weighting,
+            )
             if self.ref_model is not None:
                 use_completion_head(self.ref_model)
 

@@ -33,8 +33,15 @@ log = logging.getLogger(__name__)
 
 
 SFT_LOG_FIELDS = ("loss", "learning_rate", "grad_norm")
-DPO_LOG_FIELDS = ("loss", "learning_rate", "grad_norm", "rewards/chosen", "rewards/rejected",
-                  "rewards/accuracies", "rewards/margins")
+DPO_LOG_FIELDS = (
+    "loss",
+    "learning_rate",
+    "grad_norm",
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/accuracies",
+    "rewards/margins",
+)
 
 
 class LossLog(TrainerCallback):
@@ -82,8 +89,9 @@ def fit_length(records: list[dict], tokenizer, max_length: int) -> tuple[list[di
     """
     kept = []
     for record in records:
-        ids = tokenizer.apply_chat_template(record["prompt"] + record["completion"],
-                                            tokenize=True, return_dict=True)["input_ids"]
+        ids = tokenizer.apply_chat_template(
+            record["prompt"] + record["completion"], tokenize=True, return_dict=True
+        )["input_ids"]
         if len(ids) <= max_length:
             kept.append(record)
     return kept, len(records) - len(kept)
@@ -96,16 +104,20 @@ def peft_config(lora):
     from peft import LoraConfig as PeftLoraConfig
 
     return PeftLoraConfig(
-        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-        target_modules=lora.target_modules, task_type="CAUSAL_LM",
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        task_type="CAUSAL_LM",
     )
 
 
 def common_training_args(cfg, precision: str, work_dir: str) -> dict:
     """TrainingArguments shared by SFT and DPO: no checkpoints, no hub, no reporters. Under
     `accelerate launch` the global batch of params is shared by the processes."""
-    batch_size, grad_accum = per_process_batch(cfg.batch_size, cfg.grad_accum, world_size(),
-                                               cfg._group)
+    batch_size, grad_accum = per_process_batch(
+        cfg.batch_size, cfg.grad_accum, world_size(), cfg._group
+    )
     return {
         "output_dir": work_dir,
         "num_train_epochs": cfg.epochs,
@@ -138,8 +150,10 @@ def train_and_save(trainer, out_dir: str | Path | None) -> tuple[TrainOutput, fl
     """Run `trainer`, save the plain model to `out_dir` (None: a process that writes nothing);
     (train result, seconds)."""
     if is_sharded(trainer.accelerator) and hasattr(trainer.model, "merge_and_unload"):
-        raise SrlmError("lora.enabled with FSDP or ZeRO-3 (accelerate.config_file) is not "
-                        "supported: use accelerate/ddp.yaml or turn LoRA off")
+        raise SrlmError(
+            "lora.enabled with FSDP or ZeRO-3 (accelerate.config_file) is not "
+            "supported: use accelerate/ddp.yaml or turn LoRA off"
+        )
     started = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - started
@@ -159,8 +173,9 @@ def save_plain_model(trainer, out_dir: str | Path | None) -> None:
     process given an `out_dir` writes.
     """
     accelerator = trainer.accelerator
-    state_dict = accelerator.get_state_dict(trainer.model_wrapped) \
-        if is_sharded(accelerator) else None
+    state_dict = (
+        accelerator.get_state_dict(trainer.model_wrapped) if is_sharded(accelerator) else None
+    )
     if out_dir is None:
         return
     model = accelerator.unwrap_model(trainer.model)
@@ -170,8 +185,14 @@ def save_plain_model(trainer, out_dir: str | Path | None) -> None:
     trainer.processing_class.save_pretrained(out_dir)
 
 
-def train_sft(base_dir: str | Path, ift: pl.DataFrame, eft: pl.DataFrame, cfg,
-              out_dir: str | Path | None, loss_csv: str | Path | None = None) -> dict:
+def train_sft(
+    base_dir: str | Path,
+    ift: pl.DataFrame,
+    eft: pl.DataFrame,
+    cfg,
+    out_dir: str | Path | None,
+    loss_csv: str | Path | None = None,
+) -> dict:
     """SFT of the model in `base_dir` on IFT + EFT (`cfg`: `SFTParams`); returns metrics.
     `out_dir` None: a launched process other than the main one (it trains, writes nothing)."""
     import datasets
@@ -197,8 +218,12 @@ def train_sft(base_dir: str | Path, ift: pl.DataFrame, eft: pl.DataFrame, cfg,
             gradient_checkpointing=False,
         )
         trainer = sft_trainer_class()(
-            model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-            peft_config=peft_config(cfg.lora), callbacks=[losses],
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=peft_config(cfg.lora),
+            callbacks=[losses],
         )
         tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
         result, seconds = train_and_save(trainer, out_dir)
@@ -234,8 +259,13 @@ def dpo_records(pairs: pl.DataFrame) -> list[dict]:
     ]
 
 
-def train_dpo(base_dir: str | Path, pairs: pl.DataFrame, cfg, out_dir: str | Path | None,
-              log_csv: str | Path | None = None) -> dict:
+def train_dpo(
+    base_dir: str | Path,
+    pairs: pl.DataFrame,
+    cfg,
+    out_dir: str | Path | None,
+    log_csv: str | Path | None = None,
+) -> dict:
     """DPO of the model in `base_dir` on `pairs` (`cfg`: `DPOParams`); returns metrics.
 
     The base model is both the starting policy and the frozen reference (its log-probs are
@@ -259,8 +289,13 @@ def train_dpo(base_dir: str | Path, pairs: pl.DataFrame, cfg, out_dir: str | Pat
         _ = args.device  # starts the process group under `accelerate launch`
         dataset = shared_dataset(dpo_records(pairs))
         trainer = dpo_trainer_class()(
-            model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-            peft_config=peft_config(cfg.lora), callbacks=[log])
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=peft_config(cfg.lora),
+            callbacks=[log],
+        )
         tokens = dpo_tokens(trainer.train_dataset, cfg.max_length) * cfg.epochs
         result, seconds = train_and_save(trainer, out_dir)
     if log_csv is not None:
@@ -286,6 +321,8 @@ def train_dpo(base_dir: str | Path, pairs: pl.DataFrame, cfg, out_dir: str | Pat
 def dpo_tokens(dataset, max_length: int | None) -> int:
     """Tokens DPO trains on in one epoch: prompt + chosen and prompt + rejected, each cut to
     `max_length` as TRL's collator cuts them."""
-    return sum(min(prompt + answer, max_length or prompt + answer)
-               for prompt, chosen, rejected in pair_token_counts(dataset)
-               for answer in (chosen, rejected))
+    return sum(
+        min(prompt + answer, max_length or prompt + answer)
+        for prompt, chosen, rejected in pair_token_counts(dataset)
+        for answer in (chosen, rejected)
+    )
