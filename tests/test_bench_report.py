@@ -137,3 +137,44 @@ def test_model_fingerprint_figures_and_target(report):
         {**base, "model_fingerprint": slow}
     )
     assert "Model identity" not in report.render(base)
+
+
+def on(run: dict, cpu: str, date: str, **features) -> dict:
+    machine = {**run["machine"], "cpu": cpu, "date": date, "avx512_bf16": False, **features}
+    return {**run, "machine": machine}
+
+
+def test_each_cpu_kind_keeps_its_latest_run_side_by_side(report, tmp_path):
+    import history
+
+    epyc_old = on(results(300.0, 300.0), "AMD EPYC", "2026-11-01 10:00 UTC", avx512_bf16=True)
+    xeon = on(results(240.0, 200.0), "Intel Xeon", "2026-11-20 10:00 UTC", amx=True)
+    epyc = on(results(420.0, 340.0), "AMD EPYC", "2026-11-30 10:00 UTC", avx512_bf16=True)
+    path = tmp_path / "results.json"
+    history.save_runs(path, [epyc_old, xeon, epyc])
+    runs = history.load_runs(path)
+    assert len(runs) == 3  # every run kept
+    text = report.render_runs(runs)
+    epyc_kind, xeon_kind = "AMD EPYC (AVX-512 BF16, 2 cores)", "Intel Xeon (AMX, 2 cores)"
+    assert f"| target | {epyc_kind} | {xeon_kind} |" in text
+    assert (
+        "| answers, default engine (vLLM-CPU), ≥ 250 tok/s | 420 tok/s (met) | "
+        "240 tok/s (**missed**) |" in text
+    )
+    assert f"## {epyc_kind}" in text and f"## {xeon_kind}" in text
+    assert "### Targets (issue 14)" in text and "\n## Targets (issue 14)" not in text
+    assert "300.0 [290.0–310.0]" not in text  # the EPYC's older run is replaced by its latest
+    assert "3 so far" in text
+
+
+def test_a_results_file_of_one_run_reads_as_that_run(report, tmp_path):
+    import json
+
+    import history
+
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results(420.0, 340.0)))
+    assert [r["machine"]["commit"] for r in history.load_runs(path)] == ["abc1234"]
+    assert history.load_runs(tmp_path / "none.json") == []
+    avx2 = {"cpu": "AMD EPYC", "cores": 2, "avx512": False}
+    assert history.machine_kind(avx2) == "AMD EPYC (no AVX-512, 2 cores)"

@@ -4,6 +4,7 @@ import pytest
 from srlm.core.params import SeedParams
 from srlm.core.schemas import validate
 from srlm.loop.judge_prompt import parse_score, render_judge_prompt
+from srlm.sources.eft_targets import target_scores
 from srlm.sources.readers import read_prompts, read_replies
 from srlm.sources.seed_sets import (
     build_eft,
@@ -11,7 +12,6 @@ from srlm.sources.seed_sets import (
     build_seed_sets,
     decontaminate,
     sample_groups,
-    target_scores,
 )
 from tests.helpers import ROOT, repo_file
 

@@ -2,9 +2,9 @@
 
 `load_params("params.yaml")` returns a `Params`, one frozen dataclass per group (`SeedParams`,
 `SFTParams`, ...); a stage reads only its own groups. The groups (srlm.core.params_models,
-params_loop, params_eval, params_scale) hold every default and every key's help text
-(`srlm params --explain` prints them); import them from here. Their range checks are in
-srlm.core.validation.
+params_training, params_loop, params_scoring, params_eval, params_scale) hold every default and
+every key's help text (`srlm params --explain` prints them); import them from here. Their
+range checks are in srlm.core.validation.
 
 A params file holds overrides: a missing key, or a missing group, takes the default, and an
 empty file is all defaults. `params.yaml` spells out every value (it equals `Params()`, a test
@@ -34,22 +34,13 @@ from srlm.core.params_eval import EvaluationParams, EvaluatorParams, IFEvalParam
 from srlm.core.params_loop import (
     CandidatesParams,
     IterationSpec,
-    JudgeParams,
-    MonitorsParams,
-    PairsParams,
     PromptsParams,
     check_iterations,
 )
-from srlm.core.params_models import (
-    BaseModelParams,
-    DPOParams,
-    EngineParams,
-    LoraParams,
-    SeedParams,
-    SFTParams,
-    TrainingParams,
-)
+from srlm.core.params_models import BaseModelParams, EngineParams, SeedParams
 from srlm.core.params_scale import AccelerateParams, ScaleParams
+from srlm.core.params_scoring import JudgeParams, MonitorsParams, PairsParams
+from srlm.core.params_training import DPOParams, LoraParams, SFTParams, TrainingParams
 from srlm.core.profiles import PROFILE_KEY, merge_overrides, profile_path
 from srlm.core.validation import InvalidValue, ParamsError
 

@@ -8,28 +8,18 @@ blur); `plot_frames(...)` gives the long-format CSVs that dvc.yaml's `plots` dra
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import polars as pl
 
-from srlm.core.bounded_read import METADATA_LIMIT, read_text
-from srlm.core.errors import SrlmError
-from srlm.core.text import parse_json
 from srlm.evaluation.ifeval_report import (
-    HEADERS,
     ifeval_comparisons,
     ifeval_frame,
     ifeval_markdown,
     model_bases,
     read_prompt_tables,
 )
-
-
-class ReportError(SrlmError):
-    """A metrics file the report cannot read; the message names it."""
-
+from srlm.evaluation.report_inputs import MODES, MONITOR_KEYS, load_metrics
 
 JUDGE_COLUMNS = [  # (header, key in a scoring mode's reward-model metrics)
     ("parsed %", "parse_rate"),
@@ -57,18 +47,8 @@ FOLLOW_COLUMNS = [
     ("pair yield %", "pairs", ("yield",)),
     ("loop judge parse %", "judgments", ("parse_rate",)),
 ]
-MONITOR_KEYS = (
-    "top_score_share",
-    "score_gap",
-    "length_gap_chars",
-    "length_ratio_vs_m1",
-    "pair_yield",
-    "parse_rate",
-    "judge_consistency_tau",
-)
 # Every metrics file the report reads (the judge table reads `judge.json`).
 FILES = ("ifeval", "judge", "monitors", *dict.fromkeys(file for _, file, _ in FOLLOW_COLUMNS))
-MODES = ("sampled", "expected")
 WIN_KEYS = ("win_rate", "tie_rate", "loss_rate", "soft_win_rate", "flip_rate")
 REWARD_KEYS = (
     "pairwise_accuracy",
@@ -81,69 +61,12 @@ REWARD_KEYS = (
 )
 
 
-# The keys each metrics file always has (its stage writes them, null when not measurable):
-# a file without one is not that stage's output, and would give a row of empty cells.
-REQUIRED = {
-    "judge": MODES,
-    "ifeval": tuple(HEADERS),
-    "monitors": MONITOR_KEYS,
-    "reference": ("soft_win_rate",),
-    "h2h": ("soft_win_rate",),
-    "answers": ("mean_chars",),
-    "pairs": ("pairs", "yield"),
-    "judgments": ("parse_rate",),
-}
-# Keys whose value is a group of metrics rather than a number.
-GROUPS = {"judge": MODES}
-
-
-def check_shape(path: Path, stem: str, data: object) -> dict:
-    """`data` (metrics file `path`, of kind `stem`) as the report needs it: a JSON object
-    with every `REQUIRED` key, numbers (or null) there and objects under `GROUPS`;
-    `ReportError` naming the file and the key otherwise."""
-    rebuild = "rebuild it with `dvc repro`"
-    if not isinstance(data, dict):
-        raise ReportError(
-            f"{path}: expected a JSON object of metrics, got {type(data).__name__}; {rebuild}"
-        )
-    for key in REQUIRED.get(stem, ()):
-        if key not in data:
-            raise ReportError(
-                f"{path}: no key '{key}' (an empty or foreign metrics file); {rebuild}"
-            )
-        value, group = data[key], key in GROUPS.get(stem, ())
-        if group and not isinstance(value, dict):
-            raise ReportError(
-                f"{path}: key '{key}' must be an object of metrics, got "
-                f"{type(value).__name__}; {rebuild}"
-            )
-        if not group and (
-            isinstance(value, bool) or not isinstance(value, int | float | type(None))
-        ):
-            raise ReportError(
-                f"{path}: key '{key}' must be a number or null, got {repr(value)[:80]}; {rebuild}"
-            )
-    return data
-
-
-def _load(path: Path) -> dict | None:
-    if not os.path.lexists(path):
-        return None
-    # a regular file of bounded size: a FIFO or /dev/zero named there never hangs the report
-    text = read_text(path, "metrics file", METADATA_LIMIT, ReportError)
-    try:
-        data = parse_json(text, str(path))
-    except json.JSONDecodeError as err:
-        raise ReportError(
-            f"{path}: not a valid metrics JSON file ({err}); rebuild it with `dvc repro`"
-        ) from None
-    return check_shape(path, path.stem, data)
-
-
 def collect(metrics_dir: str | Path, models: list[str]) -> list[dict]:
     """Per model: the metrics files of `metrics/<model>/` that the report uses, by stem."""
     root = Path(metrics_dir)
-    return [{"model": m, **{f: _load(root / m / f"{f}.json") for f in FILES}} for m in models]
+    return [
+        {"model": m, **{f: load_metrics(root / m / f"{f}.json") for f in FILES}} for m in models
+    ]
 
 
 def _format(header: str, value) -> str:
