@@ -7,6 +7,7 @@
     srlm diff data/m2/pairs data/m3/pairs              what changed between two artifacts
     srlm diff data/m2/pairs --rev HEAD~1 --rev HEAD    one artifact at two git revisions
     srlm report                        one table of every model's evaluation metrics
+    srlm view                          browsable HTML pages of every iteration's data
     srlm compare                       did the rebuild agree with HEAD's metrics (intervals)?
 
 The pipeline itself runs with `dvc repro`.
@@ -26,6 +27,7 @@ from srlm.cli_commands import (
     cmd_report,
     cmd_show,
     cmd_validate,
+    cmd_view,
 )
 from srlm.core.console import error_line, one_line
 from srlm.core.errors import SrlmError
@@ -126,6 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["parquet", "jsonl", "hf"], default="parquet")
     export.add_argument("--out", required=True, help="file (parquet, jsonl) or directory (hf)")
     export.set_defaults(func=cmd_export)
+    view = sub.add_parser(
+        "view",
+        help="static HTML pages of every iteration: prompts, candidates, judge samples, pairs",
+        epilog="examples:\n  srlm view                      every iteration -> reports/view\n"
+        "  srlm view --iterations m2 --out /tmp/view --page-size 50\n"
+        "  then open reports/view/index.html (no network needed)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    view.add_argument("--data", default="data", help="the pipeline's data folder")
+    view.add_argument("--iterations", nargs="+", help="default: every one with pairs")
+    view.add_argument("--out", default="reports/view", help="the view's folder (replaced)")
+    view.add_argument("--page-size", type=_count(1), default=100, help="prompts a page")
+    view.set_defaults(func=cmd_view)
     report = sub.add_parser(
         "report",
         help="one table of the evaluation metrics of every model (markdown)",

@@ -146,3 +146,11 @@ def cmd_params(args: argparse.Namespace) -> int:
         return 0
     print(json.dumps(as_dict(load_params(args.file)), indent=2))
     return 0
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    from srlm.tools.view import write_view
+
+    out = write_view(args.data, args.iterations, args.out, args.page_size)
+    print(f"wrote {out / 'index.html'}")
+    return 0

@@ -19,6 +19,7 @@ PROMPT_FILES = {
     "srlm/loop/judge_prompt.py": "srlm/prompts/judge.txt",
     "srlm/loop/selfinstruct.py": "srlm/prompts/self_instruct.txt",
     "srlm/evaluation/comparisons.py": "srlm/prompts/compare.txt",
+    "srlm/tools/view.py": "srlm/tools/view_templates/iteration.html.j2",
 }
 
 # The profile params.yaml names (`profile:`); every stage depends on it.

@@ -159,9 +159,13 @@ def test_adding_an_iteration_runs_only_its_stages(project):
         "evaluate_h2h@m4",
         "monitors@m4",
         "anchors@m4",
+        "view@m4",
         "report",
     }
     assert "| m4 |" in (project / "reports" / "summary.md").read_text()
+    # the data view of the new iteration: a pair with its judge samples, on a page of its own
+    page = (project / "reports" / "view" / "m4" / "m4" / "page-0001.html").read_text()
+    assert '<div class="chosen">' in page and '<details class="sample' in page
 
 
 @pytest.mark.parametrize("mode", ["anchored", "length_controlled"])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -49,11 +50,23 @@ def _docstring_only(tree: ast.Module) -> bool:
     return all(isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant) for n in body)
 
 
+# Folders of files a module reads by name: prompt files, the data view's templates and assets.
+DATA_DIRS = ("prompts", "tools/view_templates")
+DATA_FILE = re.compile(r"[\w-]+(\.[\w-]+)*\.(txt|j2|css|js)")
+
+
+def _data_files(name: str) -> list[Path]:
+    """The package data files a string constant names (a plain file name, no path)."""
+    if not DATA_FILE.fullmatch(name):
+        return []
+    return [PACKAGE / folder / name for folder in DATA_DIRS if (PACKAGE / folder / name).is_file()]
+
+
 def code_files(script: str | Path) -> list[Path]:
     """The code a script runs: itself, every srlm module it imports (transitively, lazy imports
     inside functions included, with their packages' `__init__.py` unless it holds only a
-    docstring) and the prompt files those
-    modules name. Resume stamps hash exactly these; tests check dvc.yaml lists them."""
+    docstring) and the data files those modules name (`DATA_DIRS`: prompt files, view
+    templates). Resume stamps hash exactly these; tests check dvc.yaml lists them."""
     seen: set[Path] = set()
     todo = [Path(script).resolve()]
     while todo:
@@ -74,9 +87,7 @@ def code_files(script: str | Path) -> list[Path]:
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-                prompt = PACKAGE / "prompts" / node.value
-                if node.value.endswith(".txt") and prompt.is_file():
-                    todo.append(prompt)
+                todo += _data_files(node.value)
             for name in names:
                 parts = name.split(".")
                 if parts[0] != "srlm":
