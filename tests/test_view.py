@@ -131,7 +131,12 @@ def test_the_view_shows_a_pair_with_its_judge_samples_and_why_others_have_none(t
     assert 'href="m2/page-0001.html"' in index
     page = (out / "m2" / "page-0001.html").read_text()
     section = page.split('id="p0"')[1].split("</section>")[0]
-    assert "chosen: 5.00" in section and "rejected: 2.00" in section
+    assert "chosen: 5.00" in section and "rejected: 2.00 (margin 3.00)" in section
+    # side by side, word-diffed, each answer once
+    assert '<span class="del">blue because of Rayleigh scattering.</span>' in section
+    assert '<span class="ins">The sky is green.</span>' not in section
+    assert '<span class="ins">green.</span>' in section
+    assert section.count("Rayleigh") == 1 and "the chosen answer, above" in section
     assert section.count('<details class="sample') == 4  # 2 candidates x 2 samples
     assert "P(score): 0: 0.00" in section
     assert 'data-pair="1"' in page and 'data-tie="1"' in page and 'data-unparsed="1"' in page
