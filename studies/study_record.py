@@ -13,6 +13,7 @@ import subprocess
 from datetime import datetime
 from pathlib import Path
 
+import yaml
 from scratch_project import ROOT
 
 BEGIN = "<!-- run: written by studies/run_profile.py; rewritten on every run -->"
@@ -39,6 +40,11 @@ def collect_results(project: Path, out: Path) -> None:
     for name in RUN_FILES:
         if (project / name).exists():
             shutil.copy(project / name, out / name)
+    params = out / "params.yaml"
+    if params.exists():  # merged already: the profile it names is in it, and not beside it
+        merged = yaml.safe_load(params.read_text(encoding="utf-8"))
+        merged.pop("profile", None)
+        params.write_text(yaml.safe_dump(merged, sort_keys=False), encoding="utf-8")
 
 
 def machine() -> str:

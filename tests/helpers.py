@@ -172,6 +172,7 @@ def copy_project(root: Path, model_dir: Path) -> Path:
     shutil.copytree(ROOT / "data" / "raw", root / "data" / "raw")
     shutil.copytree(ROOT / "stages", root / "stages", ignore=ignore)
     shutil.copytree(ROOT / "srlm", root / "srlm", ignore=ignore)
+    shutil.copytree(ROOT / "profiles", root / "profiles")  # params.yaml names its profile
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     for group, values in SMALL.items():
         params[group].update(values)

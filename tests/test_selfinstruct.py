@@ -148,6 +148,10 @@ def test_prompt_rounds_are_round_size_requests():
         ("Here is a possible example to use:", "incomplete"),
         ("The request is how to answer a logical argument", "meta_text"),
         ("Your response is off-topic and should be shorter", "meta_text"),
+        ("Score: The 4th value of the atmosphere", "judge_format"),
+        ('Current Topic: "Score: 3" Score: 5 is what I think', "judge_format"),
+        ("Score: Money, Investing, Saving, Budget", "judge_format"),
+        ("How do I compute a credit score from my payment history?", "kept"),
         ("What is the difference between a major and a minor chord?", "kept"),
     ],
 )

@@ -38,6 +38,10 @@ _PREFIX = re.compile(
 _NEXT_ITEM = re.compile(r"\s+\d+[.)]\s+(?=[A-Z])")
 # Talk about the task instead of a task: words of our own instruction leaking back.
 _META = re.compile(r"\b(?:request|requests|response|responses|ai assistant)\b", re.IGNORECASE)
+# The judge's output format instead of an instruction: a model SFT'd on many score-only EFT
+# examples answers every prompt with "Score: N" (the CPU study's M1, 24 IFT + 640 EFT: "Score:
+# The 4th value of the atmosphere", "Score: Score: Score: ...").
+_JUDGE_FORMAT = re.compile(r"^\W*score\s*:|\bscore\s*:\s*[0-5]\b", re.IGNORECASE)
 
 
 @cache
@@ -154,6 +158,8 @@ def filter_prompt(
         return False, "incomplete"
     if _META.search(text):
         return False, "meta_text"
+    if _JUDGE_FORMAT.search(text):
+        return False, "judge_format"
     if normalize_text(text) in forbidden:
         return False, "evaluation_prompt"
     if known.near_duplicate(words, cfg.max_rouge_l):
