@@ -53,10 +53,6 @@ def merged_params(profile: Path, defaults: Path | None = None) -> dict:
 
 def write_params(folder: Path, params: dict) -> None:
     """`params` (merged already) as the project's params.yaml."""
-    graph = folder / "dvc.yaml"
-    if graph.exists() and "${profile}" not in graph.read_text(encoding="utf-8"):
-        # a study copied before profiles existed: its code knows no `profile` key
-        params = {key: value for key, value in params.items() if key != "profile"}
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
 
 

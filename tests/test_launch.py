@@ -279,21 +279,22 @@ def _pairs(folder: Path, n: int) -> Path:
     )
 
 
-def _children() -> dict[int, list[int]]:
-    """Every process's children, from /proc (ppid is the 4th field of /proc/<pid>/stat)."""
-    tree: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z":  # a zombie has exited already
-            tree.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    return tree
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first, then ppid), or
+    None for a process that is gone or a zombie (it has exited already)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else fields
 
 
 def _descendants(pid: int) -> set[int]:
-    tree, found, todo = _children(), set(), [pid]
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        if (fields := _stat(entry.name)) is not None:
+            tree.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = set(), [pid]
     while todo:
         for child in tree.get(todo.pop(), []):
             found.add(child)
@@ -302,15 +303,7 @@ def _descendants(pid: int) -> set[int]:
 
 
 def _alive(pids: set[int]) -> set[int]:
-    living = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            living.add(pid)
-    return living
+    return {pid for pid in pids if _stat(pid) is not None}
 
 
 @pytest.mark.integration
