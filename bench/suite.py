@@ -62,6 +62,7 @@ SUITE = {
     "filter": ["bench/selfinstruct_filter.py", "--candidates", "100", "--pairs", "5000"],
     "prompts": ["bench/prompts_stage.py"],
     "model_fingerprint": ["bench/model_fingerprint.py", "--gib", "10", "--slice-gib", "1"],
+    "view": ["bench/view_pages.py", "--prompts", "25000", "--opens", "5"],
 }
 PACKAGES = (
     "torch",

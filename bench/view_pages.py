@@ -7,9 +7,11 @@ of ~120 words, K judge samples per candidate with the judge's text and score pro
 and a pair for most prompts (25,000 prompts x 4 = 100,000 candidates, 300,000 judge samples,
 as `profiles/paper.yaml`'s iterations). Then runs `srlm view` as a user does, in its own
 process (process start and reading the artifacts included). Reported: wall time, peak memory,
-pages written, and each page's size (median and largest). A page is what a browser loads and
-lays out at once (the view loads nothing else but its CSS and JS), so its size bounds the
-time to open it. Last line: JSON.
+pages written, and each page's size (median and largest). Then the largest page is opened in
+headless Chromium (bench/browser.py; skipped, and said so, where there is none) from the file
+system, `--opens` times: the time from navigation to the load event (the page parsed, laid out,
+its CSS and scripts run, flags.js included) and the time a filter takes (a click on "with a
+pair" until the page and the counts across pages are updated). Last line: JSON.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import tempfile
 from pathlib import Path
 
 import polars as pl
-from measure import report, run_child
+from browser import chromium, missing
+from measure import report, run_child, summary
 
 from srlm.core.artifacts import write_artifact
 
@@ -110,11 +113,38 @@ def build(root: Path, n_prompts: int, n_candidates: int, n_samples: int) -> None
         write_artifact(frame, root / "data" / "m2" / kind, schema.get(kind, kind), "bench")
 
 
+def open_times(page_path: Path, opens: int) -> dict:
+    """Milliseconds to open `page_path` (navigation start to load event) and to apply a
+    filter, `opens` times each in a fresh tab of one headless Chromium."""
+    load, filtered = [], []
+    with chromium() as browser:
+        for _ in range(opens):
+            page = browser.new_page()
+            page.goto(page_path.as_uri(), wait_until="load")
+            load.append(
+                page.evaluate(
+                    "() => { const n = performance.getEntriesByType('navigation')[0];"
+                    " return n.loadEventEnd - n.startTime; }"
+                )
+            )
+            filtered.append(
+                page.evaluate(
+                    "() => { const t = performance.now();"
+                    " document.querySelector('input[name=pair]').click();"
+                    " document.body.getBoundingClientRect();"  # force the layout
+                    " return performance.now() - t; }"
+                )
+            )
+            page.close()
+    return {"load_ms": summary(load), "filter_ms": summary(filtered)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=25000)
     parser.add_argument("--candidates", type=int, default=4)
     parser.add_argument("--samples", type=int, default=3)
+    parser.add_argument("--opens", type=int, default=5, help="browser opens of the page")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-view-") as folder:
         root = Path(folder)
@@ -122,7 +152,10 @@ def main() -> None:
         run = run_child(
             ["-m", "srlm.cli", "view", "--data", str(root / "data"), "--out", str(root / "view")]
         )
-        sizes = [p.stat().st_size / 2**10 for p in (root / "view" / "m2").glob("page-*.html")]
+        pages = sorted((root / "view" / "m2").glob("page-*.html"), key=lambda p: p.stat().st_size)
+        sizes = [p.stat().st_size / 2**10 for p in pages]
+        flags_kib = (root / "view" / "m2" / "flags.js").stat().st_size / 2**10
+        browser = missing() or open_times(pages[-1], args.opens)
         result = {
             "prompts": args.prompts,
             "candidates": args.prompts * args.candidates,
@@ -132,6 +165,8 @@ def main() -> None:
             "pages": len(sizes),
             "page_kib_median": round(statistics.median(sizes), 1),
             "page_kib_max": round(max(sizes), 1),
+            "flags_js_kib": round(flags_kib, 1),
+            "browser": browser,  # a dict of timings, or why there is no browser
         }
     report(result)
 

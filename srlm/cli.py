@@ -7,7 +7,7 @@
     srlm diff data/m2/pairs data/m3/pairs              what changed between two artifacts
     srlm diff data/m2/pairs --rev HEAD~1 --rev HEAD    one artifact at two git revisions
     srlm report                        one table of every model's evaluation metrics
-    srlm view                          browsable HTML pages of every iteration's data
+    srlm view                          browsable HTML pages of every iteration and model
     srlm compare                       did the rebuild agree with HEAD's metrics (intervals)?
 
 The pipeline itself runs with `dvc repro`.
@@ -130,14 +130,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
     view = sub.add_parser(
         "view",
-        help="static HTML pages of every iteration: prompts, candidates, judge samples, pairs",
-        epilog="examples:\n  srlm view                      every iteration -> reports/view\n"
-        "  srlm view --iterations m2 --out /tmp/view --page-size 50\n"
+        help="static HTML pages of every iteration (prompts, candidates, judge samples, pairs)"
+        " and model (evaluation answers)",
+        epilog="examples:\n  srlm view                 everything under data/ -> reports/view\n"
+        "  srlm view --iterations m2 --models m1 m2 --out /tmp/view --page-size 50\n"
         "  then open reports/view/index.html (no network needed)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     view.add_argument("--data", default="data", help="the pipeline's data folder")
     view.add_argument("--iterations", nargs="+", help="default: every one with pairs")
+    view.add_argument(
+        "--models", nargs="+", help="default: every one with an evaluation under data/eval"
+    )
+    view.add_argument(
+        "--metrics", default="metrics", help="the metrics folder (the loop monitors), if any"
+    )
     view.add_argument("--out", default="reports/view", help="the view's folder (replaced)")
     view.add_argument("--page-size", type=_count(1), default=100, help="prompts a page")
     view.set_defaults(func=cmd_view)

@@ -151,6 +151,8 @@ def cmd_params(args: argparse.Namespace) -> int:
 def cmd_view(args: argparse.Namespace) -> int:
     from srlm.tools.view import write_view
 
-    out = write_view(args.data, args.iterations, args.out, args.page_size)
+    out = write_view(
+        args.data, args.iterations, args.out, args.page_size, args.models, args.metrics
+    )
     print(f"wrote {out / 'index.html'}")
     return 0

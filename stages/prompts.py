@@ -2,13 +2,16 @@
 
     python stages/prompts.py --params params.yaml --iteration m2 --model data/models/m1 \
         --ift data/seed/ift --eft-eval data/seed/eft_eval --eval-prompts data/eval/prompts \
-        --out data/m2/prompts --metrics metrics/m2/prompts.json
+        --out data/m2/prompts --dropped data/m2/prompts_dropped --metrics metrics/m2/prompts.json
 
 Generated prompts that repeat an evaluation prompt (EFT-eval or eval_prompts) are dropped.
+Every dropped generation is kept in `--dropped`, with its reason and few-shot ids (the data
+view shows them); the metrics count the same rows by reason.
 """
 
 import logging
 
+from srlm.core.artifacts import write_artifacts
 from srlm.core.console import run_stage
 from srlm.core.errors import SrlmError
 from srlm.core.lineage import lineage_meta
@@ -36,7 +39,10 @@ SPEC = StageSpec(
     # prompts.fewshot_from_seed was named fewshot_seed: the fingerprint keeps the old key, so
     # the artifact keeps its bytes
     hashed_as={"prompts.fewshot_from_seed": "fewshot_seed"},
-    outputs={"out": artifact("prompts")},
+    outputs={
+        "out": artifact("prompts"),
+        "dropped": artifact("dropped_prompts", "the generations dropped, each with its reason"),
+    },
     metrics=("metrics",),
 )
 
@@ -65,11 +71,22 @@ def main() -> None:
         return [c.text for c in generator.generate(requests)]
 
     seed_prompts = dict(ift.select("example_id", "prompt").iter_rows())
-    rows, reasons = generate_prompts(complete, seed_prompts, forbidden, iteration, cfg)
+    rows, dropped, reasons = generate_prompts(complete, seed_prompts, forbidden, iteration, cfg)
     frame = artifact_frame(
         "prompts", [{**r, "iteration": iteration, "generator": generator_path} for r in rows]
     )
-    stage.write("out", frame, stage.fingerprint(), lineage_meta(iteration))
+    dropped_frame = artifact_frame(
+        "dropped_prompts", [{**r, "iteration": iteration} for r in dropped]
+    )
+    fp, meta = stage.fingerprint(), lineage_meta(iteration)
+    # One set, one fingerprint: the prompts and the generations dropped beside them are
+    # replaced together or not at all, never a mix of two builds.
+    write_artifacts(
+        [
+            stage.pending("out", frame, fp)._replace(meta=meta),
+            stage.pending("dropped", dropped_frame, fp)._replace(meta=meta),
+        ]
+    )
     stage.write_metrics(prompt_metrics(frame, reasons))
     log.info(
         "%s: kept %d of %d generated prompts; dropped %s",

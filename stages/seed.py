@@ -17,7 +17,7 @@ from collections import Counter
 
 import polars as pl
 
-from srlm.core.artifacts import write_artifacts
+from srlm.core.artifacts import metrics_text, write_artifacts
 from srlm.core.console import run_stage
 from srlm.core.params import as_dict
 from srlm.core.stage import StageSpec, artifact, file
@@ -94,15 +94,16 @@ def main() -> None:
         decontamination_prompts=len(set(eval_prompts)),
     )
     fp = stage.fingerprint()
-    # One set: the three are replaced together or not at all, never a mix of two builds.
+    # One set: the three and the metrics that describe them are replaced together or not at
+    # all (a kill -9 included), never a mix of two builds.
     write_artifacts(
         [
             stage.pending("ift", ift, fp),
             stage.pending("eft", eft, fp),
             stage.pending("eft_eval", eft_eval, fp),
-        ]
+        ],
+        files={stage.path("metrics"): metrics_text(stats)},
     )
-    stage.write_metrics(stats)
     log.info(
         "ift %d, eft %d, eft_eval %d; %d prompts dropped as evaluation duplicates",
         ift.height,

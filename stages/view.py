@@ -1,39 +1,42 @@
-"""Stage `view@<iteration>`: the iteration's data as static HTML pages, readable offline with
-no network: each prompt with its candidates, every judge sample (text, parsed score, expected
-score, score probabilities), the pair DPO trained on with a word diff, and filters
-(srlm.tools.view).
+"""Stage `view`: the run's data as static HTML pages, readable offline with no network: each
+iteration's prompts with their candidates, every judge sample (text, parsed score, expected
+score, score probabilities), the pair DPO trained on with a word diff, the dropped generations,
+filters and the loop monitors linked to their examples; each model's evaluation answers
+(IFEval verdicts, the judge against human ranks, comparisons in both orders); every model's
+answer to a prompt side by side; and `srlm diff` between iterations (srlm.tools.view).
 
-    python stages/view.py --params params.yaml --iteration m2 --prompts data/m2/prompts \
-        --candidates data/m2/candidates --judgments data/m2/judgments \
-        --scores data/m2/scores --pairs data/m2/pairs --out reports/view/m2
+    python stages/view.py --params params.yaml --data data --metrics-dir metrics \
+        --out reports/view
 
-The same pages for any artifacts, several iterations at once: `srlm view`.
+It shows the iterations of `iterations` and the models of `evaluation.models`. The same pages
+for any data folder: `srlm view`.
 """
 
 from srlm.core.console import run_stage
-from srlm.core.stage import StageSpec, artifact, folder, text
-from srlm.tools.view import write_pages
+from srlm.core.stage import StageSpec, folder
+from srlm.tools.view import write_view
 
 SPEC = StageSpec(
     name="view",
     doc=__doc__,
-    options={"iteration": text("the iteration's name (m2, m3, ...)")},
     inputs={
-        "prompts": artifact("prompts"),
-        "candidates": artifact("candidates"),
-        "judgments": artifact("judgments"),
-        "scores": artifact("candidate_scores"),
-        "pairs": artifact("pairs"),
+        "data": folder("the pipeline's data folder (data/<iteration>/..., data/eval/...)"),
+        "metrics_dir": folder("every stage's metrics (the loop monitors)"),
     },
-    params=(),
-    outputs={"out": folder("the pages: index.html, <iteration>/page-*.html, assets/")},
+    params=("iterations", "evaluation.models"),
+    outputs={"out": folder("the pages: index.html, <iteration>/, models/<model>/, assets/")},
 )
 
 
 def main() -> None:
     stage = SPEC.start()
-    frames = {name: stage.read(name) for name in SPEC.inputs}
-    write_pages({stage.args.iteration: frames}, stage.path("out"))
+    write_view(
+        stage.path("data"),
+        list(stage.params.iterations),
+        stage.path("out"),
+        models=list(stage.params.evaluation.models),
+        metrics_dir=stage.path("metrics_dir"),
+    )
 
 
 if __name__ == "__main__":

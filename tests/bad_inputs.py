@@ -290,6 +290,8 @@ def reads(artifact, *names, schema_of="ift"):
                 str(w.eft_eval),
                 "--out",
                 str(tmp / "prompts"),
+                "--dropped",
+                str(tmp / "prompts_dropped"),
                 "--metrics",
                 str(tmp / "prompts.json"),
             ]

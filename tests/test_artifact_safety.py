@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import time
 
@@ -13,6 +14,7 @@ import pytest
 
 import srlm.core.atomic
 from srlm.core.artifacts import (
+    ArtifactError,
     PendingArtifact,
     atomic_directory,
     read_artifact,
@@ -153,6 +155,27 @@ def test_set_is_validated_whole_before_anything_is_written(tmp_path):
         write_artifacts(bad)
     assert {name: snapshot(tmp_path / name) for name in before} == before
     assert hidden(tmp_path) == []
+
+
+def test_a_file_of_a_set_is_swapped_in_a_device_written_into_a_folder_refused(tmp_path):
+    def artifact(version):
+        return [PendingArtifact(eft_frame(), tmp_path / "eft", "seed_eft", f"v{version}")]
+
+    metrics = tmp_path / "metrics" / "seed.json"
+    write_artifacts(artifact(1), {metrics: "one\n"})
+    write_artifacts(artifact(2), {metrics: "two\n"})
+    assert metrics.read_text() == "two\n" and hidden(metrics.parent) == []
+    # a device is the user's sink (`--metrics /dev/null`): written into, never renamed over
+    write_artifacts(artifact(3), {"/dev/null": "three\n"})
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert not [name for name in os.listdir("/dev") if "srlm" in name]
+    # a folder in a file's place would be removed by the swap: refused before anything
+    (tmp_path / "notes.json").mkdir()
+    (tmp_path / "notes.json" / "mine.txt").write_text("mine")
+    with pytest.raises(ArtifactError, match=r"notes.json: is a folder, not a file"):
+        write_artifacts(artifact(4), {tmp_path / "notes.json": "four\n"})
+    assert (tmp_path / "notes.json" / "mine.txt").read_text() == "mine"
+    assert read_manifest(tmp_path / "eft")["fingerprint"] == "v3"
 
 
 def test_neighbours_named_like_temporaries_survive(tmp_path):

@@ -178,3 +178,31 @@ def test_a_results_file_of_one_run_reads_as_that_run(report, tmp_path):
     assert history.load_runs(tmp_path / "none.json") == []
     avx2 = {"cpu": "AMD EPYC", "cores": 2, "avx512": False}
     assert history.machine_kind(avx2) == "AMD EPYC (no AVX-512, 2 cores)"
+
+
+def test_data_view_figures_and_target(report):
+    base = results(420.0, 340.0)
+    view = {
+        "prompts": 25000,
+        "candidates": 100000,
+        "judge_samples": 300000,
+        "seconds": 90.5,
+        "peak_rss_mib": 700,
+        "pages": 250,
+        "page_kib_median": 727.9,
+        "page_kib_max": 730.2,
+        "flags_js_kib": 410.0,
+        "browser": {"load_ms": runs(900.0, 850.0, 1000.0), "filter_ms": runs(20.0, 18.0, 25.0)},
+    }
+    text = report.render({**base, "view": view})
+    assert (
+        "| data view page opens < 2 s (100,000 candidates; issue 23) | 0.90 s | "
+        "730.2 KiB page | met |" in text
+    )
+    assert "(25,000 prompts, 100,000 candidates, 300,000 judge samples): **90.5 s**" in text
+    assert "loads in 900 [850–1000] ms" in text and "applies in 20 [18–25] ms" in text
+    slow = {**view, "browser": {**view["browser"], "load_ms": runs(2500.0)}}
+    assert "| 2.50 s | 730.2 KiB page | **missed** |" in report.render({**base, "view": slow})
+    none = {**view, "browser": "needs Chromium"}
+    text = report.render({**base, "view": none})
+    assert "Not opened in a browser: needs Chromium." in text and "data view page" not in text

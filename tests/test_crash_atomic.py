@@ -1,9 +1,9 @@
 """Crash-atomic commits and never touching a user's files (issue 24, items 2, 3 and 8).
 
 A writer killed with SIGKILL at every rename of a multi-output commit (the seed stage's three
-sets; a sharded stage's final swap) leaves all old or all new, the next writer finishes or
-ignores the half-done swap, leaves nothing behind, and writes the same bytes as a run that was
-never interrupted. Files and folders that only look like the project's working names (a
+sets and its metrics file; a sharded stage's final swap) leaves all old or all new, the next
+writer finishes or ignores the half-done swap, leaves nothing behind, and writes the same bytes
+as a run that was never interrupted. Files and folders that only look like the project's working names (a
 `.partial` folder, a lock file, a staging folder, a dangling symlink) are never removed.
 """
 
@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -24,17 +25,19 @@ from srlm.core.errors import SrlmError
 from srlm.core.locks import OutputBusyError, OutputLock, lock_path
 from srlm.runtime.shards import ShardWriter, chunks, run_sharded
 from srlm.tools.export import export_frame
-from tests.helpers import ROOT, eft_frame, frame_for
+from tests.helpers import ROOT, eft_frame, frame_for, stage_module
 
 SETS = ("ift", "eft", "eft_eval")
+SEED_DATA = ROOT / "srlm" / "seed_data"
 
-# The child: writes version 2 of the seed sets (or a sharded artifact) over version 1 and
-# kills itself with SIGKILL just before its KILL_AT-th rename, as `kill -9` would.
+# The child: runs the seed stage for version 2 of the seed sets and metrics (or writes a
+# sharded artifact) over version 1 and kills itself with SIGKILL just before its KILL_AT-th
+# rename, as `kill -9` would.
 CHILD = textwrap.dedent("""
     import os, signal, sys
     import polars as pl
     import srlm.core.atomic as atomic
-    from tests.test_crash_atomic import seed_set, sharded
+    from tests.test_crash_atomic import seed_stage, sharded
     count = 0
     real = atomic._rename
     def rename(src, dst):
@@ -46,8 +49,7 @@ CHILD = textwrap.dedent("""
     atomic._rename = rename
     folder = sys.argv[2]
     if sys.argv[1] == "seed":
-        from srlm.core.artifacts import write_artifacts
-        write_artifacts(seed_set(folder, 2))
+        seed_stage(folder, 2)
     else:
         sharded(folder, "new")
     print(count)
@@ -64,6 +66,25 @@ def seed_set(folder, version):
         PendingArtifact(eft_frame(), f"{folder}/eft", "seed_eft", f"v{version}"),
         PendingArtifact(eft_frame(2), f"{folder}/eft_eval", "seed_eft", f"v{version}"),
     ]
+
+
+def seed_stage(folder, version):
+    """Run the seed stage (`stages/seed.py`, as DVC does) into `folder`: its three sets and
+    `metrics/seed.json`; versions 1 and 2 differ in every one of them (their sizes)."""
+    folder = Path(folder)
+    params = folder.parent / f"seed-v{version}.yaml"  # beside the outputs, never among them
+    sizes = {1: (10, 12, 6), 2: (8, 9, 4)}[version]
+    params.write_text("seed:\n  ift_size: {}\n  eft_size: {}\n  eft_eval_size: {}\n".format(*sizes))
+    argv = ["--params", str(params), "--source", str(SEED_DATA / "train.trees.jsonl")]
+    argv += ["--eval-source", str(SEED_DATA / "eval.trees.jsonl")]
+    for name in SETS:
+        argv += [f"--{name.replace('_', '-')}", str(folder / name)]
+    argv += ["--metrics", str(folder / "metrics" / "seed.json")]
+    saved, sys.argv = sys.argv, ["seed.py", *argv]  # the stage reads its own command line
+    try:
+        stage_module("seed").main()
+    finally:
+        sys.argv = saved
 
 
 def sharded(folder, fingerprint):
@@ -84,14 +105,20 @@ def snapshot(folder, outputs_only=False):
     """Every file under `folder` with its bytes (only the outputs: no hidden leftovers, no
     resumable `.partial` work folder)."""
 
-    def output(top: str) -> bool:
-        return not (top.startswith(".") or top.endswith(".partial"))
+    def output(parts: tuple[str, ...]) -> bool:
+        hidden = any(part.startswith(".") for part in parts)  # also beside `metrics/seed.json`
+        return not (hidden or parts[0].endswith(".partial"))
 
     return {
         str(p.relative_to(folder)): p.read_bytes()
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and (not outputs_only or output(p.relative_to(folder).parts[0]))
+        if p.is_file() and (not outputs_only or output(p.relative_to(folder).parts))
     }
+
+
+def entries(folder):
+    """Every file and folder under `folder`, hidden ones too."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
 def kill_at(what, folder, k):
@@ -114,6 +141,7 @@ def trials(tmp_path, what, write_old, write_new, targets):
     write_old(new)
     write_new(new)
     states = {"old": snapshot(old), "new": snapshot(new)}
+    assert states["old"] != states["new"] and entries(new) == entries(old)
     k = 0
     while True:
         k += 1
@@ -130,19 +158,21 @@ def trials(tmp_path, what, write_old, write_new, targets):
         write_new(work)
         assert snapshot(work) == states["new"], f"kill at rename {k}: rerun differs"
         assert sorted(p.name for p in work.iterdir()) == sorted(targets), k
+        assert entries(work) == entries(new), f"kill at rename {k}: left behind"
         assert k < 50
 
 
 @pytest.mark.integration
 def test_kill_9_at_every_rename_of_a_set_leaves_all_old_or_all_new(tmp_path):
+    # the seed stage's commit: its three sets and its metrics file, a file in another folder
     points = trials(
         tmp_path,
         "seed",
-        lambda f: write_artifacts(seed_set(f, 1)),
-        lambda f: write_artifacts(seed_set(f, 2)),
-        list(SETS),
+        lambda f: seed_stage(f, 1),
+        lambda f: seed_stage(f, 2),
+        [*SETS, "metrics"],
     )
-    assert points == 3 + 2 * 3  # a journal beside each set, then old out and new in
+    assert points == 4 + 2 * 4  # a journal beside each output, then old out and new in
 
 
 @pytest.mark.integration

@@ -67,6 +67,10 @@ def test_fake_pipeline_builds_every_artifact(project):
         judgments = read_artifact(project / "data" / iteration / "judgments", "judgments")
         pairs = read_artifact(project / "data" / iteration / "pairs", "pairs")
         assert 0 < prompts.height <= 6
+        # every generation is a kept prompt or a dropped one, with its reason
+        dropped = read_artifact(project / "data" / iteration / "prompts_dropped", "dropped_prompts")
+        tried = json.loads((project / "metrics" / iteration / "prompts.json").read_text())
+        assert prompts.height + dropped.height == tried["generated"]
         assert candidates.height == 4 * prompts.height
         assert judgments.height == 3 * candidates.height
         assert 0 < pairs.height <= prompts.height
@@ -159,13 +163,18 @@ def test_adding_an_iteration_runs_only_its_stages(project):
         "evaluate_h2h@m4",
         "monitors@m4",
         "anchors@m4",
-        "view@m4",
+        "view",
         "report",
     }
     assert "| m4 |" in (project / "reports" / "summary.md").read_text()
-    # the data view of the new iteration: a pair with its judge samples, on a page of its own
-    page = (project / "reports" / "view" / "m4" / "m4" / "page-0001.html").read_text()
+    # the data view shows the new iteration (a pair with its judge samples) and model
+    view = project / "reports" / "view"
+    page = (view / "m4" / "page-0001.html").read_text()
     assert '<div class="chosen">' in page and '<details class="sample' in page
+    index = (view / "index.html").read_text()
+    assert 'href="m4/page-0001.html"' in index and 'href="diff/m3-m4.html"' in index
+    assert 'href="models/m4/ifeval-0001.html"' in index
+    assert (view / "models" / "m4" / "h2h-0001.html").is_file()
 
 
 @pytest.mark.parametrize("mode", ["anchored", "length_controlled"])

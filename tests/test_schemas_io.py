@@ -35,6 +35,7 @@ def test_every_artifact_has_a_schema():
         "seed_ift",
         "seed_eft",
         "prompts",
+        "dropped_prompts",
         "candidates",
         "judgments",
         "candidate_scores",
@@ -61,6 +62,33 @@ def test_valid_frames_pass():
         ),
         "prompts",
     )
+
+
+def dropped_frame(**overrides):
+    """A valid `dropped_prompts` frame of 3 rows, columns replaced by `overrides`."""
+    data = {
+        "request_id": ["m2-0", "m2-1", "m2-2"],
+        "text": ["Why?", "", "Score: 4"],  # a cleaned generation may be empty
+        "reason": ["too_short", "empty", "judge_format"],
+        "fewshot_ids": [["s1", "s2"], ["s3"], []],
+        "iteration": ["m2"] * 3,
+    }
+    return pl.DataFrame({**data, **overrides})
+
+
+def test_dropped_prompts_schema():
+    validate(dropped_frame(), "dropped_prompts")
+    with pytest.raises(ArtifactSchemaError, match=r"column 'reason' fails isin.* rows \[1\]"):
+        validate(dropped_frame(reason=["too_short", "boring", "empty"]), "dropped_prompts")
+    with pytest.raises(ArtifactSchemaError, match="column 'request_id' fails field_uniqueness"):
+        validate(dropped_frame(request_id=["m2-0", "m2-0", "m2-2"]), "dropped_prompts")
+    with pytest.raises(ArtifactSchemaError, match="column 'text' fails not_nullable"):
+        validate(dropped_frame(text=["Why?", None, "x"]), "dropped_prompts")
+
+
+def test_unknown_schema_is_named():
+    with pytest.raises(ArtifactSchemaError, match="data/x: unknown schema 'nope' .known: .*pairs"):
+        validate(eft_frame(), "nope", where="data/x")
 
 
 def test_missing_column_is_named():

@@ -1,8 +1,11 @@
+import inspect
+import re
 from collections import Counter
 
 import pytest
 
 from srlm.core.params import PromptsParams
+from srlm.core.schemas import DROP_REASONS, artifact_frame, validate
 from srlm.loop.selfinstruct import (
     KnownPrompts,
     clean_instruction,
@@ -102,7 +105,7 @@ def test_generate_prompts_counts_every_attempt():
         return [next(replies) for _ in batch]
 
     cfg = PromptsParams(n_generate=6, n_keep=10, round_size=4)
-    rows, reasons = generate_prompts(complete, seed, ["How do vaccines work?"], "m2", cfg)
+    rows, _, reasons = generate_prompts(complete, seed, ["How do vaccines work?"], "m2", cfg)
     assert [r["prompt"] for r in rows] == [
         "Tell me a fun fact about octopuses.",
         "What is the tallest mountain in Africa?",
@@ -125,9 +128,62 @@ def test_generate_prompts_stops_at_quota():
 
     # only exact repeats are near-duplicates
     cfg = PromptsParams(n_generate=20, n_keep=3, max_rouge_l=1.0, round_size=5)
-    rows, reasons = generate_prompts(complete, {"s": "Seed prompt here please"}, [], "m2", cfg)
+    rows, dropped, reasons = generate_prompts(
+        complete, {"s": "Seed prompt here please"}, [], "m2", cfg
+    )
     assert len(rows) == 3 and reasons["kept"] == 3 and reasons["over_quota"] == 2
     assert sum(reasons.values()) == 5  # stopped after the first round
+    # the prompts over the quota passed the filters: they are kept as dropped, with their text
+    assert [(r["request_id"], r["reason"]) for r in dropped] == [
+        ("m2-3", "over_quota"),
+        ("m2-4", "over_quota"),
+    ]
+    assert dropped[0]["text"] == "Explain topic number m2-3 in simple words"
+
+
+def test_generate_prompts_keeps_the_dropped_generations_with_their_reason():
+    seed = {f"s{i}": f"Seed question number {i} about topic {i}?" for i in range(8)}
+    replies = {
+        "m2-0": "What is the tallest mountain in Africa?",
+        "m2-1": "Why?",  # too short
+        "m2-2": "Score: 4",  # the judge's output format
+        "m2-3": "What is the tallest mountain in Africa?",  # a repeat of m2-0
+        "m2-4": "\n\n",  # nothing left once cleaned
+        "m2-5": "Name three rivers that flow through more than four countries.",
+    }
+    fewshot = {}
+
+    def complete(batch):
+        for rid, text, _ in batch:
+            fewshot[rid] = text
+        return [replies[rid] for rid, _, _ in batch]
+
+    # min_words 2: "Score: 4" is long enough to be dropped for its format, "Why?" is not
+    cfg = PromptsParams(n_generate=6, n_keep=10, round_size=3, min_words=2)
+    rows, dropped, reasons = generate_prompts(complete, seed, [], "m2", cfg)
+    assert [r["prompt"] for r in rows] == [replies["m2-0"], replies["m2-5"]]
+    assert [(r["request_id"], r["text"], r["reason"]) for r in dropped] == [
+        ("m2-1", "Why?", "too_short"),
+        ("m2-2", "Score: 4", "judge_format"),
+        ("m2-3", replies["m2-3"], "near_duplicate"),
+        ("m2-4", "", "empty"),
+    ]
+    # each row names the few-shot examples its request was shown (seed ids, then kept ones)
+    for row in dropped:
+        assert len(row["fewshot_ids"]) >= 6
+        shown = [seed.get(i) or replies["m2-0"] for i in row["fewshot_ids"]]
+        assert all(text in fewshot[row["request_id"]] for text in shown)
+    # the counts are the dropped rows' reasons, plus the kept ones
+    assert reasons == Counter(r["reason"] for r in dropped) + Counter(kept=len(rows))
+    frame = artifact_frame("dropped_prompts", [{**r, "iteration": "m2"} for r in dropped])
+    validate(frame, "dropped_prompts")
+
+
+def test_every_drop_reason_is_one_the_schema_accepts():
+    """`filter_prompt`'s reasons (and over_quota) are the `dropped_prompts` schema's: a new
+    filter must be added there too, or the stage would fail on writing after all its work."""
+    given = set(re.findall(r'return False, "(\w+)"', inspect.getsource(filter_prompt)))
+    assert given and given | {"over_quota"} == set(DROP_REASONS)
 
 
 def test_prompt_rounds_are_round_size_requests():
@@ -138,7 +194,7 @@ def test_prompt_rounds_are_round_size_requests():
         return [f"Explain topic number {rid} in simple words" for rid, _, _ in batch]
 
     cfg = PromptsParams(n_generate=23, n_keep=100, max_rouge_l=1.0, round_size=10)
-    rows, _ = generate_prompts(complete, {"s": "Seed prompt here please"}, [], "m2", cfg)
+    rows, _, _ = generate_prompts(complete, {"s": "Seed prompt here please"}, [], "m2", cfg)
     assert sizes == [10, 10, 3] and len(rows) == 23
 
 

@@ -101,6 +101,8 @@ ARGV = {  # each stage's command line, as dvc.yaml's for m2 (the same paths the 
         "data/eval/prompts",
         "--out",
         "o",
+        "--dropped",
+        "d",
         "--metrics",
         "m",
     ],

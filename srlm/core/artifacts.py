@@ -2,7 +2,8 @@
 
 - `write_artifact` validates, writes everything into a temporary sibling directory and swaps it
   in with renames, so a crash never leaves a half-written artifact and never loses the old one;
-  `write_artifacts` does the same for a set (a stage's several outputs): all replaced, or none.
+  `write_artifacts` does the same for a set (a stage's several outputs, and whole files such
+  as its metrics JSON): all replaced, or none.
 - Every writer holds the output's lock (`srlm.core.locks`): a second writer fails at once.
 - Resumable shard-by-shard writing lives in `srlm.runtime.shards`.
 - `read_artifact` checks the manifest's schema name and validates the rows.
@@ -11,8 +12,9 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator, Sequence
+import os
+import stat
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -27,8 +29,6 @@ from srlm.core.errors import SrlmError
 from srlm.core.locks import OutputLock
 from srlm.core.schemas import SCHEMA_VERSION, validate
 from srlm.core.text import parse_json
-
-log = logging.getLogger(__name__)
 
 MANIFEST = "_manifest.json"
 _VERSIONED = ("polars", "pyarrow", "pandera", "torch", "transformers", "trl", "datasets", "dvc")
@@ -77,9 +77,14 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
         swap_in([(tmp, target)])
 
 
+def metrics_text(metrics: dict) -> str:
+    """A DVC metrics JSON file's text (sorted keys, so diffs between runs stay small)."""
+    return json.dumps(metrics, indent=2, sort_keys=True) + "\n"
+
+
 def write_metrics(path: str | Path, metrics: dict) -> None:
-    """Write a DVC metrics JSON file (sorted keys, so diffs between runs stay small)."""
-    _write_text(path, json.dumps(metrics, indent=2, sort_keys=True) + "\n", "metrics")
+    """Write a DVC metrics JSON file (by itself; `write_artifacts` swaps one in with a set)."""
+    _write_text(path, metrics_text(metrics), "metrics")
 
 
 def write_table(path: str | Path, frame: pl.DataFrame) -> None:
@@ -87,13 +92,15 @@ def write_table(path: str | Path, frame: pl.DataFrame) -> None:
     _write_text(path, frame.write_csv(), "table")
 
 
-def _write_text(path: str | Path, text: str, what: str) -> None:
+def _write_text(path: str | Path, text: str, what: str, name: str | Path | None = None) -> None:
+    """Write `text` to `path`; an error names `name` (the target of a staged path)."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     except OSError as err:  # a full disk reports no file name of its own
-        raise ArtifactError(f"{path}: cannot write the {what} ({err.strerror or err})") from None
+        why = err.strerror or err
+        raise ArtifactError(f"{name or path}: cannot write the {what} ({why})") from None
 
 
 class PendingArtifact(NamedTuple):
@@ -116,26 +123,49 @@ def _write_parts(artifact: PendingArtifact, out: Path) -> None:
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
-def write_artifacts(artifacts: Sequence[PendingArtifact]) -> list[Path]:
-    """Validate and write a set of artifacts, then swap them all in: all replaced, or none.
+def write_artifacts(
+    artifacts: Sequence[PendingArtifact], files: Mapping[str | Path, str] | None = None
+) -> list[Path]:
+    """Validate and write artifacts and text `files` ({path: text}: a stage's metrics), then
+    swap them all in (files like folders): all replaced, or none, also under `kill -9`.
 
-    Every frame is validated before anything is written, every artifact is written to its
+    Every frame is validated before anything is written, every output is written to its
     own temporary sibling before any is replaced, and if a replacement fails the ones already
     replaced get their old versions back.
     """
     targets = [Path(a.directory) for a in artifacts]
-    if len({t.absolute() for t in targets}) != len(targets):
-        raise ArtifactError(f"{', '.join(map(str, targets))}: the same output twice")
+    texts = {Path(path): text for path, text in (files or {}).items()}
+    if len({t.absolute() for t in [*targets, *texts]}) != len(targets) + len(texts):
+        raise ArtifactError(f"{', '.join(map(str, [*targets, *texts]))}: the same output twice")
     for artifact, target in zip(artifacts, targets, strict=True):
         validate(artifact.frame, artifact.schema, where=str(target))
+    devices = {path: texts.pop(path) for path in list(texts) if not _replaceable(path)}
+    every = [*targets, *texts]
     with ExitStack() as stack:
-        for target in targets:
+        for target in every:
             stack.enter_context(OutputLock(target))
-        staged = [stack.enter_context(staging(target)) for target in targets]
-        for artifact, out in zip(artifacts, staged, strict=True):
+        staged = [stack.enter_context(staging(target)) for target in every]
+        for artifact, out in zip(artifacts, staged, strict=False):
             _write_parts(artifact, out)
-        swap_in(list(zip(staged, targets, strict=True)))
+        for (path, text), out in zip(texts.items(), staged[len(targets) :], strict=True):
+            _write_text(out, text, "file", name=path)
+        swap_in(list(zip(staged, every, strict=True)))
+    for path, text in devices.items():
+        _write_text(path, text, "file")
     return targets
+
+
+def _replaceable(path: Path) -> bool:
+    """Whether file target `path` is swapped in: nothing is there, or a regular file (a link
+    to one is replaced, not written through). A device or a pipe (`/dev/null`) is written
+    into after the swap, as before: a rename would replace the device itself."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # nothing there (or no way to look): the swap says what is wrong
+        return True
+    if stat.S_ISDIR(mode):  # the swap would replace the folder, and so remove it
+        raise ArtifactError(f"{path}: is a folder, not a file; move it away")
+    return stat.S_ISREG(mode)
 
 
 def write_artifact(

@@ -7,6 +7,8 @@ What a fingerprint covers, one rule for every stage (`fingerprint`):
   `_model_manifest.json` (`srlm.core.model_identity`; never by reading the weights again), any
   other file or folder by its bytes; never a path as written (`data/x`, `./data/x` and
   `/abs/data/x` holding the same thing are the same input);
+- a `hf://NAME[:split]` input that `datasets.load_dataset` reads from a local folder (NAME is
+  one) by that folder's content and the split (`hub_input_hash`);
 - identity that is no local file (a hub dataset's name, an endpoint's model) as `extra`;
 - the code version: srlm's version number. The code's own hash (`code_hash`) stamps resumable
   shards only, so that a code edit that leaves rows unchanged leaves an artifact's bytes
@@ -26,13 +28,52 @@ from typing import Any
 from srlm import __version__
 from srlm.core.artifacts import MANIFEST
 from srlm.core.bounded_read import METADATA_LIMIT, read_text
-from srlm.core.model_identity import hash_file, model_hash
+from srlm.core.errors import SrlmError
+from srlm.core.model_identity import combined_hash, hash_file, model_hash
+
+HUB_PREFIX = "hf://"
+
+
+def hub_dataset(spec: str) -> tuple[str, str]:
+    """(name, split) of a `hf://NAME[:split]` input; the split is "train" when none is given."""
+    name, _, split = spec.removeprefix(HUB_PREFIX).partition(":")
+    return name, split or "train"
+
+
+def local_dataset(spec: str) -> Path | None:
+    """The local folder that `datasets.load_dataset` reads for `hf://NAME[:split]`, or None
+    when NAME is a hub name. `datasets` itself reads NAME as a local folder whenever a folder
+    of that name exists (relative to the working directory), before it asks the hub."""
+    if not spec.startswith(HUB_PREFIX):
+        return None
+    folder = Path(hub_dataset(spec)[0])
+    return folder if folder.is_dir() else None
+
+
+def hub_input_hash(spec: str) -> str:
+    """The content identity of `hf://FOLDER[:split]`: every file `datasets` reads there, and
+    the split. Hidden files and folders (`.git`, `.cache`) are left out, as `datasets` leaves
+    them out by default. Not `input_hash`'s hash of a folder: a data folder has no model
+    record, and the record that hash asks for would be one more file for `datasets` to read.
+    Tagged with how it is read, so the same bytes read as a plain file are another input."""
+    folder = local_dataset(spec)
+    if folder is None:
+        raise SrlmError(f"{spec}: a hub dataset counts by its name, it has no local content")
+    files = {
+        p.relative_to(folder).as_posix(): {"sha256": hash_file(p)}
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    }
+    identity = {"hf_folder": combined_hash(files), "split": hub_dataset(spec)[1]}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
 def input_hash(path: str | Path) -> str:
     """The content identity of a stage input: an artifact's fingerprint, a model folder's
     recorded hash (a folder without a valid record is read whole, with a warning), a file's
-    bytes."""
+    bytes, a local `hf://` dataset folder's files (`hub_input_hash`)."""
+    if isinstance(path, str) and path.startswith(HUB_PREFIX):  # before Path() folds its "//"
+        return hub_input_hash(path)
     path = Path(path)
     manifest = path / MANIFEST
     if manifest.is_file():
@@ -53,6 +94,7 @@ def _docstring_only(tree: ast.Module) -> bool:
 # Folders of files a module reads by name: prompt files, the data view's templates and assets.
 DATA_DIRS = ("prompts", "tools/view_templates")
 DATA_FILE = re.compile(r"[\w-]+(\.[\w-]+)*\.(txt|j2|css|js)")
+TEMPLATE_REFERENCE = re.compile(r"{%-?\s*(?:extends|include|import|from)\s+[\"']([^\"']+)[\"']")
 
 
 def _data_files(name: str) -> list[Path]:
@@ -75,6 +117,12 @@ def code_files(script: str | Path) -> list[Path]:
             continue
         if path.suffix != ".py":
             seen.add(path)
+            if path.suffix == ".j2":  # a template runs the templates it extends or includes
+                todo += [
+                    f
+                    for name in TEMPLATE_REFERENCE.findall(path.read_text())
+                    for f in _data_files(name)
+                ]
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         if path.name == "__init__.py" and _docstring_only(tree):

@@ -24,6 +24,9 @@ SCORE_MIN, SCORE_MAX = 0.0, 5.0
 # The scores a judge can write, 0..5: `score_probs` holds one probability for each.
 SCORE_VALUES = int(SCORE_MAX - SCORE_MIN) + 1
 SCORE_PROBS_CHECK = f"{SCORE_VALUES} probabilities within 0..1, one per score"
+# Why the prompts stage drops a generation: `srlm.loop.selfinstruct.filter_prompt`, over_quota
+DROP_REASONS = "empty too_short too_long banned_keyword bad_start incomplete meta_text".split()
+DROP_REASONS += ["judge_format", "evaluation_prompt", "near_duplicate", "over_quota"]
 
 
 class _Strict(pa.DataFrameModel):
@@ -76,6 +79,16 @@ class Prompts(_Strict):
     iteration: str
     generator: str
     fewshot_ids: list[str]
+
+
+class DroppedPrompts(_Strict):
+    """`<iter>/prompts_dropped`: the generations `<iter>/prompts` dropped, cleaned (maybe to "")."""
+
+    request_id: str = pa.Field(unique=True)
+    text: str
+    reason: str = pa.Field(isin=DROP_REASONS)
+    fewshot_ids: list[str]
+    iteration: str
 
 
 class Candidates(_Strict):
@@ -220,6 +233,7 @@ SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "seed_ift": SeedIFT,
     "seed_eft": SeedEFT,
     "prompts": Prompts,
+    "dropped_prompts": DroppedPrompts,
     "candidates": Candidates,
     "judgments": Judgments,
     "candidate_scores": CandidateScores,
@@ -273,17 +287,13 @@ def _describe(failures: pl.DataFrame, max_rows: int = 5) -> list[str]:
 
 def validate(frame: pl.DataFrame, name: str, where: str = "frame") -> pl.DataFrame:
     """Validate `frame` against schema `name`; raise `ArtifactSchemaError` naming the problems."""
+    if name not in SCHEMAS:
+        known = ", ".join(sorted(SCHEMAS))
+        raise ArtifactSchemaError(f"{where}: unknown schema '{name}' (known: {known})")
     try:
-        model = SCHEMAS[name]
-    except KeyError:
-        raise ArtifactSchemaError(
-            f"{where}: unknown schema '{name}' (known: {', '.join(sorted(SCHEMAS))})"
-        ) from None
-    try:
-        return model.validate(frame, lazy=True)
+        return SCHEMAS[name].validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
-        problems = _describe(err.failure_cases)
-        message = f"{where}: schema {name} failed: " + "; ".join(problems)
-        raise ArtifactSchemaError(message) from None
+        problems = "; ".join(_describe(err.failure_cases))
+        raise ArtifactSchemaError(f"{where}: schema {name} failed: {problems}") from None
     except pa.errors.SchemaError as err:  # non-lazy paths (e.g. strictness) raise this
         raise ArtifactSchemaError(f"{where}: schema {name} failed: {err}".splitlines()[0]) from None

@@ -46,14 +46,13 @@ from srlm.core.artifacts import (
     write_metrics,
     write_table,
 )
-from srlm.core.fingerprints import fingerprint
+from srlm.core.fingerprints import HUB_PREFIX, fingerprint, local_dataset
 from srlm.core.params import Params, as_dict, load_params
 
 # What a path flag holds, besides an artifact schema's name (see srlm.core.schemas).
 MODEL, FILE, FOLDER = "model", "file", "folder"
 # What a flag that is no path holds.
 TEXT, SWITCH = "text", "switch"
-HUB_PREFIX = "hf://"
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,8 @@ class StageSpec:
     hashed_as: Mapping[str, str] = field(default_factory=dict)  # `group.key` -> payload key
     payload: Payload | None = None  # the fingerprint's params, where not the rule's
     hashed_inputs: Inputs | None = None  # the fingerprint's inputs, where not the rule's
-    hub: bool = False  # `hf://` inputs count by name (`remote`), never by content
+    # `hf://` inputs: a hub name counts by name (`remote`), a local folder by content
+    hub: bool = False
 
     def flags(self) -> dict[str, Arg]:
         """Every flag of the stage: options, inputs, outputs, then metrics and plots."""
@@ -201,8 +201,11 @@ def fingerprint_parts(
         inputs = spec.hashed_inputs(params, args) if spec.hashed_inputs else rule_inputs(spec, args)
     extra: dict[str, Any] = {}
     if spec.hub:
-        extra["remote"] = [p for p in inputs if p.startswith(HUB_PREFIX)]
-        inputs = [p for p in inputs if not p.startswith(HUB_PREFIX)]
+        # A name that `datasets` reads from a local folder stays an input, in its place,
+        # hashed by content (`input_hash`); only a real hub name is identity by name.
+        remote = [p for p in inputs if p.startswith(HUB_PREFIX) and local_dataset(p) is None]
+        extra["remote"] = remote
+        inputs = [p for p in inputs if p not in remote]
     return payload, inputs, extra
 
 

@@ -3,7 +3,8 @@
 Few-shot examples are drawn with a seeded RNG: `n_seed` from the IFT prompts plus up to
 `n_generated` from prompts already accepted in this iteration (the paper: 6 + 2). Every
 candidate instruction passes through `filter_prompt`, which returns `(keep, reason)`; the
-reasons are counted by the stage. Near-duplicates are found with ROUGE-L (longest common
+stage counts the reasons and keeps every dropped generation with its reason (the data view
+shows them beside the prompts). Near-duplicates are found with ROUGE-L (longest common
 subsequence of lower-cased word tokens) against every prompt known so far (`KnownPrompts`:
 rapidfuzz's C++ LCS over all of them at once, after a length bound that only skips pairs
 which cannot reach the threshold; the rule stays exact).
@@ -173,12 +174,13 @@ def generate_prompts(
     forbidden: Iterable[str],
     iteration: str,
     cfg,
-) -> tuple[list[dict], Counter]:
+) -> tuple[list[dict], list[dict], Counter]:
     """Self-instruct until `cfg.n_keep` prompts pass the filters or `cfg.n_generate` were tried.
 
     `complete` takes `(request_id, prompt_text, seed)` triples and returns one completion per
     triple (the stage wires it to an engine). `seed_prompts` maps IFT example ids to prompts.
-    Returns accepted rows (`prompt_id, prompt, fewshot_ids`) and counts of drop reasons.
+    Returns accepted rows (`prompt_id, prompt, fewshot_ids`), dropped rows (`request_id`,
+    `text` as cleaned, `reason`, `fewshot_ids`) and the count of each reason, `kept` too.
     Requests go out in rounds of `cfg.round_size`; a round's few-shot picks see the prompts
     accepted before it.
     """
@@ -187,6 +189,7 @@ def generate_prompts(
     forbidden_set = {normalize_text(p) for p in forbidden}
     banned = [" ".join(tokens(k)) for k in cfg.banned_keywords]
     accepted: list[dict] = []
+    dropped: list[dict] = []
     reasons: Counter = Counter()
     tried = 0
     seed_ids = sorted(seed_prompts)
@@ -204,7 +207,7 @@ def generate_prompts(
             batch.append((f"{iteration}-{tried}", render_fewshot(texts), rng.randrange(2**31), ids))
             tried += 1
         outputs = complete([(rid, text, seed) for rid, text, seed, _ in batch])
-        for (_, _, _, ids), output in zip(batch, outputs, strict=True):
+        for (rid, _, _, ids), output in zip(batch, outputs, strict=True):
             text = clean_instruction(output)
             keep, reason = filter_prompt(text, known, banned, forbidden_set, cfg)
             if keep and len(accepted) >= cfg.n_keep:
@@ -219,7 +222,10 @@ def generate_prompts(
                         "fewshot_ids": ids,
                     }
                 )
-    return accepted, reasons
+            else:
+                row = {"request_id": rid, "text": text, "reason": reason, "fewshot_ids": ids}
+                dropped.append(row)
+    return accepted, dropped, reasons
 
 
 def prompt_metrics(prompts: pl.DataFrame, reasons: Counter) -> dict:

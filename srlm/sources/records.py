@@ -17,6 +17,7 @@ import polars as pl
 
 from srlm.core.bounded_read import DATA_LIMIT, check_regular, open_regular, read_lines, read_text
 from srlm.core.errors import SrlmError
+from srlm.core.fingerprints import HUB_PREFIX, hub_dataset
 from srlm.core.text import parse_json
 
 
@@ -46,13 +47,14 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
 
 def load_records(spec: str) -> list[tuple[int, Any]]:
     """(line or row number, record) from a .jsonl/.json/.parquet path or `hf://name[:split]`."""
-    if spec.startswith("hf://"):
-        # Real hub path for users who are online; tests cover the same records via local files.
+    if spec.startswith(HUB_PREFIX):
+        # A hub name for users who are online, or a local folder in the hub's layout (then
+        # the fingerprint hashes that folder, `srlm.core.fingerprints.hub_input_hash`).
         import datasets
 
-        name, _, split = spec.removeprefix("hf://").partition(":")
+        name, split = hub_dataset(spec)
         try:
-            rows = datasets.load_dataset(name, split=split or "train").to_list()
+            rows = datasets.load_dataset(name, split=split).to_list()
         except Exception as err:  # offline, unknown dataset or split: many exception types
             raise SeedFormatError(
                 f"{spec}: cannot load ({type(err).__name__}: {err})".splitlines()[0]

@@ -23,6 +23,7 @@ KEYS = {
     "seed_ift": ["example_id"],
     "seed_eft": ["example_id"],
     "prompts": ["prompt_id"],
+    "dropped_prompts": ["request_id"],
     "candidates": ["candidate_id"],
     "judgments": ["candidate_id", "sample"],
     "candidate_scores": ["candidate_id"],
