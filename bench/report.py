@@ -20,14 +20,27 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+def duration(results: dict) -> str:
+    """How long the run took, and which part of the suite it was (`bench/suite.py --only`)."""
+    took = f"{results['suite_s'] // 60} min {results['suite_s'] % 60} s"
+    only = results.get("only")
+    return f"{took} for {', '.join(only)} only" if only else took
+
+
 def header(results: dict) -> list[str]:
     m = results["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+    what = (
+        f"a part of the suite ({', '.join(results['only'])}; the other sections are this "
+        "CPU kind's previous runs) took "
+        if results.get("only")
+        else "the whole suite took "
+    )
     return [
         "# Benchmarks",
         "",
         f"Written by `make bench` (`bench/suite.py`) on {m['date']} at commit `{m['commit']}`; "
-        f"the whole suite took {results['suite_s'] // 60} min {results['suite_s'] % 60} s. "
+        f"{what}{results['suite_s'] // 60} min {results['suite_s'] % 60} s. "
         "Do not edit by hand: rerun the suite. Each script in `bench/` runs alone too (its "
         "docstring says what it measures and how).",
         "",
@@ -321,15 +334,12 @@ def render_runs(runs: list[dict]) -> str:
         "",
         "## Machines",
         "",
-        "| CPU kind | latest run | commit | whole suite |",
+        "| CPU kind | latest run | commit | took |",
         "|---|---|---|---|",
     ]
     for kind, run in latest.items():
         m = run["machine"]
-        lines.append(
-            f"| {kind} | {m['date']} | `{m['commit']}` | "
-            f"{run['suite_s'] // 60} min {run['suite_s'] % 60} s |"
-        )
+        lines.append(f"| {kind} | {m['date']} | `{m['commit']}` | {duration(run)} |")
     table: dict[str, dict[str, str]] = {}
     for kind, run in latest.items():
         engines = engines_section(run["engines"])[1] if "engines" in run else {}

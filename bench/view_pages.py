@@ -17,13 +17,14 @@ pair" until the page and the counts across pages are updated). Last line: JSON.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 from pathlib import Path
 
 import polars as pl
 from browser import chromium, missing
-from measure import report, run_child, summary
+from measure import run_child, summary
 
 from srlm.core.artifacts import write_artifact
 
@@ -168,7 +169,7 @@ def main() -> None:
             "flags_js_kib": round(flags_kib, 1),
             "browser": browser,  # a dict of timings, or why there is no browser
         }
-    report(result)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -206,3 +206,12 @@ def test_data_view_figures_and_target(report):
     none = {**view, "browser": "needs Chromium"}
     text = report.render({**base, "view": none})
     assert "Not opened in a browser: needs Chromium." in text and "data view page" not in text
+
+
+def test_a_partial_run_says_which_part_it_timed(report):
+    run = {**results(420.0, 340.0), "only": ["view"], "suite_s": 92}
+    text = report.render(run)
+    assert "a part of the suite (view; the other sections are this CPU kind's previous" in text
+    assert "the whole suite took" not in text
+    assert "| 1 min 32 s for view only |" in report.render_runs([run])
+    assert "| 12 min 5 s |" in report.render_runs([results(420.0, 340.0)])
