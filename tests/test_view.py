@@ -317,3 +317,17 @@ def test_answers_side_by_side_and_the_diff_between_iterations(tmp_path):
     assert "6 → 8" in candidates  # 3 prompts x 2 candidates, then 4 x 2
     assert "response length" in candidates and "model length" not in candidates
     assert "margin" in diff.split('id="pairs"')[1]
+
+
+def test_a_prompt_shows_the_few_shot_examples_it_was_written_from(tmp_path):
+    build_iteration(tmp_path)
+    seed = [{"example_id": "s1", "prompt": "How do tides work?", "response": "r", "source": "x"}]
+    write_artifact(
+        artifact_frame("seed_ift", seed), tmp_path / "data" / "seed" / "ift", "seed_ift", "fp"
+    )
+    out = write_view(tmp_path / "data", None, tmp_path / "view")
+    section = (out / "m2" / "page-0001.html").read_text().split('id="p0"')[1].split("</section>")[0]
+    fewshot = section.split('<details class="fewshot">')[1].split("</details>")[0]
+    assert "written from 2 few-shot examples: s1, s2" in fewshot
+    assert "<pre>How do tides work?</pre>" in fewshot  # s1: a seed prompt
+    assert "(text not in the view's data)" in fewshot  # s2: in no artifact here

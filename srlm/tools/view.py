@@ -174,6 +174,15 @@ def _across(env: jinja2.Environment, models: dict[str, dict], data_dir: Path, ou
     return links
 
 
+def seed_prompts(data_dir: Path) -> dict[str, str]:
+    """The seed IFT prompts by example id (the few-shot examples of self-instruct), if built."""
+    folder = data_dir / "seed" / "ift"
+    if not folder.is_dir():
+        return {}
+    frame = read_artifact(folder, "seed_ift")
+    return dict(frame.select("example_id", "prompt").iter_rows())
+
+
 def write_pages(
     iterations: dict[str, dict[str, pl.DataFrame]],
     out: str | Path,
@@ -183,14 +192,16 @@ def write_pages(
     data_dir: Path | None = None,
 ) -> Path:
     """Write the view of `iterations` (name -> its frames by `ARTIFACTS` name), their
-    `monitors` (name -> monitors.json) and `models` (name -> `read_model_frames`) to `out`."""
+    `monitors` (name -> monitors.json) and `models` (name -> `read_model_frames`) to `out`;
+    `data_dir` adds the seed prompts and the pages across models."""
     out, models, monitors = Path(out), models or {}, monitors or {}
     env = environment()
     with atomic_directory(out) as tmp:
         across = _across(env, models, data_dir, tmp) if data_dir is not None else {}
+        seeds = seed_prompts(data_dir) if data_dir is not None else {}
         summary = []
         for name, frames in iterations.items():
-            line = write_iteration(env, name, frames, tmp, page_size)
+            line = write_iteration(env, name, frames, tmp, page_size, seeds)
             line["monitors"] = monitor_lines(monitors.get(name, {}), line, across)
             summary.append(line)
         model_lines = [

@@ -78,10 +78,21 @@ def _dropped_pages(
 
 
 def write_iteration(
-    env: jinja2.Environment, name: str, frames: dict[str, pl.DataFrame], out: Path, page_size: int
+    env: jinja2.Environment,
+    name: str,
+    frames: dict[str, pl.DataFrame],
+    out: Path,
+    page_size: int,
+    seed_prompts: dict[str, str] | None = None,
 ) -> dict:
     """Write iteration `name`'s pages into `out/<name>/` from its frames (prompts, candidates,
-    judgments, scores, pairs; optionally prompts_dropped); return its index line."""
+    judgments, scores, pairs; optionally prompts_dropped); return its index line.
+    `seed_prompts` (IFT example id -> prompt) shows the few-shot examples a prompt was
+    written from; the iteration's own prompts cover the generated ones."""
+    fewshot = {
+        **(seed_prompts or {}),
+        **dict(frames["prompts"].select("prompt_id", "prompt").iter_rows()),
+    }
     records = iteration_records(
         frames["prompts"], frames["candidates"], frames["judgments"], frames["scores"],
         frames["pairs"],
@@ -101,6 +112,7 @@ def write_iteration(
             first=first if chunk else 0,
             last=first + len(chunk) - 1,
             has_dropped="prompts_dropped" in frames,
+            fewshot=fewshot,
         )
         (folder / page_name(number)).write_text(html, encoding="utf-8")
     (folder / "flags.js").write_text(flags_script(records, page_size), encoding="utf-8")
