@@ -8,7 +8,8 @@ side of `pairs.mode: anchored` (Temporal Self-Rewarding's anchored rejection).
 In the other pair modes it writes an empty artifact at once (no model is loaded). When the
 iteration's own candidates come from the anchor model (m2, whose base is m1), they are the
 anchors: nothing is generated twice. Otherwise M1 answers the prompts with the `candidates`
-params and the iteration's judge (`--model`) scores them with the `judge` params.
+params and the iteration's judge (`--model`, or `judge.endpoint` when set, as in
+`judgments@`) scores them with the `judge` params.
 """
 
 from pathlib import Path
@@ -21,6 +22,7 @@ from srlm.core.params import as_dict
 from srlm.core.schemas import artifact_frame
 from srlm.core.stage import StageSpec, artifact, model, text
 from srlm.engines import make_generator
+from srlm.engines.chat_endpoint import EndpointRecipe, endpoint_identity
 from srlm.loop.judge import aggregate_scores, judge_candidates, judge_model, sampling_params
 from srlm.loop.sampling import candidate_requests, candidate_rows
 
@@ -115,7 +117,9 @@ def main() -> None:
             anchor_model,
         )
         judged = judge_candidates(
-            make_generator(judge, params.engine, "judge.max_new_tokens"),
+            EndpointRecipe(params.judge).load()
+            if params.judge.endpoint
+            else make_generator(judge, params.engine, "judge.max_new_tokens"),
             [(r["candidate_id"], r["prompt_id"], r["prompt"], r["response"]) for r in generated],
             params.judge,
             scope,
@@ -129,10 +133,20 @@ def main() -> None:
     anchors = artifact_frame("anchors", rows).sort("candidate_id")
     # `anchored` (not the mode itself: the same as the fingerprint) lets pairs refuse anchors
     # built in another mode, which are empty
+    cfg = params.judge
+    # the judge endpoint is identity where it judges (as in judgments@); unset, nothing changes
+    endpoint = (
+        {
+            "judge_endpoint": endpoint_identity(cfg.endpoint, cfg.endpoint_model or ""),
+            "top_logprobs": cfg.endpoint_top_logprobs,
+        }
+        if cfg.endpoint and _anchored(params)
+        else {}
+    )
     stage.write(
         "out",
         anchors,
-        stage.fingerprint(),
+        stage.fingerprint(**endpoint),
         lineage_meta(stage.args.iteration, paths, anchored=_anchored(params)),
     )
     if _anchored(params):

@@ -9,6 +9,11 @@ text, the parsed score (null when unparseable) and the expected score with its 0
 probabilities; a candidate's score is the mean of its parsed samples in the `judge.scoring`
 mode (both modes are kept). Resumable like the candidates stage, and like it never touches
 the finished `--out` unless the new one is complete and valid.
+
+With `judge.endpoint` the judge is an OpenAI-compatible server (srlm.engines.chat_endpoint):
+the same prompts, samples and seeds as requests, in this process (`concurrency` in flight),
+the endpoint's URL and model in the fingerprint instead of a local model, and the metrics'
+`endpoint` block counting requests, retries, tokens and samples without score probabilities.
 """
 
 from srlm.core.console import run_stage
@@ -16,8 +21,16 @@ from srlm.core.fingerprints import fingerprint
 from srlm.core.lineage import expect, lineage_meta
 from srlm.core.stage import StageSpec, artifact, model, text
 from srlm.engines import EngineRecipe, make_generator
+from srlm.engines.chat_endpoint import EndpointRecipe, endpoint_identity
 from srlm.evaluation.monitors import self_judge_agreement
-from srlm.loop.judge import UNHASHED, JudgeTask, aggregate_scores, judge_model, judgment_metrics
+from srlm.loop.judge import (
+    UNHASHED,
+    JudgeTask,
+    aggregate_scores,
+    judge_model,
+    judgment_metrics,
+    parsed_without_probs,
+)
 from srlm.runtime.shards import ShardWriter, chunks, run_sharded
 
 SPEC = StageSpec(
@@ -46,12 +59,23 @@ def main() -> None:
     candidates = stage.read("candidates").sort("candidate_id")
     # the candidates' ids and seeds are scoped by their iteration: another one's is a mistake
     expect(stage.path("candidates"), "iteration", iteration, "--iteration")
-    judge = judge_model(cfg, stage.path("model"))
+    if cfg.endpoint:
+        # the server is the judge: its URL and model are the identity (never the key); the
+        # local model only answers the agreement sample, which no artifact holds
+        judge = endpoint_identity(cfg.endpoint, cfg.endpoint_model or "")
+        fp = stage.fingerprint(
+            inputs=[stage.path("candidates")],
+            judge_endpoint=judge,
+            top_logprobs=cfg.endpoint_top_logprobs,
+        )
+        recipe: EndpointRecipe | EngineRecipe = EndpointRecipe(cfg)
+    else:
+        judge = judge_model(cfg, stage.path("model"))
+        fp = stage.fingerprint()
+        recipe = EngineRecipe(judge, params.engine, "judge.max_new_tokens")
     # Inputs are read and checked above; the writer locks the output before any model loads.
-    writer = ShardWriter(stage.path("out"), stage.schema("out"), stage.fingerprint(), code=__file__)
-    task = JudgeTask(
-        EngineRecipe(judge, params.engine, "judge.max_new_tokens"), cfg, scope=iteration
-    )
+    writer = ShardWriter(stage.path("out"), stage.schema("out"), fp, code=__file__)
+    task = JudgeTask(recipe, cfg, scope=iteration)
     rows = list(candidates.select("candidate_id", "prompt_id", "prompt", "response").iter_rows())
     built_from = {"candidates": stage.path("candidates")}
     judgments = run_sharded(
@@ -59,7 +83,7 @@ def main() -> None:
         chunks(rows, cfg.shard_size),
         task,
         "judgments",
-        params,
+        None if cfg.endpoint else params,  # an endpoint: one process, `concurrency` in flight
         meta=lineage_meta(iteration, built_from),
     )
     scores = aggregate_scores(judgments, cfg.scoring)
@@ -70,16 +94,22 @@ def main() -> None:
         fingerprint({"scoring": cfg.scoring}, inputs=[stage.path("out")]),
         lineage_meta(iteration, {**built_from, "judgments": stage.path("out")}),
     )
-    agreement = {}
+    extra: dict = {}
     if judge != stage.path("model"):  # an external judge: would the model's own agree?
         own = make_generator(stage.path("model"), params.engine, "judge.max_new_tokens")
-        agreement = {
+        extra = {
             "judge_model": judge,
             "self_judge_agreement": self_judge_agreement(
                 own, rows, scores, cfg, scope=f"self:{iteration}"
             ),
         }
-    stage.write_metrics({**agreement, **judgment_metrics(judgments, scores, cfg.scoring)})
+    if cfg.endpoint:
+        # this run's requests only: shards a killed run finished are not asked again
+        extra["endpoint"] = {
+            **task.generator.usage(),  # (made now if every shard was resumed: all zero)
+            "samples_without_score_probs": parsed_without_probs(judgments),
+        }
+    stage.write_metrics({**extra, **judgment_metrics(judgments, scores, cfg.scoring)})
 
 
 if __name__ == "__main__":

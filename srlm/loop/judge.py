@@ -62,7 +62,27 @@ def judge_model(cfg, own: str) -> str:
 # The judge params that do not decide its samples, left out of fingerprints: `scoring` only
 # changes how finished samples are averaged (so changing it never re-judges); the judge model
 # is an input (hashed by content), not a param; the agreement sample only decides an extra check.
-UNHASHED = ("judge.scoring", "judge.model", "judge.agreement_sample")
+# The endpoint's settings: its URL and model are identity the judgments stage adds itself
+# (`stage.fingerprint(**extra)`), the rest (key variable, deadline, concurrency, retries) only
+# decide how requests travel; left out, every fingerprint without an endpoint stays as it was.
+ENDPOINT_KEYS = (
+    "endpoint",
+    "endpoint_model",
+    "api_key_env",
+    "timeout_s",
+    "allow_insecure_http",
+    "endpoint_top_logprobs",
+    "concurrency",
+    "retry_attempts",
+    "retry_backoff_s",
+    "retry_max_wait_s",
+)
+UNHASHED = (
+    "judge.scoring",
+    "judge.model",
+    "judge.agreement_sample",
+    *(f"judge.{key}" for key in ENDPOINT_KEYS),
+)
 
 
 def sampling_params(cfg) -> dict:
@@ -76,7 +96,8 @@ def judge_samples(generator, requests) -> list[dict]:
     Rows `request_id, sample, judge_text, score, expected_score, score_probs, finish_reason`;
     `score_probs` are P("0").."5") at the score position (null when unparsed). They are
     recorded while the judgment is generated (the requests watch "0".."5"); an engine that
-    does not record them is asked afterwards with one forward pass per parsed judgment.
+    does not record them is asked afterwards with one forward pass per parsed judgment, except
+    an endpoint (`prefix_scoring` False): there they are null where its logprobs are missing.
     """
     requests = [replace(r, watch=SCORE_OPTIONS) for r in requests]
     completions = generator.generate(requests)
@@ -88,7 +109,9 @@ def judge_samples(generator, requests) -> list[dict]:
         if recorded is not None:
             probs_of[i] = list(recorded)
     todo = [i for i, prefix in enumerate(prefixes) if prefix is not None and i not in probs_of]
-    if todo:
+    # An endpoint cannot continue a given text (chat APIs cannot resume an assistant turn):
+    # what its logprobs did not give stays null rather than being made up.
+    if todo and getattr(generator, "prefix_scoring", True):
         asked = generator.option_probabilities(
             [by_id[completions[i].request_id] for i in todo],
             [prefixes[i] for i in todo],
@@ -190,6 +213,12 @@ def judgment_metrics(judgments: pl.DataFrame, scores: pl.DataFrame, scoring: str
         "mean_score": rounded(mean(judgments["score"])) if parsed else None,
         "mean_expected_score": rounded(mean(judgments["expected_score"])) if parsed else None,
     }
+
+
+def parsed_without_probs(judgments: pl.DataFrame) -> int:
+    """Samples with a parsed score but no score probabilities (an endpoint that returned no
+    logprobs at the score): their expected score is null."""
+    return int((judgments["score"].is_not_null() & judgments["score_probs"].is_null()).sum())
 
 
 class JudgeTask(ShardTask):
