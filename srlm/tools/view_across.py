@@ -18,6 +18,7 @@ import jinja2
 import polars as pl
 
 from srlm.tools.diff import diff_frames, is_unchanged
+from srlm.tools.view_data import pages
 from srlm.tools.view_iteration import page_name
 
 ACROSS_PAGE_SIZE = 25  # prompts a page; each shows one answer per model
@@ -123,7 +124,7 @@ def write_across(
 ) -> list[str]:
     """Write `records` as pages `out/<stem>-0001.html`, ...; return the page names."""
     size = ACROSS_PAGE_SIZE
-    chunks = [records[i : i + size] for i in range(0, len(records), size)] or [[]]
+    chunks = pages(records, size)
     names = [page_name(n, stem) for n in range(1, len(chunks) + 1)]
     template = env.get_template("across.html.j2")
     for number, chunk in enumerate(chunks, start=1):

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import polars as pl
 
 TOP_SCORE = 5.0
+T = TypeVar("T")
 _WORDS = re.compile(r"\S+|\s+")
 
 
@@ -83,11 +86,13 @@ def word_diff(chosen: str, rejected: str) -> list[tuple[str, str]]:
     return segments
 
 
-def _samples(judgments: pl.DataFrame) -> dict[str, list[Sample]]:
+def samples_by(judgments: pl.DataFrame, key: str) -> dict[str, list[Sample]]:
+    """The judge samples of a `judgments` or `judge_outputs` frame by column `key` (the
+    candidate or the judged reply), in sample order."""
     by: dict[str, list[Sample]] = {}
-    ordered = judgments.sort("candidate_id", "sample")
+    ordered = judgments.sort(key, "sample")
     for row in ordered.iter_rows(named=True):
-        by.setdefault(row["candidate_id"], []).append(
+        by.setdefault(row[key], []).append(
             Sample(
                 row["sample"],
                 row["judge_text"],
@@ -107,7 +112,7 @@ def iteration_records(
     pairs: pl.DataFrame,
 ) -> list[PromptRecord]:
     """One record a prompt of `prompts` (in its order), joined with the other artifacts."""
-    samples = _samples(judgments)
+    samples = samples_by(judgments, "candidate_id")
     score_of = {row["candidate_id"]: row for row in scores.iter_rows(named=True)}
     pair_of = {row["prompt_id"]: row for row in pairs.iter_rows(named=True)}
     by_prompt: dict[str, list[Candidate]] = {}
@@ -152,8 +157,8 @@ def _mark(candidates: list[Candidate], pair: dict) -> None:
         rejected.role = "rejected"
 
 
-def pages(records: list[PromptRecord], size: int) -> list[list[PromptRecord]]:
+def pages(records: Sequence[T], size: int) -> list[list[T]]:
     """`records` in pages of at most `size` (at least one page, maybe empty)."""
     if size < 1:
         raise ValueError(f"page size must be >= 1, got {size}")
-    return [records[i : i + size] for i in range(0, len(records), size)] or [[]]
+    return [list(records[i : i + size]) for i in range(0, len(records), size)] or [[]]

@@ -60,8 +60,7 @@ def _dropped_pages(
     """Pages of the dropped generations, sorted by reason (then as generated)."""
     by_reason = Counter(dropped["reason"].to_list())
     rows = dropped.with_row_index("_order").sort("reason", "_order").to_dicts()
-    chunks = [rows[i : i + DROPPED_PAGE_SIZE] for i in range(0, len(rows), DROPPED_PAGE_SIZE)]
-    chunks = chunks or [[]]
+    chunks = pages(rows, DROPPED_PAGE_SIZE)
     template = env.get_template("dropped.html.j2")
     names = [page_name(n, "dropped") for n in range(1, len(chunks) + 1)]
     for number, chunk in enumerate(chunks, start=1):

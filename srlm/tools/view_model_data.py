@@ -17,16 +17,13 @@ the artifacts and writes the pages):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import polars as pl
 
 from srlm.evaluation.metrics import pair_outcomes, reply_scores
-from srlm.tools.view_data import Sample
+from srlm.tools.view_data import Sample, samples_by
 
-T = TypeVar("T")
 MODES = ("sampled", "expected")  # the judge's scoring modes (`judge.scoring`)
 
 
@@ -140,13 +137,6 @@ class Comparison:
         }
 
 
-def chunks(items: Sequence[T], size: int) -> list[list[T]]:
-    """`items` in pages of at most `size` (at least one page, maybe empty)."""
-    if size < 1:
-        raise ValueError(f"page size must be >= 1, got {size}")
-    return [list(items[i : i + size]) for i in range(0, len(items), size)] or [[]]
-
-
 def ifeval_records(ifeval: pl.DataFrame) -> list[IFEvalRecord]:
     """One record a prompt of an `ifeval_results` frame, in key order."""
     return [
@@ -177,17 +167,7 @@ def judge_groups(judge: pl.DataFrame, eft_eval: pl.DataFrame | None) -> list[Jud
     texts: dict[str, dict] = {}
     if eft_eval is not None:
         texts = {r["example_id"]: r for r in eft_eval.iter_rows(named=True)}
-    samples: dict[str, list[Sample]] = {}
-    for row in judge.sort("example_id", "sample").iter_rows(named=True):
-        samples.setdefault(row["example_id"], []).append(
-            Sample(
-                row["sample"],
-                row["judge_text"],
-                row["score"],
-                row["expected_score"],
-                row["score_probs"],
-            )
-        )
+    samples = samples_by(judge, "example_id")
     scores: dict[str, dict[str, float | None]] = {}
     groups: dict[str, JudgeGroup] = {}
     for mode in MODES:

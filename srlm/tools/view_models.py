@@ -23,12 +23,12 @@ import jinja2
 import polars as pl
 
 from srlm.core.artifacts import read_artifact
+from srlm.tools.view_data import pages
 from srlm.tools.view_model_data import (
     MODES,
     Comparison,
     IFEvalRecord,
     JudgeGroup,
-    chunks,
     h2h_records,
     ifeval_records,
     judge_groups,
@@ -217,7 +217,7 @@ def write_model_pages(
     for kind in present:
         records = _records(kind, frames)
         section = _summary(kind, records)
-        split = chunks(records, page_size)
+        split = pages(records, page_size)
         title, filters = SECTIONS[kind]
         template = env.get_template(TEMPLATES[kind])
         for number, chunk in enumerate(split, start=1):
