@@ -83,8 +83,8 @@ def main() -> None:
     # replaced together or not at all, never a mix of two builds.
     write_artifacts(
         [
-            stage.pending("out", frame, fp)._replace(meta=meta),
-            stage.pending("dropped", dropped_frame, fp)._replace(meta=meta),
+            stage.pending("out", frame, fp, meta),
+            stage.pending("dropped", dropped_frame, fp, meta),
         ]
     )
     stage.write_metrics(prompt_metrics(frame, reasons))

@@ -240,9 +240,12 @@ class StageRun:
         to its manifest (its `srlm.core.lineage`)."""
         return write_artifact(frame, self.path(name), self.schema(name), fp, meta)
 
-    def pending(self, name: str, frame: pl.DataFrame, fp: str) -> PendingArtifact:
-        """Output `name`, to be written with others all or nothing (`write_artifacts`)."""
-        return PendingArtifact(frame, self.path(name), self.schema(name), fp)
+    def pending(
+        self, name: str, frame: pl.DataFrame, fp: str, meta: dict | None = None
+    ) -> PendingArtifact:
+        """Output `name`, to be written with others all or nothing (`write_artifacts`);
+        `meta` adds keys to its manifest, as in `write`."""
+        return PendingArtifact(frame, self.path(name), self.schema(name), fp, meta)
 
     def write_metrics(self, metrics: dict, name: str = "metrics") -> None:
         """Write metrics flag `name` as DVC metrics JSON."""

@@ -30,8 +30,8 @@ from srlm.core.artifacts import atomic_directory, read_artifact
 from srlm.core.errors import SrlmError
 from srlm.evaluation.report_inputs import load_metrics
 from srlm.tools.view_across import answer_records, ifeval_across, write_across, write_diffs
-from srlm.tools.view_data import PromptRecord
-from srlm.tools.view_iteration import longest, page_name, write_iteration
+from srlm.tools.view_data import PromptRecord, page_name
+from srlm.tools.view_iteration import longest, write_iteration
 from srlm.tools.view_models import find_models, read_model_frames, write_model_pages
 
 TEMPLATES = Path(__file__).parent / "view_templates"

@@ -18,8 +18,7 @@ import jinja2
 import polars as pl
 
 from srlm.tools.diff import diff_frames, is_unchanged
-from srlm.tools.view_data import pages
-from srlm.tools.view_iteration import page_name
+from srlm.tools.view_data import page_name, pages
 
 ACROSS_PAGE_SIZE = 25  # prompts a page; each shows one answer per model
 DIFF_KINDS = {  # artifact folder -> schema, compared between consecutive iterations

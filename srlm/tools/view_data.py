@@ -157,6 +157,24 @@ def _mark(candidates: list[Candidate], pair: dict) -> None:
         rejected.role = "rejected"
 
 
+def page_name(page: int, stem: str = "page") -> str:
+    """The file name of page `page` (1-based) of a paged list (`page-0001.html`, ...)."""
+    return f"{stem}-{page:04d}.html"
+
+
+def page_context(number: int, chunk: list, size: int, n_pages: int, total: int) -> dict:
+    """What a page's template says of where it is: its number, the page count, the total and
+    the (1-based) numbers of its first and last record."""
+    first = (number - 1) * size + 1
+    return {
+        "page": number,
+        "n_pages": n_pages,
+        "total": total,
+        "first": first if chunk else 0,
+        "last": first + len(chunk) - 1,
+    }
+
+
 def pages(records: Sequence[T], size: int) -> list[list[T]]:
     """`records` in pages of at most `size` (at least one page, maybe empty)."""
     if size < 1:

@@ -21,16 +21,11 @@ from pathlib import Path
 import jinja2
 import polars as pl
 
-from srlm.tools.view_data import PromptRecord, iteration_records, pages
+from srlm.tools.view_data import PromptRecord, iteration_records, page_context, page_name, pages
 
 # Filter flags, in the order of their bits in flags.js (view.js reads the same names).
 FLAGS = ("pair", "tie", "unparsed", "top")
 DROPPED_PAGE_SIZE = 500  # dropped generations are one line each: many fit a page
-
-
-def page_name(page: int, stem: str = "page") -> str:
-    """The file name of page `page` (1-based) of a paged list."""
-    return f"{stem}-{page:04d}.html"
 
 
 def longest(record: PromptRecord) -> int:
@@ -101,15 +96,10 @@ def write_iteration(
     folder.mkdir()
     template = env.get_template("iteration.html.j2")
     for number, chunk in enumerate(split, start=1):
-        first = (number - 1) * page_size + 1
         html = template.render(
             iteration=name,
             records=chunk,
-            page=number,
-            n_pages=len(split),
-            total=len(records),
-            first=first if chunk else 0,
-            last=first + len(chunk) - 1,
+            **page_context(number, chunk, page_size, len(split), len(records)),
             has_dropped="prompts_dropped" in frames,
             fewshot=fewshot,
         )

@@ -23,7 +23,7 @@ import jinja2
 import polars as pl
 
 from srlm.core.artifacts import read_artifact
-from srlm.tools.view_data import pages
+from srlm.tools.view_data import page_context, page_name, pages
 from srlm.tools.view_model_data import (
     MODES,
     Comparison,
@@ -114,10 +114,6 @@ def read_model_frames(data_dir: str | Path, model: str) -> dict[str, pl.DataFram
     return frames
 
 
-def _number(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
-
-
 def _leaning(share: float | None) -> str:
     """What the evaluator's preference share for the model's answer says, in words."""
     if share is None:
@@ -193,11 +189,6 @@ def _summary(kind: str, records: list) -> dict:
     return comparison_summary(records)
 
 
-def page_file(kind: str, page: int) -> str:
-    """The file name of page `page` (from 1) of a model's section `kind`."""
-    return f"{kind}-{page:04d}.html"
-
-
 def write_model_pages(
     env: jinja2.Environment,
     model: str,
@@ -212,7 +203,7 @@ def write_model_pages(
     folder = Path(out) / "models" / model
     folder.mkdir(parents=True, exist_ok=True)
     present = [kind for kind in SECTIONS if kind in frames]
-    nav = [(SECTIONS[kind][0], page_file(kind, 1)) for kind in present]
+    nav = [(SECTIONS[kind][0], page_name(1, kind)) for kind in present]
     summary: dict = {"name": model, "pages": [], **{kind: None for kind in SECTIONS}}
     for kind in present:
         records = _records(kind, frames)
@@ -221,7 +212,6 @@ def write_model_pages(
         title, filters = SECTIONS[kind]
         template = env.get_template(TEMPLATES[kind])
         for number, chunk in enumerate(split, start=1):
-            first = (number - 1) * page_size + 1
             html = template.render(
                 model=model,
                 kind=kind,
@@ -230,19 +220,14 @@ def write_model_pages(
                 nav=nav,
                 records=chunk,
                 summary=section,
-                page=number,
-                n_pages=len(split),
-                previous=page_file(kind, number - 1) if number > 1 else None,
-                next=page_file(kind, number + 1) if number < len(split) else None,
-                total=len(records),
-                first=first if chunk else 0,
-                last=first + len(chunk) - 1,
-                number=_number,
+                **page_context(number, chunk, page_size, len(split), len(records)),
+                previous=page_name(number - 1, kind) if number > 1 else None,
+                next=page_name(number + 1, kind) if number < len(split) else None,
                 leaning=_leaning,
             )
-            (folder / page_file(kind, number)).write_text(html, encoding="utf-8")
+            (folder / page_name(number, kind)).write_text(html, encoding="utf-8")
         section["pages"] = [
-            f"models/{model}/{page_file(kind, n)}" for n in range(1, len(split) + 1)
+            f"models/{model}/{page_name(n, kind)}" for n in range(1, len(split) + 1)
         ]
         summary[kind] = section
         summary["pages"] += section["pages"]
