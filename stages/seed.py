@@ -10,6 +10,11 @@ Sources are oasst trees / flat messages (.jsonl, .parquet, hf://OWNER/NAME[:spli
 {prompt, response, rank|score} files; `--decontaminate` files are evaluation sets (AlpacaEval,
 MT-Bench, prompt lists, any seed format) whose prompts must never be trained on; the AlpacaEval
 file named by `evaluation.alpaca_eval` in params, when set, is one of them too.
+
+With `seed.eft_mode: model_rationales` the `teacher` (a local model folder, or an
+OpenAI-compatible endpoint) writes the judge's rationale and score for every EFT reply; only
+the groups whose scores order the replies as the human ranks do are kept
+(srlm.loop.eft_rationales), and `metrics: eft_rationales` counts what was dropped and why.
 """
 
 import logging
@@ -20,9 +25,14 @@ import polars as pl
 from srlm.core.artifacts import metrics_text, write_artifacts
 from srlm.core.console import run_stage
 from srlm.core.params import as_dict
+from srlm.core.params_endpoint import TRANSPORT_KEYS
 from srlm.core.stage import StageSpec, artifact, file
+from srlm.engines import make_generator
+from srlm.engines.chat_endpoint import EndpointRecipe, endpoint_identity
+from srlm.loop.eft_rationales import teach_eft
+from srlm.loop.judge_prompt import score_histogram
 from srlm.sources.readers import read_prompts, read_replies
-from srlm.sources.seed_sets import build_seed_sets
+from srlm.sources.seed_sets import EmptySeedSetError, build_seed_sets
 
 log = logging.getLogger("stages.seed")
 
@@ -30,6 +40,28 @@ log = logging.getLogger("stages.seed")
 def decontamination_files(params, args) -> list[str]:
     """The `--decontaminate` files, then the AlpacaEval file of params where one is set."""
     return [*args.decontaminate, *filter(None, [params.evaluation.alpaca_eval])]
+
+
+def rationales(params) -> bool:
+    """Whether a teacher writes the EFT targets (`seed.eft_mode: model_rationales`)."""
+    return params.seed.eft_mode == "model_rationales"
+
+
+def payload(params, args) -> dict:
+    """The seed group itself, as it has always been (not under its name); with a teacher, its
+    sampling params and, for a local teacher, the engine's (what decides its rationales)."""
+    seed = as_dict(params.seed)
+    if not rationales(params):
+        return seed
+    identity = {"model", "endpoint", "endpoint_model", *TRANSPORT_KEYS}  # inputs / transport
+    teacher = {k: v for k, v in as_dict(params.teacher).items() if k not in identity}
+    engine = {} if params.teacher.endpoint else {"engine": as_dict(params.engine)}
+    return {**seed, "teacher": teacher, **engine}
+
+
+def teacher_model(params) -> list[str]:
+    """The local teacher model folder, hashed by content, when one writes the rationales."""
+    return [params.teacher.model] if rationales(params) and params.teacher.model else []
 
 
 SPEC = StageSpec(
@@ -44,14 +76,14 @@ SPEC = StageSpec(
             many=True,
         ),
     },
-    params=("seed", "evaluation.alpaca_eval"),
-    # as it has always been: the seed group itself (not under its name); the AlpacaEval file
-    # counts as an input, by content
-    payload=lambda params, args: as_dict(params.seed),
+    params=("seed", "teacher", "engine", "evaluation.alpaca_eval"),
+    payload=payload,
+    # the AlpacaEval file counts as an input, by content, and so does a local teacher
     hashed_inputs=lambda params, args: [
         *args.source,
         *args.eval_source,
         *decontamination_files(params, args),
+        *teacher_model(params),
     ],
     hub=True,
     outputs={
@@ -73,18 +105,48 @@ def read_all(specs) -> tuple[pl.DataFrame, Counter]:
     return pl.concat(frames), drops
 
 
+def rationale_eft(params, eft: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+    """The EFT groups the teacher agrees with, its rationales as targets, and the counts; an
+    error naming the counts when it agrees with none."""
+    teacher = params.teacher
+    if teacher.endpoint:
+        generator = EndpointRecipe(teacher).load()
+        who = endpoint_identity(teacher.endpoint, teacher.endpoint_model or "")
+    else:
+        generator = make_generator(teacher.model, params.engine, "teacher.max_new_tokens")
+        who = teacher.model
+    log.info("teacher %s: judging %d EFT replies", who, eft.height)
+    kept, stats = teach_eft(generator, eft, teacher)
+    if kept.is_empty():
+        raise EmptySeedSetError(
+            f"seed.eft_mode model_rationales: the teacher ({who}) ordered none of the "
+            f"{stats['groups']} EFT groups as the human ranks do (dropped: "
+            f"{', '.join(f'{k} {v}' for k, v in stats['dropped_groups'].items() if v)}); "
+            "try a stronger teacher, a larger teacher.max_new_tokens or seed.eft_size"
+        )
+    log.info(
+        "teacher kept %d of %d EFT groups (%d replies); dropped %s",
+        stats["kept_groups"],
+        stats["groups"],
+        stats["kept_replies"],
+        stats["dropped_groups"],
+    )
+    return kept, {"teacher": who, **stats}
+
+
 def main() -> None:
     stage = SPEC.start()
+    params = stage.params
     sources, eval_sources = stage.path("source"), stage.path("eval_source")
     train, train_drops = read_all(sources)
     held_out, eval_drops = read_all(eval_sources)
-    decontaminate = decontamination_files(stage.params, stage.args)
+    decontaminate = decontamination_files(params, stage.args)
     eval_prompts = [p for spec in decontaminate for p in read_prompts(spec)]
     ift, eft, eft_eval, stats = build_seed_sets(
         train,
         held_out,
         eval_prompts,
-        stage.params.seed,
+        params.seed,
         files=(", ".join(sources), ", ".join(eval_sources)),
         read_drops=(train_drops, eval_drops),
     )
@@ -93,7 +155,20 @@ def main() -> None:
         eval_dropped_on_read=dict(eval_drops),
         decontamination_prompts=len(set(eval_prompts)),
     )
-    fp = stage.fingerprint()
+    teacher, endpoint = params.teacher, {}
+    if rationales(params) and teacher.endpoint:
+        # the server is the teacher: its URL and model are its identity (never the key)
+        who = endpoint_identity(teacher.endpoint, teacher.endpoint_model or "")
+        endpoint = {"teacher_endpoint": who}
+    fp = stage.fingerprint(**endpoint)
+    if rationales(params) and eft.height:
+        eft, stats["eft_rationales"] = rationale_eft(params, eft)
+        # the set's figures are the kept set's; eft_rationales holds what the teacher saw
+        stats.update(
+            eft=eft.height,
+            eft_groups=eft["group_id"].n_unique(),
+            eft_target_histogram=score_histogram(eft["target_score"]),
+        )
     # One set: the three and the metrics that describe them are replaced together or not at
     # all (a kill -9 included), never a mix of two builds.
     write_artifacts(

@@ -149,7 +149,7 @@ def test_layer_directories_are_whole_layers():
         assert dirs <= layers, f"{name}: {sorted(dirs)}"
 
 
-@pytest.mark.parametrize("script", ["base", "seed", "sft", "pairs", "dpo", "report"])
+@pytest.mark.parametrize("script", ["base", "sft", "pairs", "dpo", "report"])
 def test_stages_that_never_generate_never_import_the_runtime(script):
     """The generation runtime (shards, workers, Ray, requests) is a layer of its own so that a
     change to it reruns only the stages that generate."""

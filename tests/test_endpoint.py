@@ -96,6 +96,13 @@ def evaluator(url, monkeypatch, **params):
     return make_evaluator(config, EngineParams()), config
 
 
+def unchecked(url: str, **params) -> EvaluatorParams:
+    """Evaluator params naming `url` past the params check, to test the request code's own."""
+    config = EvaluatorParams(endpoint="https://127.0.0.1/v1", endpoint_model="judge-70b", **params)
+    object.__setattr__(config, "endpoint", url)
+    return config
+
+
 def test_letters_and_logprobs_become_option_probabilities(server, monkeypatch):
     judge, config = evaluator(server, monkeypatch)
     ChatServer.replies = [
@@ -141,9 +148,16 @@ def test_endpoint_params_are_checked():
     from srlm.core.params import ParamsError
 
     with pytest.raises(ParamsError, match="evaluator.endpoint_model"):
-        EvaluatorParams(endpoint="http://host/v1")
+        EvaluatorParams(endpoint="http://127.0.0.1/v1")
     with pytest.raises(ParamsError, match="evaluator.endpoint: expected an http"):
         EvaluatorParams(endpoint="host:8000", endpoint_model="m")
+    # the request code's rules, at params time: plain http off this machine, credentials
+    with pytest.raises(ParamsError, match="evaluator.endpoint: plain http to another machine"):
+        EvaluatorParams(endpoint="http://host/v1", endpoint_model="m")
+    with pytest.raises(ParamsError, match="evaluator.endpoint: credentials in the URL") as err:
+        EvaluatorParams(endpoint="https://user:hunter2@host/v1", endpoint_model="m")
+    assert "hunter2" not in str(err.value)
+    EvaluatorParams(endpoint="http://host/v1", endpoint_model="m", allow_insecure_http=True)
 
 
 @pytest.mark.parametrize(
@@ -208,12 +222,19 @@ def no_network(monkeypatch):
     ],
 )
 def test_plain_http_off_this_machine_is_refused_before_any_traffic(url, monkeypatch, no_network):
-    with pytest.raises(EndpointError) as err:
-        evaluator(url, monkeypatch)
-    assert str(err.value) == (
-        f"evaluator endpoint {url}: plain http to another machine would send the key "
-        "unencrypted; use https, or set evaluator.allow_insecure_http: true"
+    from srlm.core.params import ParamsError
+
+    reason = (
+        "plain http to another machine would send the key unencrypted; use https, or set "
+        "evaluator.allow_insecure_http: true"
     )
+    with pytest.raises(ParamsError) as refused:  # when params are read
+        evaluator(url, monkeypatch)
+    assert str(refused.value) == f"evaluator.endpoint: {reason}"
+    # and the request code refuses it on its own (a config made around the params check)
+    with pytest.raises(EndpointError) as err:
+        make_evaluator(unchecked(url), EngineParams())
+    assert str(err.value) == f"evaluator endpoint {url}: {reason}"
     judge, _ = evaluator(url, monkeypatch, allow_insecure_http=True)  # the explicit opt-in
     assert judge.endpoint == url
 
@@ -243,13 +264,18 @@ def test_loopback_http_and_https_are_allowed(url, monkeypatch, no_network):
     ],
 )
 def test_credentials_in_the_url_are_refused_and_never_shown(url, monkeypatch, no_network):
-    with pytest.raises(EndpointError) as err:
+    from srlm.core.params import ParamsError
+
+    with pytest.raises(ParamsError) as refused:  # when params are read
         evaluator(url, monkeypatch)
-    message = str(err.value)
-    assert "credentials in the URL are refused" in message and "evaluator.api_key_env" in message
-    assert "hunter2" not in message and "ter2" not in message and "alice" not in message
-    config = EvaluatorParams(endpoint=url, endpoint_model="judge-70b")
-    identity = evaluator_identity(config)["evaluator"]
+    with pytest.raises(EndpointError) as err:  # and by the request code on its own
+        make_evaluator(unchecked(url), EngineParams())
+    for message in (str(refused.value), str(err.value)):
+        assert (
+            "credentials in the URL are refused" in message and "evaluator.api_key_env" in message
+        )
+        assert "hunter2" not in message and "ter2" not in message and "alice" not in message
+    identity = evaluator_identity(unchecked(url))["evaluator"]
     assert "hunter2" not in identity and "ter2" not in identity and "alice" not in identity
     assert identity.endswith("/v1#judge-70b") and "@" not in identity
 

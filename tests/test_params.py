@@ -177,8 +177,21 @@ def test_renamed_fewshot_count_is_a_one_line_migration_error(tmp_path, monkeypat
             "seed.eft_target: expected one of 'justified', 'score_only', got 'long'",
         ),
         (
+            "seed:\n  eft_mode: judge_rationales\n",
+            "seed.eft_mode: expected one of 'human_labels', 'model_rationales', got 'judge_",
+        ),
+        (
             "seed:\n  eft_mode: model_rationales\n",
-            "seed.eft_mode: expected one of 'human_labels', got 'model_rationales'",
+            "seed.eft_mode: model_rationales needs a teacher: set teacher.model",
+        ),
+        (
+            "seed:\n  eft_mode: model_rationales\nteacher:\n  model: m0\n  endpoint: "
+            "http://127.0.0.1:8000/v1\n  endpoint_model: big\n",
+            "teacher.model: set teacher.model or teacher.endpoint, not both",
+        ),
+        (
+            "teacher:\n  endpoint: http://example.com/v1\n  endpoint_model: big\n",
+            "teacher.endpoint: ",
         ),
         (
             "dpo:\n  lr_scheduler: cosine_annealing\n",

@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from srlm.core.bounded_read import PARAMS_LIMIT, read_text
+from srlm.core.params_endpoint import EndpointSettings, TeacherParams
 from srlm.core.params_eval import EvaluationParams, EvaluatorParams, IFEvalParams
 from srlm.core.params_loop import (
     CandidatesParams,
@@ -49,6 +50,7 @@ __all__ = [
     "BaseModelParams",
     "CandidatesParams",
     "DPOParams",
+    "EndpointSettings",
     "EngineParams",
     "EvaluationParams",
     "EvaluatorParams",
@@ -64,6 +66,7 @@ __all__ = [
     "SFTParams",
     "ScaleParams",
     "SeedParams",
+    "TeacherParams",
     "TrainingParams",
     "as_dict",
     "from_dict",
@@ -88,6 +91,7 @@ class Params:
 
     base: BaseModelParams = _group(BaseModelParams)
     seed: SeedParams = _group(SeedParams)
+    teacher: TeacherParams = _group(TeacherParams)
     sft: SFTParams = _group(SFTParams)
     engine: EngineParams = _group(EngineParams)
     scale: ScaleParams = _group(ScaleParams)
@@ -119,6 +123,11 @@ class Params:
 
     def __post_init__(self):
         check_iterations(self.iterations)
+        if self.seed.eft_mode == "model_rationales" and not self.teacher.named():
+            raise ParamsError(
+                "seed.eft_mode: model_rationales needs a teacher: set teacher.model (a local "
+                "model directory, e.g. data/models/m0) or teacher.endpoint"
+            )
         # Head-to-head compares each iteration with its base: both need answers.
         for name, spec in self.iterations.items():
             for model in (name, spec.base):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from srlm.core.endpoint_url import url_problem
 from srlm.core.validation import NAME, NAME_RULE, check, non_negative, positive, valid_seed
 
 
@@ -137,12 +138,9 @@ class EvaluatorParams:
 
     def __post_init__(self):
         if self.endpoint is not None:
-            check(
-                self,
-                self.endpoint.startswith(("http://", "https://")),
-                "endpoint",
-                f"expected an http(s) URL, got {self.endpoint!r}",
-            )
+            # the rules the request code enforces, as one line at params time (no request)
+            problem = url_problem(self.endpoint, self.allow_insecure_http, "evaluator")
+            check(self, problem is None, "endpoint", problem or "")
             check(
                 self,
                 bool(self.endpoint_model),

@@ -30,7 +30,7 @@ from srlm.core.validation import (
 Precision = Literal["auto", "bf16", "fp32"]
 Backend = Literal["transformers", "vllm", "fake"]
 EftTarget = Literal["justified", "score_only"]
-EftMode = Literal["human_labels"]
+EftMode = Literal["human_labels", "model_rationales"]
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,10 @@ class SeedParams:
         default="human_labels",
         metadata={
             "help": (
-                "human_labels: the EFT target is a templated justification + score from the human "
-                "rank/quality. The only mode built: model_rationales is not implemented."
+                "human_labels: the EFT target is a score (or templated justification + score) "
+                "from the human rank/quality. model_rationales (the paper's recipe): the `teacher` "
+                "writes a rationale and score for each reply with the judge prompt; a group is "
+                "kept only where its scores order the replies as the human ranks do."
             )
         },
     )

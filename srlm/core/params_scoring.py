@@ -9,13 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from srlm.core.endpoint_url import url_problem
+from srlm.core.params_endpoint import EndpointSettings
 from srlm.core.params_loop import MAX_SAMPLES
 from srlm.core.validation import (
     ParamsError,
     at_most,
     check,
-    non_negative,
     positive,
     sampling,
     valid_seed,
@@ -27,8 +26,9 @@ Scoring = Literal["sampled", "expected"]
 
 
 @dataclass(frozen=True)
-class JudgeParams:
-    """Stage `judgments@<iter>`: K judge samples per candidate with the paper's prompt."""
+class JudgeParams(EndpointSettings):
+    """Stage `judgments@<iter>`: K judge samples per candidate with the paper's prompt (a
+    local model, or an OpenAI-compatible server: `EndpointSettings`)."""
 
     _group: ClassVar[str] = "judge"
     samples: int = field(
@@ -86,43 +86,6 @@ class JudgeParams:
             )
         },
     )
-
-    # The loop's judge through an OpenAI-compatible server (srlm.engines.chat_endpoint).
-    endpoint: str | None = field(
-        default=None,
-        metadata={
-            "help": (
-                "The loop's judge on an OpenAI-compatible server instead of a local model, e.g. "
-                "http://127.0.0.1:8000/v1 (vLLM) or a hosted https:// API (then endpoint_model "
-                "too); judgments@ only. docs/judge.md."
-            )
-        },
-    )
-    endpoint_model: str | None = field(
-        default=None, metadata={"help": "The model name the judge endpoint serves."}
-    )
-    api_key_env: str = field(
-        default="OPENAI_API_KEY",
-        metadata={"help": "Environment variable holding the judge endpoint's key (never params)."},
-    )
-    timeout_s: float = field(
-        default=120.0,
-        metadata={
-            "help": (
-                "Seconds one judge endpoint request (all its samples) may take in all: a "
-                "deadline for connect, headers and reply, not a limit per read."
-            )
-        },
-    )
-    allow_insecure_http: bool = field(
-        default=False,
-        metadata={
-            "help": (
-                "Allow a plain http:// judge endpoint on another host than this one (the key "
-                "and the candidates travel unencrypted); http to this machine is always allowed."
-            )
-        },
-    )
     endpoint_top_logprobs: int = field(
         default=20,
         metadata={
@@ -132,32 +95,6 @@ class JudgeParams:
                 "then null."
             )
         },
-    )
-    concurrency: int = field(
-        default=8,
-        metadata={"help": "Judge endpoint requests in flight at once (within a shard)."},
-    )
-    retry_attempts: int = field(
-        default=5,
-        metadata={
-            "help": (
-                "Tries per judge endpoint request, the first included, on 429, 5xx, a "
-                "connection error or the deadline; other errors stop at once."
-            )
-        },
-    )
-    retry_backoff_s: float = field(
-        default=1.0,
-        metadata={
-            "help": (
-                "Wait before the first retry, doubled at each next one (unless the server's "
-                "Retry-After says how long), at most retry_max_wait_s."
-            )
-        },
-    )
-    retry_max_wait_s: float = field(
-        default=60.0,
-        metadata={"help": "The longest wait before a retry, Retry-After included."},
     )
 
     def __post_init__(self):
@@ -171,20 +108,6 @@ class JudgeParams:
         sampling(self)
         valid_seed(self)
         self._check_endpoint()
-
-    def _check_endpoint(self) -> None:
-        """The endpoint settings, checked whether or not an endpoint is set (a typo in a
-        retry setting is an error before the day it is used)."""
-        if self.endpoint is not None:
-            problem = url_problem(self.endpoint, self.allow_insecure_http, "judge")
-            check(self, problem is None, "endpoint", problem or "")
-            check(
-                self,
-                bool(self.endpoint_model and self.endpoint_model.strip()),
-                "endpoint_model",
-                "must name the served model when judge.endpoint is set",
-            )
-            check(self, self.model is None, "model", "set judge.model or judge.endpoint, not both")
         check(
             self,
             self.endpoint_top_logprobs == 0 or 6 <= self.endpoint_top_logprobs <= 20,
@@ -192,10 +115,6 @@ class JudgeParams:
             f"must be 0 or within 6..20 (the six scores, OpenAI's limit of 20), "
             f"got {self.endpoint_top_logprobs!r}",
         )
-        positive(self, "timeout_s", "concurrency", "retry_attempts")
-        at_most(self, "concurrency", 1024, "requests in flight")
-        at_most(self, "retry_attempts", 100, "tries per request")
-        non_negative(self, "retry_backoff_s", "retry_max_wait_s")
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import httpx
 
 from srlm.core.endpoint_url import public_url
-from srlm.core.params import JudgeParams
+from srlm.core.params import EndpointSettings
 from srlm.engines.http_json import EndpointError, JsonEndpoint, RetryableError, run_sync
 from srlm.engines.logprobs import watched_steps
 from srlm.runtime.requests import Completion, GenerationRequest
@@ -192,10 +192,11 @@ class ChatEndpointGenerator:
 
 @dataclass(frozen=True)
 class EndpointRecipe:
-    """How a shard task loads the judge endpoint: `load()` makes a `ChatEndpointGenerator`
-    from `cfg`, the `judge` params with `endpoint` set."""
+    """How a shard task loads an endpoint: `load()` makes a `ChatEndpointGenerator` from
+    `cfg`, a group with `endpoint` set (`judge`, or the EFT `teacher`, which asks for no
+    logprobs: it reads only the text)."""
 
-    cfg: JudgeParams
+    cfg: EndpointSettings
 
     def load(self) -> ChatEndpointGenerator:
         cfg = self.cfg
@@ -205,9 +206,10 @@ class EndpointRecipe:
             api_key_env=cfg.api_key_env,
             timeout_s=cfg.timeout_s,
             allow_insecure_http=cfg.allow_insecure_http,
-            top_logprobs=cfg.endpoint_top_logprobs,
+            top_logprobs=getattr(cfg, "endpoint_top_logprobs", 0),
             concurrency=cfg.concurrency,
             attempts=cfg.retry_attempts,
             backoff_s=cfg.retry_backoff_s,
             max_wait_s=cfg.retry_max_wait_s,
+            group=getattr(cfg, "_group", "judge"),
         )
