@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import save_tiny_llama
+from tests.helpers import BuiltPipeline, save_tiny_llama
 
 # Tests never touch a model or dataset hub; set before huggingface_hub is first imported.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -71,3 +71,11 @@ def tiny_vllm_model_dir(tmp_path_factory, smollm2_tokenizer) -> Path:
         hidden_size=64,
         num_attention_heads=1,
     )
+
+
+@pytest.fixture(scope="session")
+def fake_pipeline(tmp_path_factory, tiny_model_dir) -> BuiltPipeline:
+    """The whole pipeline (dvc.yaml, tests.helpers.SMALL params, the fake engine, the tiny
+    Llama as M0) built once by `dvc repro` in a git repository, for every test that needs a
+    built project (minutes on 2 cores). Read it as it is, or change a copy (`.copy(path)`)."""
+    return BuiltPipeline(tmp_path_factory.mktemp("fake-pipeline"), tiny_model_dir)

@@ -105,7 +105,15 @@ requires_ray = pytest.mark.skipif(
     importlib.util.find_spec("ray") is None,
     reason="needs Ray (extra `ray`)",
 )
-requires_cuda = pytest.mark.skipif(not _cuda_available(), reason="needs a CUDA GPU")
+
+
+def __getattr__(name: str):
+    """`requires_cuda`, made when a test module imports it: deciding means importing torch
+    (~1.5 s), which the child processes that import these helpers (tests/test_crash_atomic.py
+    kills one per rename) never need."""
+    if name == "requires_cuda":
+        return pytest.mark.skipif(not _cuda_available(), reason="needs a CUDA GPU")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run_stage(script: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -179,6 +187,42 @@ def copy_project(root: Path, model_dir: Path) -> Path:
     params["base"]["model"] = str(model_dir)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return root
+
+
+def run_tool(cwd: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """`args` (git, dvc, ...) run in `cwd` with this venv's tools first on PATH; must succeed."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, f"{args}: {result.stdout[-3000:]}{result.stderr[-3000:]}"
+    return result
+
+
+class BuiltPipeline:
+    """A project (`copy_project`) in a git repository, built once by `dvc repro`: the
+    `fake_pipeline` fixture. `repro_stdout` is what that first `dvc repro` printed."""
+
+    def __init__(self, root: Path, model_dir: Path):
+        self.root = copy_project(root, model_dir)
+        run_tool(root, "git", "init", "-q")
+        run_tool(root, "git", "config", "user.email", "t@example.com")
+        run_tool(root, "git", "config", "user.name", "t")
+        run_tool(root, "dvc", "init", "-q")
+        self.repro_stdout = run_tool(root, "dvc", "repro").stdout
+        run_tool(root, "git", "add", "-A")
+        run_tool(root, "git", "commit", "-qm", "pipeline run")
+
+    def copy(self, target: Path) -> Path:
+        """A copy to change (its git history, DVC cache and outputs; not DVC's lock and state
+        files, .dvc/tmp, which DVC makes again): what the build wrote stays as it was."""
+
+        def dvc_tmp(folder: str, names: list[str]) -> list[str]:
+            return ["tmp"] if Path(folder) == self.root / ".dvc" else []
+
+        shutil.copytree(self.root, target, symlinks=True, ignore=dvc_tmp)
+        return target
 
 
 def frame_for(items):

@@ -15,7 +15,6 @@ import pytest
 import yaml
 
 from srlm.core.artifacts import read_artifact
-from tests.helpers import copy_project
 
 pytestmark = pytest.mark.integration
 
@@ -36,14 +35,14 @@ def dvc(project: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, tiny_model_dir):
-    root = copy_project(tmp_path_factory.mktemp("project"), tiny_model_dir)
-    dvc(root, "init", "--no-scm", "-q")
-    return root
+def project(tmp_path_factory, fake_pipeline):
+    """The whole pipeline as its first `dvc repro` built it (`fake_pipeline`, built once per
+    session and shared with tests/test_remote.py), copied: these tests change it."""
+    return fake_pipeline.copy(tmp_path_factory.mktemp("project") / "project")
 
 
-def test_fake_pipeline_builds_every_artifact(project):
-    out = dvc(project, "repro").stdout
+def test_fake_pipeline_builds_every_artifact(project, fake_pipeline):
+    out = fake_pipeline.repro_stdout
     for stage in (
         "base",
         "seed",

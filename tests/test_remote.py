@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import copy_project
-
 pytestmark = pytest.mark.integration
 
 BIN = Path(sys.executable).parent
@@ -45,16 +43,10 @@ def files(root: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, tiny_model_dir):
-    root = copy_project(tmp_path_factory.mktemp("origin"), tiny_model_dir)
-    run(root, "git", "init", "-q")
-    run(root, "git", "config", "user.email", "t@example.com")
-    run(root, "git", "config", "user.name", "t")
-    run(root, "dvc", "init", "-q")
-    run(root, "dvc", "repro")
-    run(root, "git", "add", "-A")
-    run(root, "git", "commit", "-qm", "pipeline run")
-    return root
+def built(tmp_path_factory, fake_pipeline):
+    """The whole pipeline, built and committed once per session (`fake_pipeline`), copied:
+    these tests commit their remotes to it."""
+    return fake_pipeline.copy(tmp_path_factory.mktemp("origin") / "project")
 
 
 def share_and_pull(origin: Path, clone: Path, name: str, url: str, **options: str):

@@ -142,11 +142,30 @@ ENGINES = {
 }
 
 
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory, tiny_model_dir):
+    """`one_process(engine)`: the artifacts of `scale.workers: 1` (the default), the bytes
+    that the local and the Ray workers must both write. Built once per engine, on first use,
+    by the same `build` as theirs: the two-process runs are built per test, so each test
+    still fails by itself when its workers write other bytes."""
+    built = {}
+
+    def get(engine):
+        if engine not in built:
+            folder = tmp_path_factory.mktemp(f"one-{engine}") / "one"
+            built[engine] = build(folder, tiny_model_dir, ENGINES[engine])
+        return built[engine]
+
+    return get
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("engine", ["fake", "tiny"])
-def test_one_and_two_local_workers_write_the_same_bytes(tmp_path, tiny_model_dir, engine):
+def test_one_and_two_local_workers_write_the_same_bytes(
+    tmp_path, tiny_model_dir, one_process, engine
+):
     # (the fake engine loads nothing, but the fingerprints hash the model folder)
-    one = build(tmp_path / "one", tiny_model_dir, ENGINES[engine])
+    one = one_process(engine)
     two = build(tmp_path / "two", tiny_model_dir, ENGINES[engine] + "scale:\n  workers: 2\n")
     for a, b in zip(one, two, strict=True):
         assert_same_bytes(a, b)
@@ -155,8 +174,8 @@ def test_one_and_two_local_workers_write_the_same_bytes(tmp_path, tiny_model_dir
 @pytest.mark.integration
 @requires_ray
 @pytest.mark.parametrize("engine", ["fake", "tiny"])
-def test_ray_workers_write_the_same_bytes(tmp_path, tiny_model_dir, engine):
-    one = build(tmp_path / "one", tiny_model_dir, ENGINES[engine])
+def test_ray_workers_write_the_same_bytes(tmp_path, tiny_model_dir, one_process, engine):
+    one = one_process(engine)
     ray = build(
         tmp_path / "ray", tiny_model_dir, ENGINES[engine] + "scale:\n  workers: 2\n  cluster: ray\n"
     )

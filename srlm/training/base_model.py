@@ -70,9 +70,9 @@ def import_base_model(
     model: str, out: str | Path, gguf_file: str | None = None, revision: str | None = None
 ) -> dict:
     """Load the base model, save it to `out` as safetensors + tokenizer; return a summary."""
+    source, gguf = resolve_source(model, gguf_file)  # a bad setting is one line, at once
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    source, gguf = resolve_source(model, gguf_file)
     kwargs = {"gguf_file": gguf} if gguf else {}
     if revision:
         kwargs["revision"] = revision
