@@ -177,6 +177,20 @@ def test_watched_steps_read_what_the_local_engines_record():
     watched, offsets = watched_steps("Score: 2", {"content": steps}, SCORE_OPTIONS)
     assert offsets == (0, 5, 6)
     assert watched[2] == pytest.approx((0, 0, 0.05, 0, 0.7, 0))
+    # vLLM's server lists the stop token it generated, which the text leaves out
+    stop = {
+        "token": "<|im_end|>",
+        "logprob": -0.1,
+        "top_logprobs": [{"token": "<|im_end|>", "logprob": -0.1}],
+    }
+    assert watched_steps("Score: 2", {"content": [*steps, stop]}, SCORE_OPTIONS) == (
+        watched,
+        offsets,
+    )
+    assert watched_steps("Score: 2", {"content": [*steps, stop, stop]}, SCORE_OPTIONS) == (
+        None,
+        None,
+    )
     # tokens that do not spell the text, a step without its top list, an impossible sum
     assert watched_steps("Score: 3", {"content": steps}, SCORE_OPTIONS) == (None, None)
     bare = [{**s, "top_logprobs": []} for s in steps]

@@ -13,7 +13,8 @@ The probabilities are what the server reports: vLLM's are the model's raw distri
 local engines record them); a hosted API may report them after its own processing.
 Anything that does not fit (no logprobs, a step without its top list, tokens that do not spell
 the reply's text, a malformed or impossible number) gives None: no probabilities rather than
-wrong ones.
+wrong ones. One extra last step is allowed: vLLM's server lists the stop token it generated
+(e.g. `<|im_end|>`), which the reply's text does not contain.
 """
 
 from __future__ import annotations
@@ -70,8 +71,12 @@ def watched_steps(
     if not all(isinstance(s, dict) and isinstance(s.get("token"), str) for s in steps):
         return None, None
     tokens = [step["token"] for step in steps]
+    if "".join(tokens).strip() != text and "".join(tokens[:-1]).strip() == text:
+        # vLLM lists the stop token it generated (<|im_end|>) as a last step that the reply's
+        # text leaves out; the steps before it spell the text, so their positions hold
+        steps, tokens = steps[:-1], tokens[:-1]
     raw = "".join(tokens)
-    if raw.strip() != text:
+    if raw.strip() != text or not steps:
         return None, None  # the listed tokens do not spell the reply: no position to trust
     lead = len(raw) - len(raw.lstrip())
     offsets, position = [], 0
