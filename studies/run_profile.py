@@ -16,9 +16,10 @@ the merged params.yaml, dvc.lock, stage_times.csv and a README.md whose run bloc
 machine, date, commit, wall time, stage times) is rewritten while any text around it is kept.
 
 A work folder that already holds a project is resumed, not copied again: its code stays as it
-was, its params.yaml is rewritten from the profile, and DVC reruns only what is not done (the
-candidates and judgments stages also keep their finished shards). A scratch folder the script
-made itself is removed after a successful run; after a failure its path is printed.
+was, its params.yaml is the profile merged over the defaults that code was copied with
+(params.defaults.yaml), and DVC reruns only what is not done (the candidates and judgments
+stages also keep their finished shards). A scratch folder the script made itself is removed
+after a successful run; after a failure its path is printed.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from pathlib import Path
 
 import yaml
 from scratch_project import (  # first: it puts this checkout's srlm on the path
+    DEFAULTS_FILE,
     ROOT,
     ProfileError,
     dvc_command,
@@ -148,10 +150,20 @@ def dry_run(params: dict, targets: list[str]) -> None:
     print(f"\n{len(stages)} stages would run: {' '.join(stages)}")
 
 
-def prepare(workdir: Path | None, stem: str, params: dict) -> tuple[Path, bool]:
-    """The project to run in, and whether this script made it (and may remove it)."""
+def prepare(workdir: Path | None, stem: str, params: dict, profile: Path) -> tuple[Path, bool]:
+    """The project to run in, and whether this script made it (and may remove it). A resumed
+    one gets the profile merged over the defaults its code was copied with (`DEFAULTS_FILE`;
+    its own params.yaml in a folder made before that file existed), not over this checkout's
+    params.yaml, whose newer groups its code would reject."""
     if workdir is not None and (workdir / "dvc.yaml").exists():
-        print(f"resuming in {workdir} (its code as copied before; params from the profile)")
+        print(f"resuming in {workdir} (its code and defaults as copied before; the profile now)")
+        defaults = workdir / DEFAULTS_FILE
+        try:
+            params = merged_params(
+                profile, defaults if defaults.exists() else workdir / "params.yaml"
+            )
+        except ProfileError as err:
+            raise SystemExit(f"error: {err} (in the work folder {workdir})") from None
         write_params(workdir, params)
         return workdir, False
     made = workdir is None
@@ -223,7 +235,8 @@ def main(argv: list[str] | None = None) -> None:
             "warning: no bf16 on this machine (avx512_bf16 / AMX): every stage runs in "
             "fp32, about half as fast (BENCHMARKS.md, fp32 rows)"
         )
-    project, made = prepare(args.workdir.resolve() if args.workdir else None, stem, params)
+    workdir = args.workdir.resolve() if args.workdir else None
+    project, made = prepare(workdir, stem, params, args.profile)
     started = datetime.now(UTC)
     # one `dvc repro` a target, in the order given: DVC orders several targets by its graph
     # alone, and a study cut short should have built the ones named first

@@ -27,6 +27,9 @@ from srlm.core.validation import ParamsError  # noqa: E402
 # What a stage reads: the graph, its scripts, the library, the shipped data, accelerate configs.
 PROJECT_DIRS = ("stages", "srlm", "data/raw", "accelerate", "profiles")
 PROJECT_FILES = ("dvc.yaml", ".dvcignore")
+# The checkout's params.yaml as the copy's code was written for it: what a resumed run merges
+# its profile over (this checkout's params.yaml may have groups the copied code does not know).
+DEFAULTS_FILE = "params.defaults.yaml"
 
 
 class ProfileError(ValueError):
@@ -65,6 +68,7 @@ def project_copy(folder: Path, params: dict) -> Path:
             shutil.copytree(ROOT / name, folder / name, ignore=ignore)
     for name in PROJECT_FILES:
         shutil.copy(ROOT / name, folder / name)
+    shutil.copy(ROOT / "params.yaml", folder / DEFAULTS_FILE)
     write_params(folder, params)
     return folder
 

@@ -256,3 +256,29 @@ def test_dry_run_prints_the_study_params_and_stages_and_runs_nothing():
     assert {"dpo@m2", "dpo@m3", "evaluate_judge@m0", "evaluate_judge@m3", "monitors@m3"} <= set(
         listed
     )
+
+
+def test_a_resumed_work_folder_keeps_the_defaults_its_code_was_copied_with(tmp_path):
+    """A checkout whose params.yaml gained a group since the copy (here `teacher`, which the
+    copied code would reject) resumes with the profile merged over the copy's own defaults;
+    a folder made before those were kept merges over its own params.yaml."""
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(yaml.safe_dump({"prompts": {"n_keep": 7}}))
+    params = scratch_project.merged_params(profile)
+    workdir = tmp_path / "work"
+    project, made = runner.prepare(workdir, "profile", params, profile)
+    assert not made
+    kept = yaml.safe_load((workdir / scratch_project.DEFAULTS_FILE).read_text())
+    assert kept == yaml.safe_load((ROOT / "params.yaml").read_text())
+    # the code as copied knew no `teacher` group, and the profile has changed since
+    kept.pop("teacher")
+    (workdir / scratch_project.DEFAULTS_FILE).write_text(yaml.safe_dump(kept))
+    profile.write_text(yaml.safe_dump({"prompts": {"n_keep": 9}}))
+    runner.prepare(workdir, "profile", params, profile)
+    resumed = yaml.safe_load((workdir / "params.yaml").read_text())
+    assert "teacher" not in resumed and resumed["prompts"]["n_keep"] == 9
+    (workdir / scratch_project.DEFAULTS_FILE).unlink()  # a folder from before the file
+    profile.write_text(yaml.safe_dump({"prompts": {"n_keep": 11}}))
+    runner.prepare(workdir, "profile", params, profile)
+    older = yaml.safe_load((workdir / "params.yaml").read_text())
+    assert "teacher" not in older and older["prompts"]["n_keep"] == 11
