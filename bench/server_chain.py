@@ -13,11 +13,12 @@ default run's size (real text: the shipped oasst2 first turns):
 - ifeval: 16 prompts, greedy, up to 384 tokens.
 `in-process`: each stage is a child process that imports srlm, starts vLLM
 (`engine.backend: vllm`) and generates, as a stage does. `server`: one server starts first
-(`srlm.engines.vllm_server.LocalVllmServer`, the same engine settings), then each stage is a
-child process that sends its requests over HTTP (`ChatEndpointGenerator`, `--concurrency` in
-flight). Both use the same seeds; the result says how many texts came out equal. Reported per
-mode: the server's start-up, each stage's wall time and tokens, the chain's total. The last
-line is JSON.
+(`srlm.engines.vllm_server.LocalVllmServer`, the same engine arguments; its engine core runs
+in a process of its own, where the in-process engine on a CPU keeps it in the stage's
+process), then each stage is a child process that sends its requests over HTTP
+(`ChatEndpointGenerator`, `--concurrency` in flight). Both use the same seeds; the result
+says how many texts came out equal. Reported per mode: the server's start-up, each stage's
+wall time and tokens, the chain's total. The last line is JSON.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def stage_requests(stage: str, scale: int) -> list:
     from srlm.runtime.requests import user_request
 
     count, n, temperature, max_new = STAGES[stage]
-    first = {"candidates": 0, "judgments": 100, "answers": 200, "ifeval": 300}[stage]
+    # each stage its own prompts at any scale: a long-lived server's prefix cache must not
+    # get hits that a fresh in-process engine cannot
+    first = list(STAGES).index(stage) * 100 * scale  # stages have at most 100 prompts a scale
     pairs = oasst_pairs(first, count * scale)
     return [
         user_request(

@@ -153,8 +153,9 @@ def dry_run(params: dict, targets: list[str]) -> None:
 def prepare(workdir: Path | None, stem: str, params: dict, profile: Path) -> tuple[Path, bool]:
     """The project to run in, and whether this script made it (and may remove it). A resumed
     one gets the profile merged over the defaults its code was copied with (`DEFAULTS_FILE`;
-    its own params.yaml in a folder made before that file existed), not over this checkout's
-    params.yaml, whose newer groups its code would reject."""
+    its own params.yaml in a folder made before that file existed, which keeps any override
+    the profile has dropped since), not over this checkout's params.yaml, whose newer groups
+    its code would reject."""
     if workdir is not None and (workdir / "dvc.yaml").exists():
         print(f"resuming in {workdir} (its code and defaults as copied before; the profile now)")
         defaults = workdir / DEFAULTS_FILE

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from srlm.core.artifacts import read_artifact
+from srlm.core.errors import SrlmError
 from srlm.core.params import EngineParams
 from srlm.engines.endpoint import EndpointEvaluator
 from srlm.engines.vllm_server import LocalVllmServer
@@ -158,6 +159,22 @@ def test_the_eft_teacher_on_the_server_equals_the_local_one(
     for (_,), group in remote.group_by(["group_id"]):
         assert group_verdict(list(group["human_rank"]), list(group["target_score"])) is None
     assert remote.sort("example_id").equals(local.sort("example_id"))
+    # the server's own count: a reply without logprobs lists no tokens
+    assert rationales["generated_tokens"] == rationales["replies"] * 5
+
+
+def test_a_server_that_cannot_start_is_one_error_with_its_log(tmp_path):
+    """A model folder vLLM cannot load: an SrlmError with the server's log, and no process
+    of the server left behind."""
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    server = LocalVllmServer(broken, NAME, EngineParams(**ENGINE), tmp_path / "server.log")
+    with pytest.raises(SrlmError, match="vLLM server exited") as failure:
+        with server:
+            pass
+    assert str(failure.value).count("\n") > 1  # the log's tail follows
+    assert server.process.poll() is not None
 
 
 def test_dvc_repro_of_an_iteration_with_the_judge_on_the_server(tmp_path, server, fake_pipeline):

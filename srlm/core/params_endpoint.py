@@ -137,10 +137,10 @@ class TeacherParams(EndpointSettings):
         default=None,
         metadata={
             "help": (
-                "The teacher: a local model directory (e.g. data/models/m0, or a stronger model) "
-                "or a hub id; or set `endpoint`. Its files' hash is in the seed fingerprint; "
-                "DVC sees the path as a param only (after changing the files in place run "
-                "`dvc repro -f seed`)."
+                "The teacher: a local model directory (e.g. data/models/m0 after `dvc repro "
+                "base`, or a stronger model); or set `endpoint`. Its files' hash is in the seed "
+                "fingerprint; DVC sees the path as a param only, not as a dependency (after "
+                "changing the files in place run `dvc repro -f seed`)."
             )
         },
     )

@@ -12,6 +12,7 @@ server module is the same server.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -74,33 +75,51 @@ class LocalVllmServer:
 
     def __enter__(self) -> LocalVllmServer:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1"}
-        self.log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            self.command(), stdout=self.log, stderr=subprocess.STDOUT, env=env
-        )
+        command = self.command()
+        with self.log_path.open("w") as log:
+            # its own process group: stopping it reaches vLLM's engine process too
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        try:
+            self._wait_ready()
+        except BaseException:  # not ready, or interrupted: no server is left behind
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.ready_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise SrlmError(f"vLLM server exited ({self.process.returncode}):\n{self.tail()}")
             try:
                 if httpx.get(f"{self.url}/models", timeout=2.0).status_code == 200:
-                    return self
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(1.0)
-        self.__exit__()
         raise SrlmError(f"vLLM server not ready in {self.ready_s:.0f} s:\n{self.tail()}")
 
     def tail(self, chars: int = 4000) -> str:
-        self.log.flush()
+        """The end of the server's log."""
         return self.log_path.read_text(errors="replace")[-chars:]
 
-    def __exit__(self, *exc) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
+    def stop(self) -> None:
+        """SIGTERM to the server's process group (its id is the server's pid: a new session),
+        SIGKILL after 30 s; whatever of the group is left, the server itself exited or not."""
+        if self.process is None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                break  # nothing of the group is left
             try:
                 self.process.wait(timeout=30)
+                break
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+                continue
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -138,5 +138,9 @@ def keep_agreeing(eft: pl.DataFrame, completions: list[Completion]) -> tuple[pl.
 
 def teach_eft(generator, eft: pl.DataFrame, cfg) -> tuple[pl.DataFrame, dict]:
     """Ask `generator` (the teacher) for every EFT row's judgment and keep the groups it
-    agrees with (`keep_agreeing`)."""
-    return keep_agreeing(eft, generator.generate(teacher_requests(eft, cfg)))
+    agrees with (`keep_agreeing`). An endpoint lists no tokens without logprobs, which the
+    teacher does not ask for: there `generated_tokens` is the server's own count."""
+    kept, stats = keep_agreeing(eft, generator.generate(teacher_requests(eft, cfg)))
+    if hasattr(generator, "usage"):
+        stats["generated_tokens"] = generator.usage()["completion_tokens"]
+    return kept, stats
