@@ -64,7 +64,7 @@ class LocalVllmServer:
 
         from srlm.engines.vllm_engine import engine_arguments
 
-        arguments = engine_arguments(self.model_dir, self.config, torch.cuda.is_available())
+        arguments = engine_arguments(str(self.model_dir), self.config, torch.cuda.is_available())
         return [
             sys.executable,
             *("-m", "vllm.entrypoints.openai.api_server"),
@@ -89,6 +89,7 @@ class LocalVllmServer:
         return self
 
     def _wait_ready(self) -> None:
+        assert self.process is not None  # started by __enter__
         deadline = time.monotonic() + self.ready_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
