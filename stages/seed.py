@@ -30,9 +30,8 @@ from srlm.core.stage import StageSpec, artifact, file
 from srlm.engines import make_generator
 from srlm.engines.chat_endpoint import EndpointRecipe, endpoint_identity
 from srlm.loop.eft_rationales import teach_eft
-from srlm.loop.judge_prompt import score_histogram
 from srlm.sources.readers import read_prompts, read_replies
-from srlm.sources.seed_sets import EmptySeedSetError, build_seed_sets
+from srlm.sources.seed_sets import EmptySeedSetError, build_seed_sets, eft_figures
 
 log = logging.getLogger("stages.seed")
 
@@ -105,16 +104,21 @@ def read_all(specs) -> tuple[pl.DataFrame, Counter]:
     return pl.concat(frames), drops
 
 
+def teacher_name(teacher) -> str:
+    """Who the teacher is: an endpoint's URL and model (never the key), or the model folder."""
+    if teacher.endpoint:
+        return endpoint_identity(teacher.endpoint, teacher.endpoint_model or "")
+    return teacher.model
+
+
 def rationale_eft(params, eft: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
     """The EFT groups the teacher agrees with, its rationales as targets, and the counts; an
     error naming the counts when it agrees with none."""
-    teacher = params.teacher
+    teacher, who = params.teacher, teacher_name(params.teacher)
     if teacher.endpoint:
         generator = EndpointRecipe(teacher).load()
-        who = endpoint_identity(teacher.endpoint, teacher.endpoint_model or "")
     else:
         generator = make_generator(teacher.model, params.engine, "teacher.max_new_tokens")
-        who = teacher.model
     log.info("teacher %s: judging %d EFT replies", who, eft.height)
     kept, stats = teach_eft(generator, eft, teacher)
     if kept.is_empty():
@@ -155,20 +159,15 @@ def main() -> None:
         eval_dropped_on_read=dict(eval_drops),
         decontamination_prompts=len(set(eval_prompts)),
     )
-    teacher, endpoint = params.teacher, {}
-    if rationales(params) and teacher.endpoint:
-        # the server is the teacher: its URL and model are its identity (never the key)
-        who = endpoint_identity(teacher.endpoint, teacher.endpoint_model or "")
-        endpoint = {"teacher_endpoint": who}
-    fp = stage.fingerprint(**endpoint)
+    # a server as the teacher: its URL and model are its identity (a local one is hashed)
+    on_server = rationales(params) and params.teacher.endpoint
+    fp = stage.fingerprint(
+        **({"teacher_endpoint": teacher_name(params.teacher)} if on_server else {})
+    )
     if rationales(params) and eft.height:
         eft, stats["eft_rationales"] = rationale_eft(params, eft)
         # the set's figures are the kept set's; eft_rationales holds what the teacher saw
-        stats.update(
-            eft=eft.height,
-            eft_groups=eft["group_id"].n_unique(),
-            eft_target_histogram=score_histogram(eft["target_score"]),
-        )
+        stats.update(eft_figures(eft, "eft"))
     # One set: the three and the metrics that describe them are replaced together or not at
     # all (a kill -9 included), never a mix of two builds.
     write_artifacts(

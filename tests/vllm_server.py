@@ -42,15 +42,9 @@ RMS_EPS = 1e-6
 
 
 def _slots() -> dict[int, int]:
-    """Each scripted current token's embedding dimension (the digits share one)."""
-    slots: dict[int, int] = {}
-    for current, _, _ in SCRIPT:
-        if current not in slots:
-            shared = next((slots[d] for d in DIGITS if d in slots), None)
-            slots[current] = (
-                shared if current in DIGITS and shared is not None else len(set(slots.values()))
-            )
-    return slots
+    """Each scripted current token's embedding dimension; the digits share the last one."""
+    others = list(dict.fromkeys(current for current, _, _ in SCRIPT if current not in DIGITS))
+    return {**{token: i for i, token in enumerate(others)}, **dict.fromkeys(DIGITS, len(others))}
 
 
 def save_scripted_judge(out: Path, tokenizer) -> Path:

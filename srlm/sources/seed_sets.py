@@ -248,11 +248,17 @@ def build_seed_sets(
         dropped_by_length=dict(length_drops),
         eval_dropped_by_length=dict(eval_length_drops),
         ift=ift.height,
-        eft=eft.height,
-        eft_groups=eft["group_id"].n_unique(),
-        eft_eval=eft_eval.height,
-        eft_eval_groups=eft_eval["group_id"].n_unique(),
-        eft_target_histogram=score_histogram(eft["target_score"]),
-        eft_eval_target_histogram=score_histogram(eft_eval["target_score"]),
+        **eft_figures(eft, "eft"),
+        **eft_figures(eft_eval, "eft_eval"),
     )
     return ift, eft, eft_eval, stats
+
+
+def eft_figures(eft: pl.DataFrame, name: str) -> dict:
+    """An EFT set's figures in the seed metrics: `<name>` (examples), `<name>_groups` and
+    `<name>_target_histogram`."""
+    return {
+        name: eft.height,
+        f"{name}_groups": eft["group_id"].n_unique(),
+        f"{name}_target_histogram": score_histogram(eft["target_score"]),
+    }
