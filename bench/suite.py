@@ -33,7 +33,7 @@ SUITE = {
     "engines": [
         "bench/engines.py",
         "--engines",
-        "plain,transformers,vllm,vllm-noprefix",
+        "plain,transformers,vllm,vllm-fullsort,vllm-noprefix",
         "--repeats",
         "3",
         "--answers",

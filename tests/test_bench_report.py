@@ -60,6 +60,7 @@ def results(vllm_rate: float, dpo_rate: float) -> dict:
             },
             {
                 "engine": "vllm",
+                "precision": "fp32",
                 "load_s": 9.2,
                 "answer_tok_s": runs(vllm_rate, vllm_rate + 10, vllm_rate - 10),
                 "judged_per_s": runs(3.6, 3.5, 3.7),
@@ -98,7 +99,9 @@ def test_report_shows_every_figure_with_its_spread_and_baseline(report):
     text = report.render(results(420.0, 340.0))
     assert text.startswith("# Benchmarks\n")
     assert "Test CPU, 2 cores" in text and "torch 2.13.0" in text and "12 min 5 s" in text
-    assert "| vllm | 9.2 | 420.0 [410.0–430.0] | 28.0× | 3.60 [3.50–3.70] |" in text
+    assert "| vllm | fp32 | 9.2 | 420.0 [410.0–430.0] | 28.0× | 3.60 [3.50–3.70] |" in text
+    # rows recorded before rows named their precision: the plain loop fp32, the rest bf16
+    assert "| plain | fp32 | 1.0 |" in text and "| transformers | bf16 | 3.5 |" in text
     assert "| dpo:bf16 | 23 | 6 | 6265 | 340.0 | 2.46× |" in text
     assert "`dvc repro` with nothing changed: 1.40 [1.30–1.50] s (n = 3)" in text
     assert "**missed**" not in text

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from srlm.core.errors import SrlmError
 from srlm.core.hardware import resolve_precision
+from srlm.engines import vllm_top_p
 from srlm.engines.base import (
     chat_prompt_ids,
     continuation_ids,
@@ -68,6 +69,9 @@ class VLLMGenerator:
             # On a CPU the engine core runs in this process: no worker process to spawn and
             # feed, which starts and generates faster here (bench/engines.py, `vllm-mp`).
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+            # top-p without sorting the vocabulary each step (the engine core is in this
+            # process, so its sampler is this module's)
+            vllm_top_p.install()
         try:
             from vllm import LLM
         except ImportError:
