@@ -1,6 +1,6 @@
 """Benchmark: the generation engines on the loop's two workloads, against a plain `generate` loop.
 
-    python bench/engines.py                      # plain, transformers, vllm, vllm-fullsort, vllm-noprefix
+    python bench/engines.py    # plain, transformers, vllm, vllm-fullsort, vllm-noprefix
     python bench/engines.py --engines transformers,vllm,vllm-compile,vllm-mp --repeats 3
 
 Engines:
