@@ -104,8 +104,14 @@ def test_report_shows_every_figure_with_its_spread_and_baseline(report):
     assert "| plain | fp32 | 1.0 |" in text and "| transformers | bf16 | 3.5 |" in text
     assert "| dpo:bf16 | 23 | 6 | 6265 | 340.0 | 2.46× |" in text
     assert "`dvc repro` with nothing changed: 1.40 [1.30–1.50] s (n = 3)" in text
-    assert "**missed**" not in text
-    assert text.count("| met |") == 4  # answers, 16x plain, judging 2x, DPO
+    # issue 25's ratios to the baselines of the same run: judging 2.4x misses its 3x
+    assert (
+        "| judging ≥ 3× the engine before (transformers; issue 25) | 2.4× | 1.50 replies/s "
+        "| **missed** |" in text
+    )
+    assert "| DPO bf16 ≥ 2× TRL stock (issue 25) | 2.46× | TRL stock 138.1 tok/s | met |" in text
+    assert text.count("**missed**") == 1
+    assert text.count("| met |") == 5  # answers, 16x plain, judging 2x, DPO, DPO 2x TRL
 
 
 def test_report_says_missed_where_a_target_is_missed(report):
@@ -165,7 +171,7 @@ def test_each_cpu_kind_keeps_its_latest_run_side_by_side(report, tmp_path):
         "240 tok/s (**missed**) |" in text
     )
     assert f"## {epyc_kind}" in text and f"## {xeon_kind}" in text
-    assert "### Targets (issue 14)" in text and "\n## Targets (issue 14)" not in text
+    assert "### Targets (issues 14, 21, 23, 25)" in text and "\n## Targets (issues" not in text
     assert "300.0 [290.0–310.0]" not in text  # the EPYC's older run is replaced by its latest
     assert "3 so far" in text
 
