@@ -2,7 +2,7 @@
 #   make repro   install into .venv, then build the pipeline with `dvc repro`
 #   make test    install into .venv (with dev tools) and Chromium (as root, from apt), then
 #                run the test suite (all but gpu)
-#   make test-fast  the same without `slow` and `integration` tests (under 90 s on 2 cores)
+#   make test-fast  the same without `slow` and `integration` tests (about 90 s on 2 cores)
 #   make lint    install into .venv (with dev tools), then ruff check, ruff format --check and
 #                mypy (CI runs it first)
 #   make bench   every CPU benchmark, one at a time (~15 min on 2 cores) -> BENCHMARKS.md
