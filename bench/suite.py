@@ -24,6 +24,7 @@ import sys
 import time
 from importlib import metadata
 
+from engines import DEFAULT_ENGINES
 from history import latest_per_kind, load_runs, machine_kind, save_runs
 from measure import ROOT, run_child, summary
 from report import render_runs
@@ -33,7 +34,7 @@ SUITE = {
     "engines": [
         "bench/engines.py",
         "--engines",
-        "plain,transformers,vllm,vllm-fullsort,vllm-noprefix",
+        DEFAULT_ENGINES,
         "--repeats",
         "3",
         "--answers",

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from srlm.engines.vllm_server import free_port
+
 pytestmark = pytest.mark.integration
 
 BIN = Path(sys.executable).parent
@@ -68,12 +70,6 @@ def share_and_pull(origin: Path, clone: Path, name: str, url: str, **options: st
 
 def test_local_directory_remote(built, tmp_path):
     share_and_pull(built, tmp_path / "clone", "localstore", str(tmp_path / "store"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

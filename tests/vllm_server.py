@@ -3,8 +3,9 @@
 The scripted judge is a real Llama checkpoint whose weights make it a lookup table: one layer
 whose attention and MLP write nothing (o_proj and down_proj are zero), so the last hidden
 state is the current token's embedding, normalised; the scripted tokens have one-hot
-embeddings (the six digits share one) and every other token a zero one. Its next-token distribution therefore depends on the current
-token only, and is known exactly (`next_token_probabilities`):
+embeddings (the six digits share one) and every other token a zero one. Its next-token
+distribution therefore depends on the current token only, and is known exactly
+(`next_token_probabilities`):
 
     "\\n" (the end of every chat prompt) -> "Score" (and, far less likely, "A" or "B")
     "Score" -> ":" -> " " -> a digit 0-5 (`DIGIT_LOGITS`: a spread, so sampled scores vary
