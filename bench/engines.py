@@ -16,9 +16,11 @@ Engines:
 Workloads (real text: the shipped oasst2 first turns, new prompts in every pass):
 - answers: `--answers` prompts, `--max-new-tokens` new tokens each, T 0.7, one seed a request
   (the candidates and answers stages);
-- judge: `--judged` (prompt, human reply) pairs in the paper's judge prompt, 3 samples each,
-  up to 32 new tokens, stopped at the score (the judgments stage; the rubric is the prefix
-  all requests share, the 3 samples of a reply share the whole prompt).
+- judge: `--judged` (prompt, human reply) pairs in the paper's judge prompt, `--per-prompt`
+  replies of each prompt (the stage judges 4 candidates a prompt), 3 samples each, up to 32
+  new tokens, stopped at the score (the judgments stage; the rubric is the prefix all
+  requests share, the replies of a prompt share the question too, the 3 samples of a reply
+  share the whole prompt). Runs before 2026-12-07 judged one reply a prompt.
 Each engine runs in its own process (one at a time), loads and warms up once (start-up), then
 runs each workload `--repeats` times. Reported: start-up, median and spread of tokens/s and
 judged replies/s, the whole run as a stage pays it (start-up + one of each workload), peak
@@ -41,26 +43,29 @@ MAX_PROMPT_CHARS = 400  # self-instruct prompts are <= 80 words; a few long oass
 # would pad a whole transformers batch to their length
 
 
-def oasst_pairs(start: int, n: int) -> list[tuple[str, str]]:
-    """(prompt, human reply) pairs `start` to `start + n` of the shipped oasst2 first turns,
-    one per prompt (each repeat takes new ones, so no pass finds the last one's cache), of
-    the loop's sizes: prompts of at most `MAX_PROMPT_CHARS`, replies `MAX_REPLY_CHARS`."""
-    pairs, seen = [], set()
+def oasst_pairs(start: int, n: int, per_prompt: int = 1) -> list[tuple[str, str]]:
+    """(prompt, human reply) pairs `start` to `start + n` of the shipped oasst2 first turns, of
+    the loop's sizes (prompts of at most `MAX_PROMPT_CHARS`, replies `MAX_REPLY_CHARS`):
+    `per_prompt` replies of each prompt, in a row, as the judgments stage judges the 4
+    candidates of a prompt (prompts with fewer such replies are skipped). Each repeat takes
+    new ones, so no pass finds the last one's cache."""
+    replies: dict[str, list[str]] = {}
     with OASST.open() as handle:
         for line in handle:
             row = json.loads(line)
-            if (
-                row["prompt_text"] not in seen
-                and len(row["prompt_text"]) <= MAX_PROMPT_CHARS
-                and len(row["response_text"]) <= MAX_REPLY_CHARS
+            if len(row["prompt_text"]) <= MAX_PROMPT_CHARS and len(row["response_text"]) <= (
+                MAX_REPLY_CHARS
             ):
-                seen.add(row["prompt_text"])
-                pairs.append((row["prompt_text"], row["response_text"]))
-            if len(pairs) == start + n:
-                break
+                replies.setdefault(row["prompt_text"], []).append(row["response_text"])
+    pairs = [
+        (prompt, reply)
+        for prompt, texts in replies.items()
+        if len(texts) >= per_prompt
+        for reply in texts[:per_prompt]
+    ]
     if len(pairs) < start + n:
-        raise SystemExit(f"{OASST}: fewer than {start + n} distinct prompts")
-    return pairs[start:]
+        raise SystemExit(f"{OASST}: fewer than {start + n} pairs of {per_prompt} a prompt")
+    return pairs[start : start + n]
 
 
 def plain_loop(args) -> dict:
@@ -157,12 +162,12 @@ def run_engine(args) -> dict:
         done = generator.generate(answers)
         answer_s = time.perf_counter() - started
         answer_rates.append(sum(c.n_tokens for c in done) / answer_s)
-        # other pairs than the answers': only the rubric is a prefix vLLM has seen
+        # pairs past the answers': only the rubric is a prefix vLLM has seen
         first = args.answers * args.repeats + repeat * args.judged
         requests = judge_requests(
             [
                 (f"j{i}", render_judge_prompt(p, r))
-                for i, (p, r) in enumerate(oasst_pairs(first, args.judged))
+                for i, (p, r) in enumerate(oasst_pairs(first, args.judged, args.per_prompt))
             ],
             JudgeParams(),
             "bench",
@@ -180,6 +185,7 @@ def run_engine(args) -> dict:
         "answers": args.answers,
         "answer_tok_s": summary(answer_rates),
         "judged": args.judged,
+        "per_prompt": args.per_prompt,
         "judged_per_s": summary(judge_rates),
         "parsed": round(parsed, 3),
         "whole_run_s": round(load + firsts[0], 1),
@@ -194,6 +200,9 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--judged", type=int, default=16)
+    parser.add_argument(
+        "--per-prompt", type=int, default=4, help="judged replies of each prompt (the stage: 4)"
+    )
     parser.add_argument("--plain-prompts", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-model-len", type=int, default=4096)
@@ -210,6 +219,7 @@ def main() -> None:
             "answers",
             "max_new_tokens",
             "judged",
+            "per_prompt",
             "plain_prompts",
             "batch_size",
             "max_model_len",

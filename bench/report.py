@@ -65,15 +65,21 @@ def header(results: dict) -> list[str]:
 def engines_section(rows: list[dict]) -> tuple[list[str], dict]:
     by = {r["engine"]: r for r in rows}
     plain = by.get("plain", {}).get("answer_tok_s", {}).get("median")
+    judging = [r for r in rows if "judged" in r]
+    judged_pairs = judging[0]["judged"] if judging else 12
+    # runs before 2026-12-07 judged one reply of each prompt
+    per_prompt = judging[0].get("per_prompt", 1) if judging else 1
     lines = [
         "## Generation and judging",
         "",
         "`bench/engines.py`: SmolLM2-135M (M1) in the pipeline's precision (`auto`: bf16 where "
         "the CPU has it, else fp32; runs before 2026-12-07 forced bf16); answers: 32 real oasst "
         "prompts (≤ 400 characters) × up to 64 new tokens, T 0.7, batch 32 (transformers); "
-        "judge: 12 other (prompt, human reply ≤ 800 characters) pairs in the paper's "
-        "judge prompt (the rubric, ~500 tokens, is the prefix all share), 3 samples each, "
-        "stopped at the score; every pass new prompts. Tokens/s are whole-run: new tokens "
+        f"judge: {judged_pairs} other (prompt, human reply ≤ 800 characters) pairs in the "
+        f"paper's judge prompt, {per_prompt} a prompt (the stage judges 4 candidates a "
+        "prompt; the rubric, ~270 tokens, is the prefix all share, the replies of a prompt "
+        "share the question too), 3 samples each, stopped at the score; every pass new "
+        "prompts. Tokens/s are whole-run: new tokens "
         "over the wall time of the call, prompt processing included. Whole run: start-up + "
         "one pass of each workload, what a stage pays.",
         "",

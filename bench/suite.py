@@ -45,6 +45,8 @@ SUITE = {
         "32",
         "--judged",
         "12",
+        "--per-prompt",
+        "4",
         "--plain-prompts",
         "3",
     ],

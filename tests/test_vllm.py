@@ -5,9 +5,11 @@ with the transformers engine's, both in fp32, on the same prompts.
 """
 
 import pytest
+import torch
 
 from srlm.core.params import EngineParams, JudgeParams
 from srlm.engines import make_generator
+from srlm.engines.vllm_engine import CPU_BLOCK_SIZE
 from srlm.evaluation.comparisons import VERDICT_PREFIX, render_compare_prompt, verdict_frame
 from srlm.loop.judge import judge_requests, judge_samples
 from srlm.loop.judge_prompt import SCORE_OPTIONS, render_judge_prompt
@@ -76,6 +78,8 @@ def test_vllm_seeded_requests_do_not_depend_on_batch(vllm_generator):
 def test_vllm_prefix_caching_is_on_and_changes_no_judgment(vllm_generator):
     config = vllm_generator.llm.llm_engine.vllm_config
     assert config.cache_config.enable_prefix_caching
+    if not torch.cuda.is_available():  # the engine kept srlm's CPU block size
+        assert config.cache_config.block_size == CPU_BLOCK_SIZE
     judge = JudgeParams()
     items = [(f"j{i}", render_judge_prompt(f"Question {i}?", f"Answer {i}.")) for i in range(8)]
     cold = judge_samples(vllm_generator, judge_requests(items[-1:], judge, "t"))

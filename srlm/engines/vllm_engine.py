@@ -27,6 +27,13 @@ from srlm.runtime.requests import Completion, GenerationRequest
 
 GiB = 1 << 30
 CPU_KV_CACHE_GIB = 2  # vLLM's own CPU default reserves a fraction of all RAM
+# Prefix caching reuses whole blocks only. vLLM-CPU's default block of 128 tokens leaves up to
+# 127 tokens of a shared prefix to prefill again: the 3 samples of a judged reply (3 requests
+# in vLLM) each recompute their prompt's last partial block, and the 4 candidates of a prompt
+# share the rubric and the question only to the last block boundary. 32 is the smallest block
+# its attention kernels take; on the committed M3 candidates it prefills 32% fewer tokens and
+# judges 1.4x faster, answering as fast (docs/speed.md).
+CPU_BLOCK_SIZE = 32
 
 
 def engine_arguments(model_dir: str, config, on_gpu: bool) -> dict:
@@ -35,7 +42,8 @@ def engine_arguments(model_dir: str, config, on_gpu: bool) -> dict:
     On a CPU, prompts are prefilled whole: vLLM-CPU's worker dies on seeded requests whose
     prompts are prefilled in chunks (`CPU Generator does not use offset`), so chunking is off
     and one step may hold a whole `max_model_len` prompt. The KV cache gets `kv_cache_gib`
-    (2 GiB when 0) instead of `gpu_memory_utilization`, which vLLM-CPU reads as a share of RAM.
+    (2 GiB when 0) instead of `gpu_memory_utilization`, which vLLM-CPU reads as a share of RAM,
+    in blocks of `CPU_BLOCK_SIZE` tokens (vLLM-CPU's default is 128).
     """
     precision = resolve_precision(config.precision)
     arguments = dict(
@@ -58,6 +66,7 @@ def engine_arguments(model_dir: str, config, on_gpu: bool) -> dict:
             enable_chunked_prefill=False,
             max_num_batched_tokens=config.max_model_len,
             kv_cache_memory_bytes=int((config.kv_cache_gib or CPU_KV_CACHE_GIB) * GiB),
+            block_size=CPU_BLOCK_SIZE,
         )
     return arguments
 
