@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from importlib import metadata
+from pathlib import Path
 
 from engines import DEFAULT_ENGINES
 from history import latest_per_kind, load_runs, machine_kind, save_runs
@@ -67,6 +68,8 @@ SUITE = {
     "model_fingerprint": ["bench/model_fingerprint.py", "--gib", "10", "--slice-gib", "1"],
     "view": ["bench/view_pages.py", "--prompts", "25000", "--opens", "5"],
 }
+# what the suite itself writes: changed, they do not make the measured code uncommitted
+OWN_OUTPUTS = (":!BENCHMARKS.md", ":!bench/results.json")
 PACKAGES = (
     "torch",
     "transformers",
@@ -81,6 +84,21 @@ PACKAGES = (
     "dvc",
     "rapidfuzz",
 )
+
+
+def commit_label(root: Path) -> str:
+    """The checked-out commit, with `-dirty` where tracked files differ from it (other than
+    the two this suite writes): a run of uncommitted code says so."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+    ).stdout.strip()
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *OWN_OUTPUTS],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return commit + "-dirty" if changed else commit
 
 
 def machine() -> dict:
@@ -109,9 +127,6 @@ def machine() -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
     return {
         "cpu": model,
         "cores": os.cpu_count(),
@@ -122,7 +137,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "versions": versions,
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": commit,
+        "commit": commit_label(ROOT),
     }
 
 

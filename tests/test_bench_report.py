@@ -224,3 +224,34 @@ def test_a_partial_run_says_which_part_it_timed(report):
     assert "the whole suite took" not in text
     assert "| 1 min 32 s for view only |" in report.render_runs([run])
     assert "| 12 min 5 s |" in report.render_runs([results(420.0, 340.0)])
+
+
+def test_a_run_of_uncommitted_code_says_so(report, tmp_path):
+    import subprocess
+
+    import suite
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    for name in ("code.py", "BENCHMARKS.md"):
+        (tmp_path / name).write_text("x\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    clean = suite.commit_label(tmp_path)
+    assert len(clean) >= 7 and not clean.endswith("-dirty")
+    (tmp_path / "BENCHMARKS.md").write_text("the suite's own output\n")
+    assert suite.commit_label(tmp_path) == clean
+    (tmp_path / "code.py").write_text("changed\n")
+    assert suite.commit_label(tmp_path) == f"{clean}-dirty"
+
+
+def test_the_judge_workload_says_how_many_replies_a_prompt(report):
+    run = results(420.0, 340.0)
+    engines = run["engines"]
+    assert "pairs in the paper's judge prompt, 1 a prompt" in report.render(run)
+    staged = [{**r, "judged": 16, "per_prompt": 4} if "judged_per_s" in r else r for r in engines]
+    text = report.render({**run, "engines": staged})
+    assert "judge: 16 other (prompt, human reply" in text
+    assert "pairs in the paper's judge prompt, 4 a prompt" in text
