@@ -50,8 +50,14 @@ browser:
 	       || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } \
 	  || echo "note: Chromium is not installed; the browser tests will skip"
 
+# One pytest-xdist worker per core (TEST_WORKERS=0 runs in one process): most of the suite is
+# single-threaded (stage processes starting, DVC, imports), so two workers on 2 cores take
+# about half the time. tests/conftest.py gives each worker one OpenMP thread and its own core.
+# At most 4: each worker holds its own torch (and, in the vLLM tests, a 2 GiB KV cache).
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+
 test: install browser
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not integration and not vllm and not gpu"

