@@ -2,7 +2,8 @@
 #   make repro   install into .venv, then build the pipeline with `dvc repro`
 #   make test    install into .venv (with dev tools) and Chromium (as root, from apt), then
 #                run the test suite (all but gpu)
-#   make test-fast  the same without `slow` and `integration` tests (about 90 s on 2 cores)
+#   make test-fast  the same without `slow` and `integration` tests (about 75 s on 2 cores)
+#   (both run pytest-xdist, a worker per core; TEST_WORKERS=0 runs them in one process)
 #   make lint    install into .venv (with dev tools), then ruff check, ruff format --check and
 #                mypy (CI runs it first)
 #   make bench   every CPU benchmark, one at a time (~15 min on 2 cores) -> BENCHMARKS.md
@@ -60,7 +61,7 @@ test: install browser
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow and not integration and not vllm and not gpu"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow and not integration and not vllm and not gpu"
 
 # every CPU benchmark (about 15 min, needs `make repro` first) -> BENCHMARKS.md
 bench: install browser

@@ -47,17 +47,31 @@ FAKE_PIPELINE_MODULES = ("test_pipeline.py", "test_remote.py", "test_vllm_server
 
 
 def pytest_collection_modifyitems(config, items):
-    """A `timeout(UNIT_TIMEOUT_S)` marker on every test without a long-tier marker or a timeout
-    marker of its own; none when the run chose its timeout (`--timeout`, PYTEST_TIMEOUT), as
-    a marker would override that choice. Under xdist, the fake pipeline's modules first (see
+    """Unit-test timeouts; under xdist, the fake pipeline's modules first (see
     `pytest_xdist_make_scheduler`)."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        items.sort(key=lambda item: item.path.name not in FAKE_PIPELINE_MODULES)
+        items.sort(key=lambda item: not uses_the_fake_pipeline(item.nodeid))
+    add_unit_timeouts(config, items)
+
+
+def add_unit_timeouts(config, items) -> None:
+    """A `timeout(UNIT_TIMEOUT_S)` marker on every test without a long-tier marker or a timeout
+    marker of its own; none when the run chose its timeout (`--timeout`, PYTEST_TIMEOUT), as
+    a marker would override that choice."""
     if config.getoption("timeout", None) is not None or os.environ.get("PYTEST_TIMEOUT"):
         return
     for item in items:
         if not any(item.get_closest_marker(name) for name in (*LONG_TIERS, "timeout")):
             item.add_marker(pytest.mark.timeout(UNIT_TIMEOUT_S))
+
+
+def uses_the_fake_pipeline(nodeid: str) -> bool:
+    return Path(nodeid.split("::", 1)[0]).name in FAKE_PIPELINE_MODULES
+
+
+def xdist_unit(nodeid: str) -> str:
+    """The unit of work xdist hands a worker: the test's module, or "fake_pipeline"."""
+    return "fake_pipeline" if uses_the_fake_pipeline(nodeid) else nodeid.split("::", 1)[0]
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -70,8 +84,7 @@ def pytest_xdist_make_scheduler(config, log):
 
     class ModulesAndThePipeline(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return "fake_pipeline" if Path(module).name in FAKE_PIPELINE_MODULES else module
+            return xdist_unit(nodeid)
 
     config.option.loadscopereorder = False  # collection order: the pipeline's unit first
     return ModulesAndThePipeline(config, log)

@@ -1,4 +1,5 @@
-"""Per-tier test timeouts (tests/conftest.py): unit tests 120 s, the long tiers pyproject's 600 s."""
+"""Per-tier test timeouts (tests/conftest.py): unit tests 120 s, the long tiers pyproject's 600 s;
+and how xdist hands out the tests (`make test`)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def test_unit_tests_get_120_s_and_the_long_tiers_keep_the_global_limit(monkeypat
     monkeypatch.delenv("PYTEST_TIMEOUT", raising=False)
     unit, own = _Item(), _Item(pytest.mark.timeout(30))
     tiers = {name: _Item(getattr(pytest.mark, name)) for name in conftest.LONG_TIERS}
-    conftest.pytest_collection_modifyitems(_config(), [unit, own, *tiers.values()])
+    conftest.add_unit_timeouts(_config(), [unit, own, *tiers.values()])
     assert unit.timeout() == (120,)
     assert own.timeout() == (30,)  # a test's own limit stands
     assert {name: item.timeout() for name, item in tiers.items()} == dict.fromkeys(
@@ -48,10 +49,10 @@ def test_unit_tests_get_120_s_and_the_long_tiers_keep_the_global_limit(monkeypat
 def test_a_timeout_chosen_for_the_run_is_not_overridden(monkeypatch):
     monkeypatch.delenv("PYTEST_TIMEOUT", raising=False)
     item = _Item()
-    conftest.pytest_collection_modifyitems(_config(timeout_option=5.0), [item])
+    conftest.add_unit_timeouts(_config(timeout_option=5.0), [item])
     assert item.timeout() is None
     monkeypatch.setenv("PYTEST_TIMEOUT", "5")
-    conftest.pytest_collection_modifyitems(_config(), [item])
+    conftest.add_unit_timeouts(_config(), [item])
     assert item.timeout() is None
 
 
@@ -59,3 +60,25 @@ def test_this_unit_test_runs_under_the_unit_limit(request):
     if request.config.getoption("timeout", None) is not None or os.environ.get("PYTEST_TIMEOUT"):
         pytest.skip("this run chose its own timeout")
     assert request.node.get_closest_marker("timeout").args == (120,)
+
+
+def test_under_xdist_the_fake_pipeline_modules_are_one_unit_and_first(monkeypatch):
+    ids = [
+        "tests/test_artifacts.py::test_a",
+        "tests/test_pipeline.py::test_b[x]",
+        "tests/test_bad_inputs.py::test_c",
+        "tests/test_vllm_server.py::test_d",
+        "tests/test_remote.py::test_e",
+    ]
+    assert [conftest.xdist_unit(i) for i in ids] == [
+        "tests/test_artifacts.py",
+        "fake_pipeline",
+        "tests/test_bad_inputs.py",
+        "fake_pipeline",
+        "fake_pipeline",
+    ]
+    items = [types.SimpleNamespace(nodeid=i, own_markers=[]) for i in ids]
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    monkeypatch.setenv("PYTEST_TIMEOUT", "5")  # (no markers to add to these stand-ins)
+    conftest.pytest_collection_modifyitems(_config(), items)
+    assert [item.nodeid for item in items] == [ids[1], ids[3], ids[4], ids[0], ids[2]]
