@@ -82,3 +82,15 @@ def test_under_xdist_the_fake_pipeline_modules_are_one_unit_and_first(monkeypatc
     monkeypatch.setenv("PYTEST_TIMEOUT", "5")  # (no markers to add to these stand-ins)
     conftest.pytest_collection_modifyitems(_config(), items)
     assert [item.nodeid for item in items] == [ids[1], ids[3], ids[4], ids[0], ids[2]]
+
+
+def test_an_xdist_worker_runs_one_torch_thread_on_its_own_core():
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        pytest.skip("runs in one process (not under xdist)")
+    import torch
+
+    # set by tests/conftest.py before torch was first imported (unless the run exported them)
+    assert torch.get_num_threads() == int(os.environ["OMP_NUM_THREADS"])
+    cores = sorted(os.sched_getaffinity(0))
+    assert os.environ["VLLM_CPU_OMP_THREADS_BIND"] == str(cores[int(worker[2:]) % len(cores)])
