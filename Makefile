@@ -53,7 +53,8 @@ browser:
 
 # One pytest-xdist worker per core (TEST_WORKERS=0 runs in one process): most of the suite is
 # single-threaded (stage processes starting, DVC, imports), so two workers on 2 cores take
-# about two thirds of the time (19 min 35 s -> 12 min 50 s). tests/conftest.py gives each worker one OpenMP thread and its own core.
+# about two thirds of the time (19 min 35 s -> 12 min 50 s). tests/conftest.py gives each
+# worker one OpenMP thread and its own core.
 # At most 4: each worker holds its own torch (and, in the vLLM tests, a 2 GiB KV cache).
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 

@@ -65,10 +65,9 @@ def header(results: dict) -> list[str]:
 def engines_section(rows: list[dict]) -> tuple[list[str], dict]:
     by = {r["engine"]: r for r in rows}
     plain = by.get("plain", {}).get("answer_tok_s", {}).get("median")
-    judging = [r for r in rows if "judged" in r]
-    judged_pairs = judging[0]["judged"] if judging else 12
-    # runs before 2026-12-07 judged one reply of each prompt
-    per_prompt = judging[0].get("per_prompt", 1) if judging else 1
+    judging = next((r for r in rows if "judged" in r), {})
+    judged_pairs = judging.get("judged", 12)
+    per_prompt = judging.get("per_prompt", 1)  # runs before 2026-12-07 judged 1 reply a prompt
     lines = [
         "## Generation and judging",
         "",
