@@ -29,13 +29,19 @@ def _folders(config: Any) -> tuple[Path, Path]:
     return docs.parent, docs
 
 
-def _repository_file(source: Path, target: str, root: Path, docs: Path) -> Path | None:
-    """The existing file outside docs/ (inside the repository) a link in `source` points to."""
+def _linked_file(source: Path, target: str) -> Path | None:
+    """The existing local file a link in `source` points to."""
     if "://" in target or target.startswith(("/", "mailto:")):
         return None
     path = (source.parent / target).resolve()
-    inside = path.is_relative_to(root) and not path.is_relative_to(docs)
-    return path if inside and path.is_file() else None
+    return path if path.is_file() else None
+
+
+def _repository_file(source: Path, target: str, root: Path, docs: Path) -> Path | None:
+    """The existing file outside docs/ (inside the repository) a link in `source` points to."""
+    path = _linked_file(source, target)
+    inside = path is not None and path.is_relative_to(root) and not path.is_relative_to(docs)
+    return path if inside else None
 
 
 def on_files(files: Files, config: Any) -> Files:
@@ -62,17 +68,26 @@ def on_files(files: Files, config: Any) -> Files:
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
-    if page.file.src_uri.startswith(PREFIX + "/"):
-        return markdown  # a repository file: its own links already resolve inside repo/
+    """Points a page's links to repository files at their copies under repo/, and a repository
+    file's links into docs/ (CHANGELOG.md's to the manual) at the pages; a repository file's
+    links to other repository files already resolve inside repo/."""
     root, docs = _folders(config)
-    source = docs / page.file.src_uri
+    in_repo = page.file.src_uri.startswith(PREFIX + "/")
+    source = Path(page.file.abs_src_path) if in_repo else docs / page.file.src_uri
+    here = posixpath.dirname(page.file.src_uri) or "."
+
+    def site_path(target: str) -> str | None:
+        if in_repo:
+            path = _linked_file(source, target)
+            page_in_docs = path is not None and path.is_relative_to(docs)
+            return path.relative_to(docs).as_posix() if page_in_docs else None
+        path = _repository_file(source, target, root, docs)
+        return None if path is None else posixpath.join(PREFIX, path.relative_to(root).as_posix())
 
     def point_into_site(match: re.Match[str]) -> str:
-        path = _repository_file(source, match.group(2), root, docs)
-        if path is None:
+        target = site_path(match.group(2))
+        if target is None:
             return match.group(0)
-        target = posixpath.join(PREFIX, path.relative_to(root).as_posix())
-        here = posixpath.dirname(page.file.src_uri) or "."
         return match.group(1) + posixpath.relpath(target, here)
 
     return LINK.sub(point_into_site, markdown)
